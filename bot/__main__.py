@@ -1,0 +1,91 @@
+"""Command line: ``python -m bot [serve | check | demo]`` (serve when no command is given)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import inspect
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.settings import Settings, validate_settings
+
+EXIT_CONFIG = 2
+"""Exit status when the configuration is unusable (like argparse's usage errors)."""
+
+log = logging.getLogger("bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--env-file",
+        default=".env",
+        metavar="PATH",
+        help="dotenv file read under the environment (default: .env; '' reads none)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Slack bot for Rakuten RMS order confirmation."
+    )
+    parser.set_defaults(command="serve", env_file=".env")
+    commands = parser.add_subparsers(dest="command", metavar="{serve,check,demo}")
+    commands.add_parser("serve", parents=[common], help="run the bot (the default)")
+    commands.add_parser("check", parents=[common], help="validate the configuration and exit")
+    commands.add_parser("demo", help="run the bot against the RMS simulator and Slack emulator")
+    return parser
+
+
+def _load(env_file: str | None) -> Settings | None:
+    settings, problems = validate_settings(env_file=env_file)
+    for line in problems:
+        sys.stderr.write(f"{line}\n")
+    return settings
+
+
+def _check(env_file: str | None) -> int:
+    settings = _load(env_file)
+    if settings is None:
+        return EXIT_CONFIG
+    sys.stdout.write(f"{settings.describe()}\n")
+    return 0
+
+
+def _serve(env_file: str | None) -> int:
+    settings = _load(env_file)
+    if settings is None:
+        return EXIT_CONFIG
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    log.info("%s", settings.describe())
+    wiring = importlib.import_module("bot.wiring")  # imported late: check must not need it
+    try:
+        asyncio.run(wiring.serve(settings))
+    except KeyboardInterrupt:
+        log.info("stopped")
+    return 0
+
+
+def _demo() -> int:
+    demo = importlib.import_module("sandbox.demo")
+    outcome = demo.main()
+    if inspect.iscoroutine(outcome):
+        outcome = asyncio.run(outcome)
+    return outcome if isinstance(outcome, int) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return the process exit status."""
+    args = _parser().parse_args(argv)
+    env_file: str | None = args.env_file or None
+    if args.command == "demo":
+        return _demo()
+    if args.command == "check":
+        return _check(env_file)
+    return _serve(env_file)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

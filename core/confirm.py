@@ -1,0 +1,311 @@
+"""注文確認通知: send confirmOrder exactly once per order (intent first, then RMS)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+
+from core.errors import RmsError
+from core.events import EventKind, FlagReason
+from core.lifecycle import with_error
+from core.model import MAX_NUMBERS_PER_CALL, ConfirmResult, OrderRecord, Stage
+from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
+from core.remediation import lookup
+from core.service import Core, apply_snapshots, note_rms_result
+from core.store.sqlite import Intent
+
+logger = logging.getLogger(__name__)
+
+ALL = "all"
+CODE_CANCELLED = "ORDER_EXT_API_CONFIRM_ORDER_ERROR_102"
+CODE_NOT_CONFIRMABLE = "ORDER_EXT_API_CONFIRM_ORDER_ERROR_103"
+CODE_POSTAGE_UNSET = "ORDER_EXT_API_CONFIRM_ORDER_ERROR_105"
+
+Progress = Callable[[int, int], Awaitable[None]]
+
+
+def decide(record: OrderRecord | None, intent: Intent | None) -> OrderOutcome | None:
+    """Return the refusal for an order, or None when it may be confirmed now (pure)."""
+    if record is None:
+        return None  # unknown here: looked up in RMS before deciding
+    number = record.number
+    if intent is not None and intent.state == "confirmed":
+        return OrderOutcome(number, Outcome.ALREADY_CONFIRMED, record.stage,
+                            by=intent.actor, at=intent.updated_at)
+    if (intent is not None and intent.state == "pending") or record.stage is Stage.SENDING:
+        return OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.IN_FLIGHT)
+    if record.stage is Stage.CANCELLED:
+        return OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.CANCELLED)
+    if record.bundle_id:
+        return OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.BUNDLED)
+    if record.snapshot.fee_unset:
+        return OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.FEE_UNSET)
+    if record.stage in (Stage.PROCESSING, Stage.PROCESSED) or record.progress != 100:
+        return OrderOutcome(number, Outcome.ALREADY_CONFIRMED, record.stage,
+                            by=record.confirmed_by or "rms", at=record.confirmed_at)
+    return None
+
+
+async def confirm(
+    core: Core,
+    shop: str,
+    numbers: Sequence[str] | str,
+    actor: str,
+    *,
+    on_progress: Progress | None = None,
+) -> Report:
+    """Confirm orders of one shop; every order gets exactly one outcome, none is sent twice."""
+    if numbers == ALL:
+        wanted = await core.store.numbers_in_stages(shop, [Stage.AWAITING])
+    else:
+        wanted = list(dict.fromkeys(numbers))
+    outcomes: dict[str, OrderOutcome] = {}
+    calls = await _learn_unknown(core, shop, wanted, outcomes)
+    claimed = await _claim(core, shop, [n for n in wanted if n not in outcomes], actor, outcomes)
+    core.in_flight.update(claimed)
+    try:
+        done = 0
+        for i in range(0, len(claimed), MAX_NUMBERS_PER_CALL):
+            chunk = claimed[i : i + MAX_NUMBERS_PER_CALL]
+            calls += await send_chunk(core, shop, chunk, actor, outcomes)
+            done += len(chunk)
+            if on_progress is not None:
+                await on_progress(done, len(claimed))
+    finally:
+        core.in_flight.difference_update(claimed)
+    ordered = tuple(outcomes[n] for n in wanted)
+    return Report(shop=shop, actor=actor, action="confirm", outcomes=ordered, rms_calls=calls)
+
+
+async def _learn_unknown(
+    core: Core, shop: str, wanted: list[str], outcomes: dict[str, OrderOutcome]
+) -> int:
+    """Read orders we have not seen yet from RMS, so the decision is made on real data."""
+    known = await core.store.get_orders(wanted)
+    for number, record in known.items():
+        if record.shop != shop:
+            outcomes[number] = OrderOutcome(number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER,
+                                            detail=record.shop)
+    unknown = [n for n in wanted if n not in known]
+    if not unknown:
+        return 0
+    try:
+        snaps = await core.api(shop).get_orders(unknown)
+    except RmsError as exc:
+        await note_rms_result(core, shop, exc)
+        info = ErrorInfo(exc.kind, exc.code, exc.message)
+        for number in unknown:
+            outcomes[number] = OrderOutcome(number, Outcome.FAILED, error=info)
+        return -(-len(unknown) // MAX_NUMBERS_PER_CALL)
+    await note_rms_result(core, shop, None)
+    await apply_snapshots(core, shop, snaps)
+    found = {s.number for s in snaps}
+    for number in unknown:
+        if number not in found:
+            outcomes[number] = OrderOutcome(number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER)
+    return -(-len(unknown) // MAX_NUMBERS_PER_CALL)
+
+
+async def _claim(
+    core: Core, shop: str, numbers: list[str], actor: str, outcomes: dict[str, OrderOutcome]
+) -> list[str]:
+    """Decide and claim in one transaction: a claimed order is 確認送信中 before RMS is called."""
+    now = core.clock.now()
+    claimed: list[str] = []
+    async with core.store.tx() as tx:
+        records = await tx.get_orders(numbers)
+        intents = await tx.intents(numbers)
+        for number in numbers:
+            record = records.get(number)
+            refusal = decide(record, intents.get(number))
+            if refusal is None and record is not None:
+                existing = await tx.claim_intent(number, shop, actor, now)
+                if existing is not None:  # lost a race with another request
+                    refusal = decide(record, existing)
+            if refusal is not None or record is None:
+                outcomes[number] = refusal or OrderOutcome(number, Outcome.REFUSED,
+                                                           reason=Reason.UNKNOWN_ORDER)
+                await tx.audit(shop, actor, "confirm", "refused", now, order_number=number,
+                               detail={"reason": outcomes[number].reason or "already",
+                                       "outcome": outcomes[number].outcome.value})
+                continue
+            await tx.save_order(replace(record, stage=Stage.SENDING, stage_since=now), now)
+            await tx.audit(shop, actor, "confirm", "intent", now, order_number=number)
+            claimed.append(number)
+    return claimed
+
+
+async def send_chunk(
+    core: Core, shop: str, chunk: list[str], actor: str, outcomes: dict[str, OrderOutcome]
+) -> int:
+    """Send one confirmOrder (≤100 claimed numbers); retry only what RMS surely did not do."""
+    calls, attempt, remaining = 0, 0, list(chunk)
+    started = core.clock.now()
+    retried: tuple[str, ...] = ()
+    while remaining:
+        attempt += 1
+        calls += 1
+        try:
+            results = await core.api(shop).confirm_orders(remaining)
+        except RmsError as exc:
+            await note_rms_result(core, shop, exc)
+            out_of_time = core.clock.now() - started >= core.retry.max_total
+            can_retry = attempt < core.retry.attempts and not out_of_time
+            if not exc.before_processing:
+                # Outcome unknown (timeout, 5xx, broken body): ask RMS before anything else.
+                still, reads = await _reconcile(core, shop, remaining, actor, outcomes, exc)
+                calls += reads
+                if still is None:  # could not even read: leave 確認送信中 for the reconciler
+                    return calls
+                remaining = still
+            if remaining and exc.retryable and can_retry:
+                retried = (f"retried:{attempt}",)
+                await core.clock.sleep(core.retry.delay(attempt, exc.retry_after, core.rng))
+                continue
+            if remaining:
+                info = ErrorInfo(exc.kind, exc.code, exc.message, retried)
+                await _fail(core, shop, remaining, actor, outcomes, info)
+            return calls
+        await note_rms_result(core, shop, None)
+        calls += await _record_results(core, shop, results, actor, outcomes, retried)
+        return calls
+    return calls
+
+
+async def _record_results(
+    core: Core, shop: str, results: Sequence[ConfirmResult], actor: str,
+    outcomes: dict[str, OrderOutcome],
+    retried: tuple[str, ...],
+) -> int:
+    """Store per-order confirmOrder results; re-read the ones RMS refused."""
+    now = core.clock.now()
+    refused: dict[str, tuple[str, str]] = {}
+    async with core.store.tx() as tx:
+        records = await tx.get_orders(r.order_number for r in results)
+        for result in results:
+            number = result.order_number
+            if not result.ok:
+                refused[number] = (result.code, result.message)
+                continue
+            record = records[number]
+            snap = replace(record.snapshot, progress=200, confirmed_at=now)
+            updated = replace(record, stage=Stage.PROCESSING, snapshot=snap, stage_since=now,
+                              polling=True, next_poll_at=now + core.policy.young_interval,
+                              error_key=None, error_code=None, error_message="",
+                              confirmed_by=actor, confirmed_at=now)
+            await tx.save_order(updated, now)
+            await tx.set_intent(number, "confirmed", now, code=result.code, attempted=True)
+            await tx.add_event(shop, EventKind.ORDER_CONFIRMED, number, now, {"actor": actor})
+            await tx.audit(shop, actor, "confirm", "confirmed", now, order_number=number)
+            outcomes[number] = OrderOutcome(number, Outcome.CONFIRMED, Stage.PROCESSING,
+                                            by=actor, at=now)
+    if refused:
+        return await _handle_refusals(core, shop, refused, actor, outcomes, retried)
+    return 0
+
+
+async def _handle_refusals(
+    core: Core, shop: str, refused: dict[str, tuple[str, str]], actor: str,
+    outcomes: dict[str, OrderOutcome], retried: tuple[str, ...],
+) -> int:
+    """RMS refused some orders: re-read them (RMSステータスを取得) and adopt what RMS shows."""
+    snaps = {}
+    try:
+        snaps = {s.number: s for s in await core.api(shop).get_orders(list(refused))}
+    except RmsError as exc:
+        await note_rms_result(core, shop, exc)
+    now = core.clock.now()
+    async with core.store.tx() as tx:
+        for number, (code, message) in refused.items():
+            await tx.set_intent(number, "failed", now, code=code, message=message, attempted=True)
+    changes = await apply_snapshots(core, shop, list(snaps.values()), reset=True)
+    bot_did = (*retried, "refetched") if snaps else retried
+    async with core.store.tx() as tx:
+        for number, (code, message) in refused.items():
+            key = lookup(code).key
+            change = changes.get(number)
+            record = change.record if change else await tx.get_order(number)
+            assert record is not None
+            info = ErrorInfo(key, code, message, bot_did)
+            if code == CODE_NOT_CONFIRMABLE and record.progress >= 200:
+                await tx.adopt_intent(number, shop, now)
+                outcomes[number] = OrderOutcome(number, Outcome.ADOPTED, record.stage, error=info,
+                                                by="rms")
+                continue
+            if code == CODE_POSTAGE_UNSET and record.stage is not Stage.NEEDS_ACTION:
+                record = replace(record, stage=Stage.NEEDS_ACTION, stage_since=now,
+                                 flag_reason=FlagReason.SHIPPING_FEE_UNSET.value)
+                await tx.add_event(shop, EventKind.ORDER_FLAGGED, number, now,
+                                   {"reason": record.flag_reason, "fields": ["postagePrice"]})
+            elif record.stage in (Stage.AWAITING, Stage.SENDING):
+                record = with_error(record, key, code, message)
+            await tx.save_order(record, now)
+            if record.stage is Stage.ERROR or key == "unknown":
+                await tx.add_event(shop, EventKind.ORDER_ERROR, number, now,
+                                   {"error_key": key, "code": code, "message": message,
+                                    "bot_did": list(bot_did)})
+            await tx.audit(shop, actor, "confirm", "failed", now, order_number=number,
+                           detail={"code": code})
+            outcomes[number] = OrderOutcome(number, Outcome.FAILED, record.stage, error=info)
+    return 1
+
+
+async def _reconcile(
+    core: Core, shop: str, numbers: list[str], actor: str, outcomes: dict[str, OrderOutcome],
+    exc: RmsError,
+) -> tuple[list[str] | None, int]:
+    """After an ambiguous failure: getOrder decides. Returns the numbers still in 100 (safe to
+    resend), or None when RMS cannot be read either (they stay 確認送信中)."""
+    try:
+        snaps = await core.api(shop).get_orders(numbers)
+    except RmsError as read_exc:
+        await note_rms_result(core, shop, read_exc)
+        info = ErrorInfo(exc.kind, exc.code, exc.message, ("will_reconcile",))
+        for number in numbers:
+            outcomes[number] = OrderOutcome(number, Outcome.PENDING, Stage.SENDING, error=info)
+        return None, 1
+    by_number = {s.number: s for s in snaps}
+    moved = [s for s in snaps if s.progress != 100]
+    changes = await apply_snapshots(core, shop, moved, reset=True)
+    now = core.clock.now()
+    async with core.store.tx() as tx:
+        for snap in moved:
+            record = changes[snap.number].record
+            if snap.progress >= 200 and record.stage is not Stage.CANCELLED:
+                await tx.set_intent(snap.number, "confirmed", now, attempted=True)
+                await tx.add_event(shop, EventKind.ORDER_CONFIRMED, snap.number, now,
+                                   {"actor": actor, "reconciled": True})
+                outcomes[snap.number] = OrderOutcome(snap.number, Outcome.CONFIRMED, record.stage,
+                                                     by=actor, at=now)
+            else:
+                await tx.set_intent(snap.number, "failed", now, code=str(snap.progress))
+                outcomes[snap.number] = OrderOutcome(snap.number, Outcome.FAILED, record.stage,
+                                                     error=ErrorInfo("cancelled"))
+    missing = [n for n in numbers if n not in by_number]
+    if missing:
+        await _fail(core, shop, missing, actor, outcomes, ErrorInfo("unknown", None, "not found"))
+    return [n for n in numbers if n in by_number and by_number[n].progress == 100], 1
+
+
+async def _fail(
+    core: Core, shop: str, numbers: list[str], actor: str, outcomes: dict[str, OrderOutcome],
+    info: ErrorInfo,
+) -> None:
+    """RMS certainly did not confirm these: release the intent, show エラー with remediation."""
+    now = core.clock.now()
+    async with core.store.tx() as tx:
+        records = await tx.get_orders(numbers)
+        for number in numbers:
+            await tx.set_intent(number, "failed", now, code=info.code or info.key,
+                                message=info.message, attempted=True)
+            record = records.get(number)
+            if record is not None:
+                await tx.save_order(with_error(record, info.key, info.code, info.message), now)
+            await tx.add_event(shop, EventKind.ORDER_ERROR, number, now,
+                               {"error_key": info.key, "code": info.code,
+                                "message": info.message, "bot_did": list(info.bot_did)})
+            await tx.audit(shop, actor, "confirm", "failed", now, order_number=number,
+                           detail={"error": info.key, "code": info.code})
+            outcomes[number] = OrderOutcome(number, Outcome.FAILED, Stage.ERROR, error=info)
+    logger.warning("confirm failed for %d order(s) of %s: %s", len(numbers), shop, info.key)

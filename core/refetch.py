@@ -1,0 +1,73 @@
+"""RMSステータスを取得: re-read orders now, adopt what RMS shows, put them back into polling."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.confirm import ALL
+from core.errors import RmsError
+from core.model import Stage
+from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
+from core.service import Core, apply_snapshots, note_rms_result
+
+REFETCHABLE = (Stage.NEEDS_ACTION, Stage.AWAITING, Stage.ERROR, Stage.PROCESSING, Stage.PROCESSED)
+
+
+async def refetch(core: Core, shop: str, numbers: Sequence[str] | str, actor: str) -> Report:
+    """Re-read orders from RMS (getOrder, ⌈n/100⌉ calls) and report each one's new stage.
+
+    Covers the seed's three cases: edited and re-confirmed after 楽天処理済, cancelled by the
+    customer or Rakuten, and confirmed directly in RMS (adopted without calling confirmOrder).
+    """
+    if numbers == ALL:
+        wanted = await core.store.numbers_in_stages(shop, REFETCHABLE)
+    else:
+        wanted = list(dict.fromkeys(numbers))
+    outcomes: dict[str, OrderOutcome] = {}
+    busy = [n for n in wanted if n in core.in_flight]
+    for number in busy:
+        outcomes[number] = OrderOutcome(number, Outcome.REFUSED, Stage.SENDING,
+                                        reason=Reason.IN_FLIGHT)
+    known = await core.store.get_orders(wanted)
+    for number, record in known.items():
+        if record.shop != shop:
+            outcomes[number] = OrderOutcome(number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER,
+                                            detail=record.shop)
+    to_read = [n for n in wanted if n not in outcomes]
+    calls = -(-len(to_read) // 100)
+    if to_read:
+        try:
+            snaps = await core.api(shop).get_orders(to_read)
+        except RmsError as exc:
+            await note_rms_result(core, shop, exc)
+            info = ErrorInfo(exc.kind, exc.code, exc.message)
+            for number in to_read:
+                outcomes[number] = OrderOutcome(number, Outcome.FAILED, error=info)
+            return _report(shop, actor, wanted, outcomes, calls)
+        await note_rms_result(core, shop, None)
+        changes = await apply_snapshots(core, shop, snaps, reset=True)
+        now = core.clock.now()
+        async with core.store.tx() as tx:
+            for number in to_read:
+                change = changes.get(number)
+                if change is None:
+                    outcomes[number] = OrderOutcome(number, Outcome.REFUSED,
+                                                    reason=Reason.UNKNOWN_ORDER)
+                    continue
+                before = known.get(number)
+                outcome = Outcome.ADOPTED if change.adopted else Outcome.REFRESHED
+                outcomes[number] = OrderOutcome(
+                    number, outcome, change.record.stage,
+                    detail=before.stage.value if before else "",
+                )
+                await tx.audit(shop, actor, "refetch", outcome.value, now, order_number=number,
+                               detail={"stage": change.record.stage.value,
+                                       "progress": change.record.progress})
+    return _report(shop, actor, wanted, outcomes, calls)
+
+
+def _report(
+    shop: str, actor: str, wanted: list[str], outcomes: dict[str, OrderOutcome], calls: int
+) -> Report:
+    return Report(shop=shop, actor=actor, action="refetch",
+                  outcomes=tuple(outcomes[n] for n in wanted), rms_calls=calls)

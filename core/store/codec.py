@@ -1,0 +1,126 @@
+"""JSON codec for stored snapshots: RmsOrder <-> dict (lossless, raw model included)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from core.model import Address, Item, Package, Person, RmsOrder
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _person(d: dict[str, Any]) -> Person:
+    return Person(
+        family_name=d.get("family_name", ""),
+        first_name=d.get("first_name", ""),
+        family_name_kana=d.get("family_name_kana", ""),
+        first_name_kana=d.get("first_name_kana", ""),
+        phone=d.get("phone", ""),
+        address=Address(**d.get("address", {})),
+    )
+
+
+def _person_dict(p: Person) -> dict[str, Any]:
+    return {
+        "family_name": p.family_name,
+        "first_name": p.first_name,
+        "family_name_kana": p.family_name_kana,
+        "first_name_kana": p.first_name_kana,
+        "phone": p.phone,
+        "address": {
+            "zip_code": p.address.zip_code,
+            "prefecture": p.address.prefecture,
+            "city": p.address.city,
+            "sub_address": p.address.sub_address,
+        },
+    }
+
+
+def dump_order(order: RmsOrder) -> str:
+    """Serialise a snapshot to JSON text."""
+    d = {
+        "number": order.number,
+        "progress": order.progress,
+        "ordered_at": order.ordered_at.isoformat(),
+        "orderer": _person_dict(order.orderer),
+        "confirmed_at": order.confirmed_at.isoformat() if order.confirmed_at else None,
+        "fixed_at": order.fixed_at.isoformat() if order.fixed_at else None,
+        "cancel_due": order.cancel_due.isoformat() if order.cancel_due else None,
+        "settlement": order.settlement,
+        "settlement_code": order.settlement_code,
+        "delivery_name": order.delivery_name,
+        "goods_price": order.goods_price,
+        "postage_price": order.postage_price,
+        "delivery_price": order.delivery_price,
+        "payment_charge": order.payment_charge,
+        "total_price": order.total_price,
+        "request_price": order.request_price,
+        "remarks": order.remarks,
+        "packages": [
+            {
+                "basket_id": p.basket_id,
+                "postage_price": p.postage_price,
+                "delivery_price": p.delivery_price,
+                "recipient": _person_dict(p.recipient),
+                "isolated_island": p.isolated_island,
+                "items": [
+                    {
+                        "item_detail_id": i.item_detail_id,
+                        "name": i.name,
+                        "item_number": i.item_number,
+                        "units": i.units,
+                        "price": i.price,
+                        "price_tax_incl": i.price_tax_incl,
+                        "selected_choice": i.selected_choice,
+                    }
+                    for i in p.items
+                ],
+            }
+            for p in order.packages
+        ],
+        "raw": dict(order.raw),
+    }
+    return json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_order(text: str) -> RmsOrder:
+    """Rebuild a snapshot from JSON text written by ``dump_order``."""
+    d = json.loads(text)
+    due = d.get("cancel_due")
+    ordered_at = _dt(d["ordered_at"])
+    assert ordered_at is not None
+    return RmsOrder(
+        number=d["number"],
+        progress=d["progress"],
+        ordered_at=ordered_at,
+        orderer=_person(d.get("orderer", {})),
+        confirmed_at=_dt(d.get("confirmed_at")),
+        fixed_at=_dt(d.get("fixed_at")),
+        cancel_due=date.fromisoformat(due) if due else None,
+        settlement=d.get("settlement", ""),
+        settlement_code=d.get("settlement_code"),
+        delivery_name=d.get("delivery_name", ""),
+        goods_price=d.get("goods_price", 0),
+        postage_price=d.get("postage_price", 0),
+        delivery_price=d.get("delivery_price", 0),
+        payment_charge=d.get("payment_charge", 0),
+        total_price=d.get("total_price", 0),
+        request_price=d.get("request_price", 0),
+        remarks=d.get("remarks", ""),
+        packages=tuple(
+            Package(
+                basket_id=p["basket_id"],
+                postage_price=p["postage_price"],
+                delivery_price=p.get("delivery_price", 0),
+                recipient=_person(p.get("recipient", {})),
+                isolated_island=p.get("isolated_island", False),
+                items=tuple(Item(**i) for i in p.get("items", [])),
+            )
+            for p in d.get("packages", [])
+        ),
+        raw=d.get("raw", {}),
+    )

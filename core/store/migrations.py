@@ -1,0 +1,103 @@
+"""Ordered schema migrations, applied by PRAGMA user_version."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the base schema
+    """
+    CREATE TABLE shops (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        api_option INTEGER NOT NULL DEFAULT 0,
+        last_success TEXT,
+        license_expires TEXT,
+        license_key_enc TEXT,
+        license_key_pending_enc TEXT,
+        license_warned_days INTEGER
+    );
+    CREATE TABLE orders (
+        number TEXT PRIMARY KEY,
+        shop TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        progress INTEGER NOT NULL,
+        snapshot TEXT NOT NULL,
+        ordered_at TEXT NOT NULL,
+        stage_since TEXT NOT NULL,
+        flag_reason TEXT,
+        error_key TEXT,
+        error_code TEXT,
+        error_message TEXT NOT NULL DEFAULT '',
+        bundle_id TEXT,
+        intended_fees TEXT,
+        polling INTEGER NOT NULL DEFAULT 0,
+        next_poll_at TEXT,
+        deadline_warned INTEGER NOT NULL DEFAULT 0,
+        stuck_reported INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX orders_shop_stage ON orders (shop, stage);
+    CREATE INDEX orders_poll ON orders (shop, polling, next_poll_at);
+    -- The once-only guarantee lives here: one intent per order number, ever.
+    CREATE TABLE intents (
+        order_number TEXT PRIMARY KEY,
+        shop TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        source TEXT NOT NULL,            -- 'bot' (we send confirmOrder) or 'rms' (adopted)
+        state TEXT NOT NULL,             -- pending | confirmed | failed
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        result_code TEXT,
+        result_message TEXT
+    );
+    CREATE INDEX intents_state ON intents (shop, state);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        shop TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        order_number TEXT,
+        at TEXT NOT NULL,
+        data TEXT NOT NULL,
+        posted_at TEXT,
+        post_ref TEXT
+    );
+    CREATE INDEX outbox_unposted ON outbox (posted_at, id);
+    CREATE INDEX outbox_at ON outbox (shop, at);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        shop TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        order_number TEXT,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX audit_at ON audit (shop, at);
+    CREATE TABLE bundles (
+        id TEXT PRIMARY KEY,
+        shop TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE fee_requests (
+        order_number TEXT PRIMARY KEY,
+        state TEXT NOT NULL,             -- running | done | failed
+        actor TEXT NOT NULL,
+        fees TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        job TEXT NOT NULL,
+        period TEXT NOT NULL,
+        done_at TEXT NOT NULL,
+        PRIMARY KEY (job, period)
+    );
+    CREATE TABLE refs (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+)
