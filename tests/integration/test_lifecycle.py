@@ -286,7 +286,9 @@ async def test_stuck_orders_are_reported_once():
 
 async def test_bundling_requires_confirmed_fee_complete_orders_with_one_destination():
     async with harness() as h:
-        person = {"familyName": "山田", "firstName": "花子"}
+        person = {"familyName": "山田", "firstName": "花子", "zipCode1": "150", "zipCode2": "0001",
+                  "prefecture": "東京都", "city": "渋谷区神宮前", "subAddress": "1-2-3",
+                  "phoneNumber1": "03", "phoneNumber2": "1234", "phoneNumber3": "5678"}
         a = h.add_order(orderer=person, recipient=person)
         b = h.add_order(orderer=person, recipient=person)
         await intake(h.core, "main")
