@@ -100,4 +100,9 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 2: daily summary and App Home aggregates stay index-only at 1M orders (core/summary.py)
+    """
+    CREATE INDEX orders_stage_since ON orders (shop, stage, stage_since);
+    CREATE INDEX orders_created ON orders (shop, created_at);
+    """,
 )

@@ -1,0 +1,152 @@
+"""Composition root: the only place that reads Settings, opens sessions and starts tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import signal
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.jobs import Jobs
+from bot.settings import Settings
+from bot.web import health_routes
+from core.clock import SystemClock
+from core.lifecycle import Policy
+from core.ports import Clock, RmsApi
+from core.rms.client import RmsHttpClient
+from core.service import Core
+from core.store.sqlite import SqliteStore
+from handlers.app import HandlerDeps, create_app
+from handlers.guard import Authorizer
+from handlers.poster import SlackPoster
+from handlers.publisher import Publisher
+from handlers.tasks import TaskTracker
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything the running bot is made of (tests reach in through this)."""
+
+    settings: Settings
+    core: Core
+    slack: AsyncWebClient
+    app: AsyncApp
+    deps: HandlerDeps
+    jobs: Jobs
+    tracker: TaskTracker
+    session: aiohttp.ClientSession
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def web_app(self) -> web.Application:
+        """The aiohttp app: POST /slack/events (bolt) and GET /healthz."""
+        application = self.app.web_app(path="/slack/events", port=self.settings.port)
+        mode = "socket" if self.settings.socket_mode else "http"
+        application.add_routes(health_routes(self.core, mode=mode))
+        return application
+
+
+def _policy(settings: Settings) -> Policy:
+    interval = timedelta(seconds=settings.poll_interval_seconds)
+    return Policy(poll_interval=interval,
+                  young_interval=min(interval, timedelta(seconds=60)),
+                  stuck_after=timedelta(hours=settings.stuck_after_hours))
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    rms: Mapping[str, RmsApi] | None = None,
+    tick: float = 15.0,
+) -> AsyncIterator[Runtime]:
+    """Open the store and sessions, build the core and the Slack app; close all on exit."""
+    clock = clock or SystemClock()
+    shops = settings.shops()
+    session = aiohttp.ClientSession()
+    tracker = TaskTracker()
+    try:
+        async with SqliteStore.open(settings.database_path()) as store:
+            clients: dict[str, RmsApi] = dict(rms or {})
+            rates = {}
+            for shop in shops:
+                rates[shop.key] = shop.requests_per_second or settings.rms_requests_per_second
+                if shop.key not in clients:
+                    clients[shop.key] = RmsHttpClient(
+                        session, base_url=settings.rms_base_url,
+                        service_secret=shop.service_secret.get_secret_value(),
+                        license_key=shop.license_key.get_secret_value(), clock=clock,
+                        requests_per_second=rates[shop.key],
+                    )
+                await store.upsert_shop(shop.config())
+            core = Core(store=store, clock=clock, shops={s.key: s.config() for s in shops},
+                        rms=clients, policy=_policy(settings), rng=random.Random())
+            slack = AsyncWebClient(
+                token=settings.slack_bot_token.get_secret_value(),
+                base_url=settings.slack_api_url,
+                retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+            )
+            poster = SlackPoster(slack, clock)
+            auth = Authorizer(settings.confirmers, settings.admins,
+                              members_of=lambda g: _group_members(slack, g))
+            publisher = Publisher(core, poster, lang=settings.language,
+                                  summary_channel=settings.summary_channel)
+            deps = HandlerDeps(core=core, poster=poster, auth=auth, tracker=tracker,
+                               publisher=publisher, lang=settings.language)
+            app = create_app(deps, slack, settings.slack_signing_secret)
+            jobs = Jobs(core, timedelta(seconds=settings.poll_interval_seconds), tick=tick,
+                        rates=rates, after_cycle=[publisher.drain])
+            yield Runtime(settings, core, slack, app, deps, jobs, tracker, session)
+            await tracker.drain()
+    finally:
+        await session.close()
+
+
+async def _group_members(slack: AsyncWebClient, group: str) -> list[str]:
+    response = await slack.usergroups_users_list(usergroup=group)
+    return list(response.get("users") or [])
+
+
+async def serve(settings: Settings) -> None:
+    """Run the bot until SIGTERM/SIGINT: Slack (HTTP or Socket Mode), /healthz and the jobs."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with running(settings) as rt:
+        runner = web.AppRunner(rt.web_app())
+        await runner.setup()
+        site = web.TCPSite(runner, "0.0.0.0", settings.port)
+        await site.start()
+        socket_handler = None
+        if settings.socket_mode and settings.slack_app_token is not None:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            socket_handler = AsyncSocketModeHandler(
+                rt.app, settings.slack_app_token.get_secret_value()
+            )
+            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+        logger.info("rms-bot running: %s mode, port %d, %d shop(s)",
+                    "Socket" if socket_handler else "HTTP", settings.port, len(rt.core.shops))
+        jobs = asyncio.create_task(rt.jobs.run(stop), name="jobs")
+        await stop.wait()
+        logger.info("shutting down: finishing in-flight work")
+        jobs.cancel()
+        with suppress(asyncio.CancelledError):
+            await jobs
+        if socket_handler is not None:
+            await socket_handler.close_async()  # type: ignore[no-untyped-call]
+        await runner.cleanup()

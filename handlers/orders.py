@@ -1,0 +1,208 @@
+"""/confirm, /rms-status and the order buttons: ack, parse, call the core, render."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from core.confirm import ALL, confirm, decide
+from core.errors import InvalidInputError
+from core.model import Stage
+from core.outcomes import Reason, Report
+from core.refetch import refetch
+from handlers.app import HandlerDeps
+from handlers.guard import Role
+from handlers.input_errors import input_error_text
+from handlers.messages import say as t
+from handlers.parsing import parse_orders
+from handlers.render import ids
+from handlers.render.lists import error_message
+from handlers.render.reports import (
+    confirm_all_prompt,
+    confirm_report,
+    progress_message,
+    refetch_report,
+)
+
+logger = logging.getLogger(__name__)
+Body = dict[str, Any]
+
+
+class OrderHandlers:
+    """Confirmation and RMS-status requests, from commands and from buttons."""
+
+    def __init__(self, deps: HandlerDeps) -> None:
+        self.d = deps
+
+    def register(self, app: AsyncApp) -> None:
+        """Connect commands and action ids to the methods below."""
+        app.command("/confirm")(self.on_confirm_command)
+        app.command("/rms-status")(self.on_status_command)
+        app.action(ids.CONFIRM_ALL)(self.on_confirm_all)
+        app.action(ids.CANCEL_ALL)(self.on_cancel_all)
+        app.action(ids.CONFIRM_ORDER)(self.on_confirm_button)
+        app.action(ids.RETRY_CONFIRM)(self.on_confirm_button)
+        app.action(ids.REFETCH_ORDER)(self.on_refetch_button)
+        app.action(ids.REFETCH_MANY)(self.on_refetch_button)
+
+    # -- commands ----------------------------------------------------------------------------
+
+    async def on_confirm_command(self, ack: AsyncAck, command: Body) -> None:
+        """`/confirm <numbers…|all> [shop]`."""
+        user, channel = command["user_id"], command["channel_id"]
+        try:
+            req = parse_orders(command.get("text", ""), self.d.core.shops,
+                               channel_shop=self.d.channel_shop(channel))
+        except InvalidInputError as exc:
+            await ack(**error_message(input_error_text(exc, self.d.lang), self.d.lang))
+            return
+        if not await self._allowed(ack, user, Role.CONFIRMER, req.shop, "confirm"):
+            return
+        if req.all:
+            await ack(**await self._all_prompt(req.shop))
+            return
+        await ack(text=t("accepted_confirm", self.d.lang, count=len(req.numbers)))
+        self.d.tracker.spawn(self._confirm(req.shop, req.numbers, user, channel), "confirm")
+
+    async def on_status_command(self, ack: AsyncAck, command: Body, respond: AsyncRespond) -> None:
+        """`/rms-status <numbers…|all> [shop]`: RMSステータスを取得."""
+        channel = command["channel_id"]
+        try:
+            req = parse_orders(command.get("text", ""), self.d.core.shops,
+                               channel_shop=self.d.channel_shop(channel))
+        except InvalidInputError as exc:
+            await ack(**error_message(input_error_text(exc, self.d.lang), self.d.lang))
+            return
+        await ack(text=t("accepted_refetch", self.d.lang))
+        numbers: Sequence[str] | str = ALL if req.all else req.numbers
+        self.d.tracker.spawn(self._refetch(req.shop, numbers, command["user_id"], respond),
+                             "refetch")
+
+    # -- buttons -------------------------------------------------------------------------------
+
+    async def on_confirm_all(self, ack: AsyncAck, body: Body, action: Body,
+                             respond: AsyncRespond) -> None:
+        """The confirm-all button of the prompt: runs once per prompt, whoever clicks."""
+        await ack()
+        shop, _count, token = ids.unpack_value(action["value"], 3)
+        user, channel = body["user"]["id"], body["channel"]["id"]
+        if not await self._allowed_click(respond, user, Role.CONFIRMER, shop, "confirm_all"):
+            return
+        if not await self.d.core.store.claim_run("confirm_all", token, self.d.core.clock.now()):
+            return
+        await respond(text=t("confirm_all_started", self.d.lang), replace_original=True)
+        self.d.tracker.spawn(self._confirm(shop, ALL, user, channel), "confirm_all")
+
+    async def on_cancel_all(self, ack: AsyncAck, respond: AsyncRespond) -> None:
+        """The cancel button of the confirm-all prompt."""
+        await ack()
+        await respond(text=t("confirm_all_cancelled", self.d.lang), replace_original=True)
+
+    async def on_confirm_button(self, ack: AsyncAck, body: Body, action: Body,
+                                respond: AsyncRespond) -> None:
+        """注文確認通知 for one order (card) or a retry of several (remediation card)."""
+        await ack()
+        shop, numbers = _shop_and_numbers(action["value"])
+        user, channel = body["user"]["id"], body["channel"]["id"]
+        if not self.d.dedup.first(f"{user}:{action['action_id']}:{action['value']}"):
+            return
+        if not await self._allowed_click(respond, user, Role.CONFIRMER, shop, "confirm"):
+            return
+        thread = _thread_of(body)
+        self.d.tracker.spawn(self._confirm(shop, numbers, user, channel, thread_ts=thread),
+                             "confirm")
+
+    async def on_refetch_button(self, ack: AsyncAck, body: Body, action: Body,
+                                respond: AsyncRespond) -> None:
+        """RMSステータスを取得 for one or several orders."""
+        await ack()
+        shop, numbers = _shop_and_numbers(action["value"])
+        user = body["user"]["id"]
+        if not self.d.dedup.first(f"{user}:{action['action_id']}:{action['value']}"):
+            return
+        self.d.tracker.spawn(self._refetch(shop, numbers, user, respond), "refetch")
+
+    # -- work after the ack ---------------------------------------------------------------------
+
+    async def _confirm(self, shop: str, numbers: Sequence[str] | str, user: str, channel: str,
+                       *, thread_ts: str | None = None) -> Report:
+        lang, poster = self.d.lang, self.d.poster
+        total = len(numbers) if not isinstance(numbers, str) else await self._awaiting(shop)
+        progress_ts: str | None = None
+        if total > 100:  # bulk: one message edited in place while chunks go out
+            progress_ts = await poster.post(channel, progress_message(0, total, lang))
+
+        async def on_progress(done: int, of: int) -> None:
+            if progress_ts is not None:
+                await poster.update(channel, progress_ts, progress_message(done, of, lang))
+
+        report = await confirm(self.d.core, shop, numbers, user, on_progress=on_progress)
+        messages = confirm_report(report, lang, shop_name=self.d.core.shop(shop).name)
+        if progress_ts is not None:
+            await poster.update_all(channel, progress_ts, messages)
+        elif thread_ts is not None:
+            for message in messages:
+                await poster.post(channel, message, thread_ts=thread_ts)
+        else:
+            await poster.post_all(channel, messages)
+        await self.d.publisher.drain()
+        return report
+
+    async def _refetch(self, shop: str, numbers: Sequence[str] | str, user: str,
+                       respond: AsyncRespond) -> None:
+        report = await refetch(self.d.core, shop, numbers, user)
+        for message in refetch_report(report, self.d.lang,
+                                      shop_name=self.d.core.shop(shop).name)[:4]:
+            await respond(**message, response_type="ephemeral", replace_original=False)
+        await self.d.publisher.drain()
+
+    async def _awaiting(self, shop: str) -> int:
+        return len(await self.d.core.store.numbers_in_stages(shop, [Stage.AWAITING]))
+
+    async def _all_prompt(self, shop: str) -> dict[str, Any]:
+        """How many `all` would confirm, and how many are left out and why."""
+        store = self.d.core.store
+        count = await self._awaiting(shop)
+        excluded: Counter[Reason] = Counter()
+        for record in await store.orders_in_stages(shop, [Stage.NEEDS_ACTION, Stage.ERROR]):
+            refusal = decide(record, None)
+            excluded[refusal.reason if refusal and refusal.reason else Reason.FEE_UNSET] += 1
+        value = ids.pack_value(shop, count, secrets.token_hex(6))
+        return confirm_all_prompt(count, dict(excluded), self.d.core.shop(shop).name,
+                                  self.d.lang, value)
+
+    async def _allowed(self, ack: AsyncAck, user: str, role: Role, shop: str, what: str) -> bool:
+        if await self.d.auth.allowed(user, role):
+            return True
+        await self._audit_denied(user, shop, what)
+        await ack(**error_message(t("not_allowed", self.d.lang), self.d.lang))
+        return False
+
+    async def _allowed_click(self, respond: AsyncRespond, user: str, role: Role, shop: str,
+                             what: str) -> bool:
+        if await self.d.auth.allowed(user, role):
+            return True
+        await self._audit_denied(user, shop, what)
+        await respond(**error_message(t("not_allowed", self.d.lang), self.d.lang),
+                      response_type="ephemeral", replace_original=False)
+        return False
+
+    async def _audit_denied(self, user: str, shop: str, what: str) -> None:
+        logger.info("denied %s to %s", what, user)
+        async with self.d.core.store.tx() as tx:
+            await tx.audit(shop, user, what, "denied", self.d.core.clock.now())
+
+
+def _shop_and_numbers(value: str) -> tuple[str, tuple[str, ...]]:
+    shop, numbers = ids.unpack_value(value, 2)
+    return shop, ids.unpack_numbers(numbers)
+
+
+def _thread_of(body: Body) -> str | None:
+    message = body.get("message") or {}
+    return message.get("thread_ts") or message.get("ts")

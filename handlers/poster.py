@@ -1,0 +1,71 @@
+"""Posting to Slack channels at ≤ 1 message per second per channel, with thread overflow."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from core.ports import Clock
+
+logger = logging.getLogger(__name__)
+Message = dict[str, Any]
+
+
+class SlackPoster:
+    """chat.postMessage / chat.update through one client; per-channel pacing on the Clock."""
+
+    def __init__(self, client: AsyncWebClient, clock: Clock, *, spacing: float = 1.1) -> None:
+        self._client = client
+        self._clock = clock
+        self._spacing = spacing
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._last: dict[str, float] = {}
+
+    async def _pace(self, channel: str) -> None:
+        now = self._clock.now().timestamp()
+        last = self._last.get(channel)
+        if last is not None and now - last < self._spacing:
+            await self._clock.sleep(self._spacing - (now - last))
+        self._last[channel] = self._clock.now().timestamp()
+
+    async def post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str:
+        """Post one message; returns its ts. Raises SlackApiError when Slack refuses it."""
+        async with self._locks[channel]:
+            await self._pace(channel)
+            kwargs: dict[str, Any] = {"channel": channel, "text": message.get("text", ""),
+                                      "blocks": message.get("blocks")}
+            if thread_ts:
+                kwargs["thread_ts"] = thread_ts
+            response = await self._client.chat_postMessage(**kwargs)
+            return str(response["ts"])
+
+    async def post_all(self, channel: str, messages: Sequence[Message]) -> str:
+        """Post a main message and its continuations as thread replies; returns the main ts."""
+        ts = await self.post(channel, messages[0])
+        for extra in messages[1:]:
+            await self.post(channel, extra, thread_ts=ts)
+        return ts
+
+    async def update(self, channel: str, ts: str, message: Message) -> None:
+        """Edit a message in place (chat.update)."""
+        async with self._locks[channel]:
+            await self._pace(channel)
+            await self._client.chat_update(channel=channel, ts=ts, text=message.get("text", ""),
+                                           blocks=message.get("blocks"))
+
+    async def update_all(self, channel: str, ts: str, messages: Sequence[Message]) -> None:
+        """Edit a message and add its continuations as thread replies."""
+        await self.update(channel, ts, messages[0])
+        for extra in messages[1:]:
+            await self.post(channel, extra, thread_ts=ts)
+
+    async def ephemeral(self, channel: str, user: str, message: Message) -> None:
+        """Post a message only ``user`` sees (errors, refusals, lists)."""
+        await self._client.chat_postEphemeral(channel=channel, user=user,
+                                              text=message.get("text", ""),
+                                              blocks=message.get("blocks"))

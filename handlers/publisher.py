@@ -1,0 +1,146 @@
+"""Drains the core's outbox into Slack: flag cards, remediation cards, alerts, one digest.
+
+Events are marked posted only after Slack accepted the message; cards already posted are
+remembered (refs) so a retried drain never posts them twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from core.digest import build_digests, is_digest_kind
+from core.events import Event, EventKind
+from core.outcomes import ErrorInfo
+from core.service import Core
+from handlers.poster import SlackPoster
+from handlers.render.alert_router import alert_message
+from handlers.render.cards import flag_card
+from handlers.render.digest import digest_messages
+from handlers.render.i18n import Lang
+from handlers.render.remedy import remediation_card
+
+logger = logging.getLogger(__name__)
+ALERT_KINDS = frozenset({EventKind.LICENSE_EXPIRING, EventKind.LICENSE_EXPIRED,
+                         EventKind.LICENSE_RENEWED, EventKind.LICENSE_CHECK_FAILED,
+                         EventKind.RMS_UNHEALTHY, EventKind.RMS_RECOVERED,
+                         EventKind.ACQUISITION_WARNING})
+
+
+def card_link(ref: str) -> str:
+    """Slack's permalink shape for a message stored as "channel|ts"."""
+    channel, _, ts = ref.partition("|")
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
+class Publisher:
+    """Posts what the core recorded. One drain at a time; safe to call after every change."""
+
+    def __init__(self, core: Core, poster: SlackPoster, *, lang: Lang = "ja",
+                 summary_channel: str | None = None) -> None:
+        self.core = core
+        self.poster = poster
+        self.lang = lang
+        self.summary_channel = summary_channel
+        self._lock = asyncio.Lock()
+        self.failing = False
+
+    async def drain(self) -> int:
+        """Post every unposted event; returns how many events were marked posted."""
+        async with self._lock:
+            events = await self.core.store.unposted_events(2000)
+            if not events:
+                return 0
+            try:
+                posted = await self._publish(events)
+            except SlackApiError as exc:
+                if not self.failing:
+                    logger.warning("posting to Slack failed (%s); will retry",
+                                   exc.response.get("error") if exc.response else exc)
+                self.failing = True
+                return 0
+            if self.failing:
+                logger.info("posting to Slack recovered")
+                self.failing = False
+            return posted
+
+    async def _publish(self, events: Sequence[Event]) -> int:
+        store, now = self.core.store, self.core.clock.now()
+        done: list[int] = []
+        for event in events:
+            if event.kind is EventKind.ORDER_FLAGGED and event.shop in self.core.shops:
+                await self._flag_card(event)
+        await self._remediation_cards([e for e in events if e.kind is EventKind.ORDER_ERROR])
+        for event in events:
+            if event.kind in ALERT_KINDS:
+                message = self._alert(event)
+                channel = self._channel(event.shop)
+                if message is not None and channel:
+                    await self.poster.post(channel, message)
+                done.append(event.id)
+                await store.mark_posted([event.id], now)
+        digest_events = [e for e in events if is_digest_kind(e.kind)]
+        for digest in build_digests(digest_events, self.core.shops):
+            links = {}
+            for prefix, lines in (("card", digest.flagged), ("remedy_for", digest.errors)):
+                for line in lines:
+                    ref = await store.get_ref(f"{prefix}:{line.order_number}")
+                    if ref:
+                        links[line.order_number] = card_link(ref)
+            name = self.core.shop(digest.shop).name
+            messages = digest_messages(digest, self.lang, shop_name=name, card_links=links)
+            if messages:
+                await self.poster.post_all(digest.channel, messages)
+            await store.mark_posted(digest.event_ids, now)
+            done.extend(digest.event_ids)
+        leftover = [e.id for e in events if e.id not in set(done)]
+        if leftover:  # events no post is made for (unknown shops, non-digest kinds)
+            await store.mark_posted(leftover, now)
+        return len(events)
+
+    async def _flag_card(self, event: Event) -> None:
+        key = f"card:{event.order_number}"
+        if event.order_number is None or await self.core.store.get_ref(key):
+            return
+        record = await self.core.store.get_order(event.order_number)
+        if record is None:
+            return
+        cfg = self.core.shop(event.shop)
+        card = flag_card(record, cfg.name, cfg.api_option, self.lang, now=self.core.clock.now())
+        ts = await self.poster.post(cfg.channel, card)
+        await self.core.store.set_ref(key, f"{cfg.channel}|{ts}")
+
+    async def _remediation_cards(self, errors: Sequence[Event]) -> None:
+        """One card per (shop, error kind) for this batch, listing every order it hit."""
+        groups: dict[tuple[str, str], list[Event]] = defaultdict(list)
+        for event in errors:
+            if event.shop in self.core.shops:
+                groups[(event.shop, str(event.data.get("error_key", "unknown")))].append(event)
+        for (shop, key), group in groups.items():
+            ref_key = f"remedy:{group[0].id}"
+            if await self.core.store.get_ref(ref_key):
+                continue
+            data: dict[str, Any] = dict(group[-1].data)
+            info = ErrorInfo(key, data.get("code"), str(data.get("message") or ""),
+                             tuple(data.get("bot_did") or ()))
+            numbers = [e.order_number for e in group if e.order_number]
+            cfg = self.core.shop(shop)
+            messages = remediation_card(info, numbers, cfg.name, self.lang, shop=shop)
+            ts = await self.poster.post_all(cfg.channel, messages)
+            await self.core.store.set_ref(ref_key, f"{cfg.channel}|{ts}")
+            for event in group:
+                if event.order_number:
+                    await self.core.store.set_ref(f"remedy_for:{event.order_number}",
+                                                  f"{cfg.channel}|{ts}")
+
+    def _alert(self, event: Event) -> dict[str, Any] | None:
+        name = self.core.shop(event.shop).name if event.shop in self.core.shops else event.shop
+        return alert_message(event, name, self.lang)
+
+    def _channel(self, shop: str) -> str | None:
+        return self.core.shop(shop).channel if shop in self.core.shops else None

@@ -1,0 +1,98 @@
+"""The whole bot on loopback: RMS simulator + Slack emulator + the real aiohttp/bolt app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestServer
+
+from bot.settings import Settings
+from bot.wiring import Runtime, running
+from sandbox.rms import RmsSimulator
+from sandbox.slack import SlackEmulator
+from tests.fakes import FakeClock
+
+SIGNING_SECRET = "test-signing-secret-0123456789"
+SHOPS_TOML = """
+[shops.main]
+name = "メイン店"
+service_secret = "SP-main-secret"
+license_key = "SL-main-key"
+api_option = false
+channel = "C0SHOP1"
+
+[shops.api]
+name = "API店"
+service_secret = "SP-api-secret"
+license_key = "SL-api-key"
+api_option = true
+channel = "C0SHOP2"
+"""
+SHOP_IDS = {"main": "111111", "api": "222222"}
+
+
+@dataclass
+class Stack:
+    """Handles a test needs: the simulator, the emulator, the runtime and the fake clock."""
+
+    clock: FakeClock
+    sim: RmsSimulator
+    slack: SlackEmulator
+    rt: Runtime
+
+    def add_order(self, shop: str = "main", **kwargs: Any) -> str:
+        return self.sim.add_order(SHOP_IDS[shop], **kwargs)
+
+    async def settle(self) -> None:
+        """Wait until every piece of work started after an ack has finished."""
+        import asyncio
+
+        for _ in range(200):
+            if self.rt.tracker.pending == 0:
+                break
+            await asyncio.sleep(0.01)
+        await self.rt.deps.publisher.drain()
+
+
+@asynccontextmanager
+async def bot_stack(tmp_path: Path, **overrides: Any) -> AsyncIterator[Stack]:
+    """Start everything on 127.0.0.1 with free ports; stop it all afterwards."""
+    clock = overrides.pop("clock", None) or FakeClock()
+    sim = RmsSimulator(clock, requests_per_second=None)
+    sim.add_shop(SHOP_IDS["main"], "SP-main-secret", "SL-main-key")
+    sim.add_shop(SHOP_IDS["api"], "SP-api-secret", "SL-api-key")
+    rms_server = TestServer(sim.make_app())
+    await rms_server.start_server()
+    slack = SlackEmulator(signing_secret=SIGNING_SECRET)
+    slack_server = TestServer(slack.make_app())
+    await slack_server.start_server()
+    slack.base_url = str(slack_server.make_url("")).rstrip("/")
+    shops = tmp_path / "shops.toml"
+    shops.write_text(SHOPS_TOML, encoding="utf-8")
+    values: dict[str, Any] = {
+        "slack_bot_token": "xoxb-emulator",
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack.api_url,
+        "rms_base_url": str(rms_server.make_url("")).rstrip("/"),
+        "shops_file": shops,
+        "database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        "secret_key": "a-test-secret-key-for-fernet",
+    }
+    values.update(overrides)
+    settings = Settings(_env_file=None, **values)
+    try:
+        async with running(settings, clock=clock) as rt:
+            bot_server = TestServer(rt.web_app())
+            await bot_server.start_server()
+            slack.bot_url = str(bot_server.make_url("/slack/events"))
+            try:
+                yield Stack(clock, sim, slack, rt)
+            finally:
+                await bot_server.close()
+    finally:
+        await slack_server.close()
+        await rms_server.close()
