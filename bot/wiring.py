@@ -108,8 +108,10 @@ async def running(
             app = create_app(deps, slack, settings.slack_signing_secret)
             jobs = Jobs(core, timedelta(seconds=settings.poll_interval_seconds), tick=tick,
                         rates=rates, after_cycle=[publisher.drain])
-            yield Runtime(settings, core, slack, app, deps, jobs, tracker, session)
-            await tracker.drain()
+            try:
+                yield Runtime(settings, core, slack, app, deps, jobs, tracker, session)
+            finally:
+                await tracker.drain()
     finally:
         await session.close()
 

@@ -90,6 +90,7 @@ class DailySummary:
     generated_at: datetime
     shops: tuple[ShopDay, ...]
     total: ShopDay
+    is_today: bool = True  # False for a summary caught up after downtime
 
     @property
     def quiet(self) -> bool:
@@ -134,7 +135,8 @@ async def build_summary(
         days.append(replace(current, previous=previous))
     total = _total(days, day)
     previous_total = _total([d.previous for d in days if d.previous], day - timedelta(days=1))
-    return DailySummary(day, now, tuple(days), replace(total, previous=previous_total))
+    return DailySummary(day, now, tuple(days), replace(total, previous=previous_total),
+                        is_today=day == today)
 
 
 async def _shop_days(

@@ -1,0 +1,301 @@
+"""Licence keys: a daily expiry check that warns once per threshold, and encrypted renewal.
+
+A key is never logged, never put into an event, an audit row or an exception message.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from core.errors import BotError, RmsAuthError, RmsError, RmsFunctionDisabledError
+from core.events import EventKind
+from core.service import Core
+from core.store.sqlite import SqliteStore, Tx
+from core.summary import license_days_left
+
+logger = logging.getLogger(__name__)
+
+WARN_DAYS = (14, 7, 3, 1)
+"""Days left at which the shop channel is warned, once each."""
+
+EXPIRED_MARK = 0
+"""``license_warned_days`` once LICENSE_EXPIRED was announced."""
+
+PROBE_GIVE_UP = timedelta(minutes=60)
+"""New keys take 5–30 minutes to work; after this long a pending key is given up."""
+
+MAX_KEY_LENGTH = 50  # rms-api.md §2: serviceSecret and licenseKey are at most 50 characters
+KEY_NOT_ACTIVE = "key_not_active"
+"""LICENSE_CHECK_FAILED error_key when a submitted key never started working."""
+
+_PENDING_SINCE = "license_pending_since:{shop}"
+_CHECK_FAILED = "license_check_failed:{shop}"
+
+
+class KeyVaultError(BotError):
+    """A stored key cannot be read (SECRET_KEY changed) or a shop has no key. Never says the key."""
+
+
+class KeyStatus(StrEnum):
+    """What ``submit_new_key`` did with a key pasted into the modal."""
+
+    PENDING = "pending"  # stored encrypted; the bot probes it until it works
+    INVALID = "invalid"  # empty, too long or not a key: nothing stored
+    UNCHANGED = "unchanged"  # it is the key in use already
+
+
+class KeyVault:
+    """Encrypts keys at rest (Fernet, key = SHA-256 of SECRET_KEY) and holds each shop's
+    active key in memory for the RMS clients (``current_key``)."""
+
+    __slots__ = ("_active", "_fernet")
+
+    def __init__(self, secret_key: str, active: Mapping[str, str] | None = None) -> None:
+        if not secret_key:
+            raise ValueError("SECRET_KEY must not be empty")
+        digest = hashlib.sha256(secret_key.encode("utf-8")).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+        self._active: dict[str, str] = dict(active or {})
+
+    def __repr__(self) -> str:
+        return f"KeyVault(shops={sorted(self._active)})"
+
+    def encrypt(self, plain: str) -> str:
+        """Encrypt a key for the database.
+
+        The token's timestamp is unused (no TTL), so a constant keeps the wall clock out.
+        """
+        return self._fernet.encrypt_at_time(plain.encode("utf-8"), 0).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        """Decrypt a stored key; KeyVaultError when it was encrypted with another SECRET_KEY."""
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except (InvalidToken, ValueError, UnicodeError):
+            raise KeyVaultError(
+                "a stored licence key cannot be decrypted (was SECRET_KEY changed?)"
+            ) from None
+
+    def active_key(self, shop: str) -> str:
+        """The key a shop's RMS client uses now."""
+        try:
+            return self._active[shop]
+        except KeyError:
+            raise KeyVaultError(f"no licence key for shop {shop}") from None
+
+    def activate(self, shop: str, key: str) -> None:
+        """Switch a shop's RMS client to ``key`` (after it was proven to work)."""
+        self._active[shop] = key
+
+    async def load(self, store: SqliteStore, shops: Iterable[str]) -> None:
+        """Prefer keys renewed through Slack (stored encrypted) over the configured ones."""
+        for shop in shops:
+            stored = (await store.shop_row(shop)).get("license_key_enc")
+            if stored:
+                self._active[shop] = self.decrypt(stored)
+
+
+def current_key(vault: KeyVault, shop: str) -> Callable[[], str]:
+    """The ``license_key`` callable for a shop's RmsHttpClient: always the active key."""
+    return lambda: vault.active_key(shop)
+
+
+def warning_due(days_left: int, warned: int | None) -> int | None:
+    """The threshold to warn at now, or None: one warning per threshold crossed (pure)."""
+    threshold = min((d for d in WARN_DAYS if days_left <= d), default=None)
+    if threshold is None or (warned is not None and warned <= threshold):
+        return None
+    return threshold
+
+
+async def check_license(core: Core, shop: str, now: datetime) -> None:
+    """Read the key's expiry from RMS, store it, and warn at 14, 7, 3 and 1 days left.
+
+    401 means the key expired (or is wrong): LICENSE_EXPIRED, once. A refused or failed
+    check: LICENSE_CHECK_FAILED, once per kind of failure until a check works again.
+    """
+    row = await core.store.shop_row(shop)
+    warned: int | None = row.get("license_warned_days")
+    before = _dt(row.get("license_expires"))
+    try:
+        expires = await core.api(shop).license_expiry()
+    except RmsAuthError:
+        await _announce_expired(core, shop, now, before)
+        return
+    except RmsError as exc:
+        await _announce_check_failed(core, shop, now, exc.kind)
+        return
+    await core.store.set_shop_field(shop, "license_expires", expires.isoformat())
+    renewed = warned is not None and (warned == EXPIRED_MARK or before is None or expires > before)
+    async with core.store.tx() as tx:
+        await _set_ref(tx, _CHECK_FAILED.format(shop=shop), "")
+        if renewed:  # a new key pushed the expiry out: its thresholds start afresh
+            await tx.execute("UPDATE shops SET license_warned_days = NULL WHERE key = ?", (shop,))
+            warned = None
+    left = license_days_left(expires, now)
+    assert left is not None
+    if left < 0:
+        await _announce_expired(core, shop, now, expires)
+        return
+    threshold = warning_due(left, warned)
+    if threshold is None:
+        return
+    async with core.store.tx() as tx:
+        claimed = await tx.execute(
+            """UPDATE shops SET license_warned_days = ? WHERE key = ?
+               AND (license_warned_days IS NULL OR license_warned_days > ?)""",
+            (threshold, shop, threshold),
+        )
+        if claimed:
+            await tx.add_event(shop, EventKind.LICENSE_EXPIRING, None, now,
+                               {"days_left": left, "expires_at": expires.isoformat(),
+                                "threshold": threshold})
+    if claimed:
+        logger.warning("licence key of shop %s expires in %d day(s)", shop, left)
+
+
+async def _announce_expired(
+    core: Core, shop: str, now: datetime, expires: datetime | None
+) -> None:
+    async with core.store.tx() as tx:
+        claimed = await tx.execute(
+            """UPDATE shops SET license_warned_days = ? WHERE key = ?
+               AND (license_warned_days IS NULL OR license_warned_days <> ?)""",
+            (EXPIRED_MARK, shop, EXPIRED_MARK),
+        )
+        if claimed:
+            await tx.add_event(shop, EventKind.LICENSE_EXPIRED, None, now,
+                               {"expires_at": expires.isoformat() if expires else None,
+                                "error_key": "auth"})
+    if claimed:
+        logger.warning("licence key of shop %s has expired or was refused (401)", shop)
+
+
+async def _announce_check_failed(core: Core, shop: str, now: datetime, kind: str) -> None:
+    async with core.store.tx() as tx:
+        if await _set_ref(tx, _CHECK_FAILED.format(shop=shop), kind):
+            await tx.add_event(shop, EventKind.LICENSE_CHECK_FAILED, None, now,
+                               {"error_key": kind})
+            logger.warning("licence expiry check of shop %s failed: %s", shop, kind)
+
+
+async def _set_ref(tx: Tx, key: str, value: str) -> bool:
+    """Write a ref in this transaction; True when the value changed."""
+    changed = await tx.execute(
+        """INSERT INTO refs (key, value) VALUES (?, ?)
+           ON CONFLICT(key) DO UPDATE SET value = excluded.value
+           WHERE refs.value <> excluded.value""",
+        (key, value),
+    )
+    return changed == 1
+
+
+def _dt(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _valid_key(key: str) -> bool:
+    return 0 < len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable() and (
+        not any(c.isspace() for c in key)
+    )
+
+
+async def submit_new_key(
+    core: Core, vault: KeyVault, shop: str, new_key: str, actor: str
+) -> KeyStatus:
+    """Store a key pasted into the modal (encrypted) as pending; the old key stays in use."""
+    core.shop(shop)  # KeyError names an unknown shop before anything is stored
+    key = new_key.strip()
+    now = core.clock.now()
+    status = KeyStatus.PENDING
+    if not _valid_key(key):
+        status = KeyStatus.INVALID
+    else:
+        try:
+            if vault.active_key(shop) == key:
+                status = KeyStatus.UNCHANGED
+        except KeyVaultError:
+            pass
+    async with core.store.tx() as tx:
+        if status is KeyStatus.PENDING:
+            await tx.execute("UPDATE shops SET license_key_pending_enc = ? WHERE key = ?",
+                             (vault.encrypt(key), shop))
+            await tx.execute(
+                "INSERT INTO refs (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (_PENDING_SINCE.format(shop=shop), now.isoformat()),
+            )
+        await tx.audit(shop, actor, "license", status.value, now)
+    logger.info("licence key for shop %s submitted by %s: %s", shop, actor, status.value)
+    return status
+
+
+async def probe_pending_key(
+    core: Core, vault: KeyVault, shop: str, probe: Callable[[str], Awaitable[datetime]]
+) -> bool:
+    """Try the pending key once; True when it works and has replaced the old key.
+
+    401 / ES04-01 mean "not active yet" (5–30 minutes): keep waiting, and give up with
+    LICENSE_CHECK_FAILED (error_key ``key_not_active``) after an hour. Other failures are
+    RMS's: try again at the next probe.
+    """
+    pending = (await core.store.shop_row(shop)).get("license_key_pending_enc")
+    if not pending:
+        return False
+    key = vault.decrypt(pending)
+    try:
+        expires = await probe(key)
+    except (RmsAuthError, RmsFunctionDisabledError) as exc:
+        await _maybe_give_up(core, shop, pending, exc.kind)
+        return False
+    except RmsError as exc:
+        logger.info("probe of the new licence key of shop %s failed (%s); will retry",
+                    shop, exc.kind)
+        return False
+    now = core.clock.now()
+    async with core.store.tx() as tx:
+        moved = await tx.execute(
+            """UPDATE shops SET license_key_enc = license_key_pending_enc,
+                 license_key_pending_enc = NULL, license_expires = ?, license_warned_days = NULL
+               WHERE key = ? AND license_key_pending_enc = ?""",
+            (expires.isoformat(), shop, pending),
+        )
+        if moved:
+            await _set_ref(tx, _CHECK_FAILED.format(shop=shop), "")
+            await tx.add_event(shop, EventKind.LICENSE_RENEWED, None, now,
+                               {"expires_at": expires.isoformat()})
+            await tx.audit(shop, "bot", "license", "renewed", now,
+                           detail={"expires_at": expires.isoformat()})
+    if not moved:  # another probe or a newer submission got there first
+        return False
+    vault.activate(shop, key)
+    logger.info("new licence key of shop %s works; valid until %s", shop, expires.isoformat())
+    return True
+
+
+async def _maybe_give_up(core: Core, shop: str, pending: str, kind: str) -> None:
+    now = core.clock.now()
+    since = _dt(await core.store.get_ref(_PENDING_SINCE.format(shop=shop))) or now
+    if now - since < PROBE_GIVE_UP:
+        logger.info("new licence key of shop %s not active yet (%s)", shop, kind)
+        return
+    async with core.store.tx() as tx:
+        dropped = await tx.execute(
+            """UPDATE shops SET license_key_pending_enc = NULL
+               WHERE key = ? AND license_key_pending_enc = ?""",
+            (shop, pending),
+        )
+        if dropped:
+            await tx.add_event(shop, EventKind.LICENSE_CHECK_FAILED, None, now,
+                               {"error_key": KEY_NOT_ACTIVE, "rms_error": kind})
+            await tx.audit(shop, "bot", "license", "gave_up", now, detail={"error": kind})
+    if dropped:
+        logger.warning("new licence key of shop %s still refused after %s; gave up",
+                       shop, PROBE_GIVE_UP)
