@@ -6,10 +6,11 @@ import asyncio
 import logging
 import random
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 import aiohttp
 from aiohttp import web
@@ -17,10 +18,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.daily import Daily
 from bot.jobs import Jobs
 from bot.settings import Settings
 from bot.web import health_routes
 from core.clock import SystemClock
+from core.home import gather_home
+from core.licenses import KeyVault, current_key, submit_new_key
 from core.lifecycle import Policy
 from core.ports import Clock, RmsApi
 from core.rms.client import RmsHttpClient
@@ -30,6 +34,8 @@ from handlers.app import HandlerDeps, create_app
 from handlers.guard import Authorizer
 from handlers.poster import SlackPoster
 from handlers.publisher import Publisher
+from handlers.render.home import home_view
+from handlers.render.i18n import Lang
 from handlers.tasks import TaskTracker
 
 logger = logging.getLogger(__name__)
@@ -79,18 +85,26 @@ async def running(
     tracker = TaskTracker()
     try:
         async with SqliteStore.open(settings.database_path()) as store:
+            vault = None
+            if settings.secret_key is not None:
+                vault = KeyVault(settings.secret_key.get_secret_value(),
+                                 {s.key: s.license_key.get_secret_value() for s in shops})
+                await vault.load(store, [s.key for s in shops])
             clients: dict[str, RmsApi] = dict(rms or {})
             rates = {}
             for shop in shops:
                 rates[shop.key] = shop.requests_per_second or settings.rms_requests_per_second
-                if shop.key not in clients:
-                    clients[shop.key] = RmsHttpClient(
-                        session, base_url=settings.rms_base_url,
-                        service_secret=shop.service_secret.get_secret_value(),
-                        license_key=shop.license_key.get_secret_value(), clock=clock,
-                        requests_per_second=rates[shop.key],
-                    )
                 await store.upsert_shop(shop.config())
+                if shop.key in clients:
+                    continue
+                key: str | Callable[[], str] = shop.license_key.get_secret_value()
+                if vault is not None:
+                    key = current_key(vault, shop.key)
+                clients[shop.key] = RmsHttpClient(
+                    session, base_url=settings.rms_base_url,
+                    service_secret=shop.service_secret.get_secret_value(),
+                    license_key=key, clock=clock, requests_per_second=rates[shop.key],
+                )
             core = Core(store=store, clock=clock, shops={s.key: s.config() for s in shops},
                         rms=clients, policy=_policy(settings), rng=random.Random())
             slack = AsyncWebClient(
@@ -105,15 +119,44 @@ async def running(
                                   summary_channel=settings.summary_channel)
             deps = HandlerDeps(core=core, poster=poster, auth=auth, tracker=tracker,
                                publisher=publisher, lang=settings.language)
+            secrets_by_shop = {s.key: s.service_secret.get_secret_value() for s in shops}
+
+            async def probe(shop: str, candidate: str) -> datetime:
+                client = RmsHttpClient(session, base_url=settings.rms_base_url,
+                                       service_secret=secrets_by_shop[shop],
+                                       license_key=candidate, clock=clock,
+                                       requests_per_second=rates[shop], max_read_attempts=1)
+                return await client.license_expiry()
+
+            daily = Daily(core, poster, settings.summary_time(), settings.tz(),
+                          lang=settings.language, summary_channel=settings.summary_channel,
+                          vault=vault, probe=probe)
+            deps.extras["summary"] = daily.summary_now
+            deps.extras["home"] = partial(_home, core, settings.language)
+            if vault is not None:
+                deps.extras["license"] = partial(_submit_key, core, vault, tracker, daily)
             app = create_app(deps, slack, settings.slack_signing_secret)
             jobs = Jobs(core, timedelta(seconds=settings.poll_interval_seconds), tick=tick,
-                        rates=rates, after_cycle=[publisher.drain])
+                        rates=rates, after_cycle=[publisher.drain, daily, publisher.drain])
             try:
                 yield Runtime(settings, core, slack, app, deps, jobs, tracker, session)
             finally:
                 await tracker.drain()
     finally:
         await session.close()
+
+
+async def _home(core: Core, lang: Lang, _user: str) -> dict[str, object]:
+    return home_view(await gather_home(core), lang, core.clock.now())
+
+
+async def _submit_key(core: Core, vault: KeyVault, tracker: TaskTracker, daily: Daily,
+                      shop: str, key: str, actor: str) -> str:
+    """Store the pasted key encrypted, then probe it at once (and every 5 minutes after)."""
+    status = await submit_new_key(core, vault, shop, key, actor)
+    daily.next_probe_now()
+    tracker.spawn(daily(), "license-probe")
+    return status.value
 
 
 async def _group_members(slack: AsyncWebClient, group: str) -> list[str]:

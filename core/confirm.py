@@ -137,7 +137,8 @@ async def _claim(
 
 
 async def send_chunk(
-    core: Core, shop: str, chunk: list[str], actor: str, outcomes: dict[str, OrderOutcome]
+    core: Core, shop: str, chunk: list[str], actor: str, outcomes: dict[str, OrderOutcome],
+    *, reconciled: bool = False,
 ) -> int:
     """Send one confirmOrder (≤100 claimed numbers); retry only what RMS surely did not do."""
     calls, attempt, remaining = 0, 0, list(chunk)
@@ -168,7 +169,8 @@ async def send_chunk(
                 await _fail(core, shop, remaining, actor, outcomes, info)
             return calls
         await note_rms_result(core, shop, None)
-        calls += await _record_results(core, shop, results, actor, outcomes, retried)
+        calls += await _record_results(core, shop, results, actor, outcomes, retried,
+                                       reconciled=reconciled)
         return calls
     return calls
 
@@ -177,6 +179,8 @@ async def _record_results(
     core: Core, shop: str, results: Sequence[ConfirmResult], actor: str,
     outcomes: dict[str, OrderOutcome],
     retried: tuple[str, ...],
+    *,
+    reconciled: bool = False,
 ) -> int:
     """Store per-order confirmOrder results; re-read the ones RMS refused."""
     now = core.clock.now()
@@ -196,7 +200,8 @@ async def _record_results(
                               confirmed_by=actor, confirmed_at=now)
             await tx.save_order(updated, now)
             await tx.set_intent(number, "confirmed", now, code=result.code, attempted=True)
-            await tx.add_event(shop, EventKind.ORDER_CONFIRMED, number, now, {"actor": actor})
+            await tx.add_event(shop, EventKind.ORDER_CONFIRMED, number, now,
+                               {"actor": actor, "reconciled": reconciled})
             await tx.audit(shop, actor, "confirm", "confirmed", now, order_number=number)
             outcomes[number] = OrderOutcome(number, Outcome.CONFIRMED, Stage.PROCESSING,
                                             by=actor, at=now)

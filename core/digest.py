@@ -100,8 +100,9 @@ def build_digests(events: Sequence[Event], shops: Mapping[str, ShopConfig]) -> l
         found.pop(event.order_number, None)  # the latest event wins, placed last
         found[event.order_number] = DigestLine(event.order_number, event.at, dict(event.data))
         ids.setdefault(event.shop, []).append(event.id)
-    digests = [_digest(shop, shops[shop].channel, found, ids[shop])
-               for shop, found in per_shop.items()]
+    digests = [
+        _digest(shop, shops[shop].channel, found, ids[shop]) for shop, found in per_shop.items()
+    ]
     return [d for d in digests if not d.empty]
 
 

@@ -48,18 +48,20 @@ async def gather_home(core: Core) -> list[ShopHome]:
                 (key, *(s.value for s in WAITING)),
             )
         expires = _dt(row.get("license_expires"))
-        homes.append(ShopHome(
-            shop=key,
-            name=shop.name,
-            counts=tuple((stage, counts.get(stage, 0)) for stage in Stage),
-            oldest_waiting=oldest[0]["number"] if oldest else None,
-            oldest_waiting_at=_dt(oldest[0]["ordered_at"]) if oldest else None,
-            oldest_waiting_stage=Stage(oldest[0]["stage"]) if oldest else None,
-            last_success=_dt(row.get("last_success")),
-            license_expires=expires,
-            license_days_left=license_days_left(expires, now),
-            failing=core.failing.get(key),
-        ))
+        homes.append(
+            ShopHome(
+                shop=key,
+                name=shop.name,
+                counts=tuple((stage, counts.get(stage, 0)) for stage in Stage),
+                oldest_waiting=oldest[0]["number"] if oldest else None,
+                oldest_waiting_at=_dt(oldest[0]["ordered_at"]) if oldest else None,
+                oldest_waiting_stage=Stage(oldest[0]["stage"]) if oldest else None,
+                last_success=_dt(row.get("last_success")),
+                license_expires=expires,
+                license_days_left=license_days_left(expires, now),
+                failing=core.failing.get(key),
+            )
+        )
     return homes
 
 

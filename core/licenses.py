@@ -154,16 +154,18 @@ async def check_license(core: Core, shop: str, now: datetime) -> None:
             (threshold, shop, threshold),
         )
         if claimed:
-            await tx.add_event(shop, EventKind.LICENSE_EXPIRING, None, now,
-                               {"days_left": left, "expires_at": expires.isoformat(),
-                                "threshold": threshold})
+            await tx.add_event(
+                shop,
+                EventKind.LICENSE_EXPIRING,
+                None,
+                now,
+                {"days_left": left, "expires_at": expires.isoformat(), "threshold": threshold},
+            )
     if claimed:
         logger.warning("licence key of shop %s expires in %d day(s)", shop, left)
 
 
-async def _announce_expired(
-    core: Core, shop: str, now: datetime, expires: datetime | None
-) -> None:
+async def _announce_expired(core: Core, shop: str, now: datetime, expires: datetime | None) -> None:
     async with core.store.tx() as tx:
         claimed = await tx.execute(
             """UPDATE shops SET license_warned_days = ? WHERE key = ?
@@ -171,9 +173,13 @@ async def _announce_expired(
             (EXPIRED_MARK, shop, EXPIRED_MARK),
         )
         if claimed:
-            await tx.add_event(shop, EventKind.LICENSE_EXPIRED, None, now,
-                               {"expires_at": expires.isoformat() if expires else None,
-                                "error_key": "auth"})
+            await tx.add_event(
+                shop,
+                EventKind.LICENSE_EXPIRED,
+                None,
+                now,
+                {"expires_at": expires.isoformat() if expires else None, "error_key": "auth"},
+            )
     if claimed:
         logger.warning("licence key of shop %s has expired or was refused (401)", shop)
 
@@ -181,8 +187,7 @@ async def _announce_expired(
 async def _announce_check_failed(core: Core, shop: str, now: datetime, kind: str) -> None:
     async with core.store.tx() as tx:
         if await _set_ref(tx, _CHECK_FAILED.format(shop=shop), kind):
-            await tx.add_event(shop, EventKind.LICENSE_CHECK_FAILED, None, now,
-                               {"error_key": kind})
+            await tx.add_event(shop, EventKind.LICENSE_CHECK_FAILED, None, now, {"error_key": kind})
             logger.warning("licence expiry check of shop %s failed: %s", shop, kind)
 
 
@@ -202,8 +207,11 @@ def _dt(value: object) -> datetime | None:
 
 
 def _valid_key(key: str) -> bool:
-    return 0 < len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable() and (
-        not any(c.isspace() for c in key)
+    return (
+        0 < len(key) <= MAX_KEY_LENGTH
+        and key.isascii()
+        and key.isprintable()
+        and (not any(c.isspace() for c in key))
     )
 
 
@@ -225,8 +233,10 @@ async def submit_new_key(
             pass
     async with core.store.tx() as tx:
         if status is KeyStatus.PENDING:
-            await tx.execute("UPDATE shops SET license_key_pending_enc = ? WHERE key = ?",
-                             (vault.encrypt(key), shop))
+            await tx.execute(
+                "UPDATE shops SET license_key_pending_enc = ? WHERE key = ?",
+                (vault.encrypt(key), shop),
+            )
             await tx.execute(
                 "INSERT INTO refs (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -256,8 +266,9 @@ async def probe_pending_key(
         await _maybe_give_up(core, shop, pending, exc.kind)
         return False
     except RmsError as exc:
-        logger.info("probe of the new licence key of shop %s failed (%s); will retry",
-                    shop, exc.kind)
+        logger.info(
+            "probe of the new licence key of shop %s failed (%s); will retry", shop, exc.kind
+        )
         return False
     now = core.clock.now()
     async with core.store.tx() as tx:
@@ -269,10 +280,12 @@ async def probe_pending_key(
         )
         if moved:
             await _set_ref(tx, _CHECK_FAILED.format(shop=shop), "")
-            await tx.add_event(shop, EventKind.LICENSE_RENEWED, None, now,
-                               {"expires_at": expires.isoformat()})
-            await tx.audit(shop, "bot", "license", "renewed", now,
-                           detail={"expires_at": expires.isoformat()})
+            await tx.add_event(
+                shop, EventKind.LICENSE_RENEWED, None, now, {"expires_at": expires.isoformat()}
+            )
+            await tx.audit(
+                shop, "bot", "license", "renewed", now, detail={"expires_at": expires.isoformat()}
+            )
     if not moved:  # another probe or a newer submission got there first
         return False
     vault.activate(shop, key)
@@ -293,9 +306,15 @@ async def _maybe_give_up(core: Core, shop: str, pending: str, kind: str) -> None
             (shop, pending),
         )
         if dropped:
-            await tx.add_event(shop, EventKind.LICENSE_CHECK_FAILED, None, now,
-                               {"error_key": KEY_NOT_ACTIVE, "rms_error": kind})
+            await tx.add_event(
+                shop,
+                EventKind.LICENSE_CHECK_FAILED,
+                None,
+                now,
+                {"error_key": KEY_NOT_ACTIVE, "rms_error": kind},
+            )
             await tx.audit(shop, "bot", "license", "gave_up", now, detail={"error": kind})
     if dropped:
-        logger.warning("new licence key of shop %s still refused after %s; gave up",
-                       shop, PROBE_GIVE_UP)
+        logger.warning(
+            "new licence key of shop %s still refused after %s; gave up", shop, PROBE_GIVE_UP
+        )

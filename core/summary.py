@@ -1,4 +1,7 @@
-"""The daily summary for managers: per-shop figures from SQL aggregates, and when to post it."""
+"""The daily summary for managers: per-shop figures of one day from SQL aggregates.
+
+When to post it lives in core/summary_time.py (re-exported here).
+"""
 
 from __future__ import annotations
 
@@ -13,20 +16,25 @@ from core.events import EventKind
 from core.lifecycle import JST
 from core.model import ShopConfig, Stage
 from core.store.sqlite import SqliteStore
+from core.summary_time import MAX_CATCH_UP_DAYS as MAX_CATCH_UP_DAYS
+from core.summary_time import due_summary_days as due_summary_days
+from core.summary_time import next_summary_time as next_summary_time
 
 NEAR_CANCEL_DAYS = 3
 """Unconfirmed orders whose auto-cancel date is at most this many days away are counted."""
 
-MAX_CATCH_UP_DAYS = 3
-"""After downtime, at most the last three missed summaries are posted."""
-
 SUMMARY_JOB = "daily_summary"
+"""``runs`` job name: claim_run(SUMMARY_JOB, day.isoformat(), now) posts a day exactly once."""
 _STATE_REF = "summary_state:{shop}:{day}"
 _UNCONFIRMED = (Stage.AWAITING, Stage.NEEDS_ACTION, Stage.ERROR)
 _OPEN = (Stage.AWAITING, Stage.NEEDS_ACTION, Stage.SENDING, Stage.PROCESSING, Stage.ERROR)
 _DAY_KINDS = (
-    EventKind.ORDER_CONFIRMED, EventKind.ORDER_ADOPTED, EventKind.ORDER_PROCESSED,
-    EventKind.ORDER_CANCELLED, EventKind.ORDER_FLAGGED, EventKind.ORDER_ERROR,
+    EventKind.ORDER_CONFIRMED,
+    EventKind.ORDER_ADOPTED,
+    EventKind.ORDER_PROCESSED,
+    EventKind.ORDER_CANCELLED,
+    EventKind.ORDER_FLAGGED,
+    EventKind.ORDER_ERROR,
 )
 _STATE_FIELDS = ("awaiting", "processing", "needs_action", "error_orders", "near_cancel")
 
@@ -78,8 +86,9 @@ class ShopDay:
     @property
     def active(self) -> bool:
         """True when anything happened during the day."""
-        return any((self.new, self.confirmed, self.processed, self.cancelled, self.flagged,
-                    self.errors))
+        return any(
+            (self.new, self.confirmed, self.processed, self.cancelled, self.flagged, self.errors)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,13 +139,14 @@ async def build_summary(
     days: list[ShopDay] = []
     for shop in shops.values():
         current, previous = await _shop_days(store, shop, day, tz, now)
-        if remember:
-            await _remember_state(store, current, overwrite=day >= today)
         days.append(replace(current, previous=previous))
+    if remember:
+        await _remember_states(store, days, overwrite=day >= today)
     total = _total(days, day)
     previous_total = _total([d.previous for d in days if d.previous], day - timedelta(days=1))
-    return DailySummary(day, now, tuple(days), replace(total, previous=previous_total),
-                        is_today=day == today)
+    return DailySummary(
+        day, now, tuple(days), replace(total, previous=previous_total), is_today=day == today
+    )
 
 
 async def _shop_days(
@@ -183,7 +193,9 @@ async def _shop_days(
     by_stage = {Stage(row["stage"]): (row["n"], _dt(row["since"])) for row in stages}
     expires = _dt(shop_rows[0]["license_expires"]) if shop_rows else None
     current = ShopDay(
-        shop.key, shop.name, day,
+        shop.key,
+        shop.name,
+        day,
         awaiting=by_stage.get(Stage.AWAITING, (0, None))[0],
         processing=by_stage.get(Stage.PROCESSING, (0, None))[0],
         processing_since=by_stage.get(Stage.PROCESSING, (0, None))[1],
@@ -194,8 +206,9 @@ async def _shop_days(
         license_expires=expires,
         license_days_left=license_days_left(expires, now),
     )
-    previous = _stored_state(ShopDay(shop.key, shop.name, prev_day),
-                             state_ref[0]["value"] if state_ref else None)
+    previous = _stored_state(
+        ShopDay(shop.key, shop.name, prev_day), state_ref[0]["value"] if state_ref else None
+    )
     rows = [dict(row) for row in events]
     made = [dict(row) for row in created]
     return (
@@ -220,8 +233,11 @@ def _stored_state(day: ShopDay, text: str | None) -> ShopDay:
 
 
 def _with_events(
-    day: ShopDay, rows: Iterable[Mapping[str, Any]], created: Iterable[Mapping[str, Any]],
-    *, today: bool,
+    day: ShopDay,
+    rows: Iterable[Mapping[str, Any]],
+    created: Iterable[Mapping[str, Any]],
+    *,
+    today: bool,
 ) -> ShopDay:
     counts: Counter[str] = Counter()
     by_actor: Counter[str] = Counter()
@@ -266,7 +282,9 @@ def _total(days: Sequence[ShopDay], day: date) -> ShopDay:
     known = [d for d in days if d.license_days_left is not None]
     worst = min(known, key=lambda d: d.license_days_left or 0) if known else None
     return ShopDay(
-        "", "", day,
+        "",
+        "",
+        day,
         new=sum(d.new for d in days),
         confirmed=sum(d.confirmed for d in days),
         confirmed_by=_pairs(actors),
@@ -277,11 +295,13 @@ def _total(days: Sequence[ShopDay], day: date) -> ShopDay:
         has_state=bool(days) and all(d.has_state for d in days),
         awaiting=sum(d.awaiting for d in days),
         processing=sum(d.processing for d in days),
-        processing_since=min((d.processing_since for d in days if d.processing_since),
-                             default=None),
+        processing_since=min(
+            (d.processing_since for d in days if d.processing_since), default=None
+        ),
         needs_action=sum(d.needs_action for d in days),
-        needs_action_since=min((d.needs_action_since for d in days if d.needs_action_since),
-                               default=None),
+        needs_action_since=min(
+            (d.needs_action_since for d in days if d.needs_action_since), default=None
+        ),
         error_orders=sum(d.error_orders for d in days),
         near_cancel=sum(d.near_cancel for d in days),
         license_expires=worst.license_expires if worst else None,
@@ -289,43 +309,23 @@ def _total(days: Sequence[ShopDay], day: date) -> ShopDay:
     )
 
 
-async def _remember_state(store: SqliteStore, day: ShopDay, *, overwrite: bool) -> None:
-    key = _STATE_REF.format(shop=day.shop, day=day.day.isoformat())
-    if not overwrite and await store.get_ref(key) is not None:
-        return
-    await store.set_ref(key, json.dumps({k: getattr(day, k) for k in _STATE_FIELDS}))
+async def _remember_states(store: SqliteStore, days: Sequence[ShopDay], *, overwrite: bool) -> None:
+    """Keep each shop's state figures of the day, for the next day's comparison."""
+    conflict = "DO UPDATE SET value = excluded.value" if overwrite else "DO NOTHING"
+    async with store.tx() as t:
+        for day in days:
+            await t.execute(
+                f"INSERT INTO refs (key, value) VALUES (?, ?) ON CONFLICT(key) {conflict}",  # noqa: S608
+                (
+                    _STATE_REF.format(shop=day.shop, day=day.day.isoformat()),
+                    json.dumps({k: getattr(day, k) for k in _STATE_FIELDS}),
+                ),
+            )
 
 
-# -- when to post ----------------------------------------------------------------------------
-
-
-def _at(day: date, at: time, tz: tzinfo) -> datetime:
-    """``at`` on ``day`` in ``tz`` as a real instant (a time in a DST gap moves forward)."""
-    return datetime.combine(day, at.replace(tzinfo=None), tzinfo=tz).astimezone(UTC)
-
-
-def next_summary_time(now: datetime, at: time, tz: tzinfo) -> datetime:
-    """The first summary time strictly after ``now`` (aware, in ``tz``)."""
-    local_day = now.astimezone(tz).date()
-    for offset in range(3):
-        moment = _at(local_day + timedelta(days=offset), at, tz)
-        if moment > now:
-            return moment.astimezone(tz)
-    raise AssertionError("unreachable: a summary time exists within two days")  # pragma: no cover
-
-
-def due_summary_days(
-    now: datetime, at: time, tz: tzinfo, last_done: date | None
-) -> list[date]:
-    """Days whose summary time has passed and that were not posted yet, oldest first.
-
-    Without any record only the latest due day is posted; after downtime the missed days are
-    caught up once each, never more than the last three.
-    """
-    local_day = now.astimezone(tz).date()
-    latest = local_day if _at(local_day, at, tz) <= now else local_day - timedelta(days=1)
-    if last_done is None:
-        return [latest] if latest == local_day else []
-    missed = (latest - last_done).days
-    count = min(missed, MAX_CATCH_UP_DAYS)
-    return [latest - timedelta(days=i) for i in reversed(range(count))]
+async def last_summary_day(store: SqliteStore) -> date | None:
+    """The latest day whose summary was claimed (``last_done`` for ``due_summary_days``)."""
+    async with store.read() as r:
+        rows = await r.rows("SELECT MAX(period) AS day FROM runs WHERE job = ?", (SUMMARY_JOB,))
+    value = rows[0]["day"] if rows else None
+    return date.fromisoformat(value) if value else None

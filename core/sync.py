@@ -140,12 +140,18 @@ async def reconcile(core: Core, shop: str, *, startup: bool = False) -> int:
         except RmsError as exc:
             await note_rms_result(core, shop, exc)
             return 0
-        await apply_snapshots(core, shop, [s for s in snaps if s.progress != 100], reset=True)
+        moved = [s for s in snaps if s.progress != 100]
+        changes = await apply_snapshots(core, shop, moved, reset=True)
+        async with core.store.tx() as tx:
+            for snap in moved:
+                if changes[snap.number].record.stage is not Stage.CANCELLED:
+                    await tx.add_event(shop, EventKind.ORDER_CONFIRMED, snap.number, now,
+                                       {"actor": actors[snap.number], "reconciled": True})
         resend = [s.number for s in snaps if s.progress == 100]
         outcomes: dict[str, OrderOutcome] = {}
         for i in range(0, len(resend), MAX_NUMBERS_PER_CALL):
             chunk = resend[i : i + MAX_NUMBERS_PER_CALL]
-            await send_chunk(core, shop, chunk, actors[chunk[0]], outcomes)
+            await send_chunk(core, shop, chunk, actors[chunk[0]], outcomes, reconciled=True)
         found = {s.number for s in snaps}
         lost = [n for n in numbers if n not in found]
         if lost:

@@ -84,7 +84,10 @@ class Publisher:
                     await self.poster.post(channel, message)
                 done.append(event.id)
                 await store.mark_posted([event.id], now)
-        digest_events = [e for e in events if is_digest_kind(e.kind)]
+        # A confirmation the requester just saw in its report is not repeated in the digest;
+        # ones the bot finished by itself (reconciled after a crash or timeout) are.
+        digest_events = [e for e in events if is_digest_kind(e.kind) and not (
+            e.kind is EventKind.ORDER_CONFIRMED and not e.data.get("reconciled"))]
         for digest in build_digests(digest_events, self.core.shops):
             links = {}
             for prefix, lines in (("card", digest.flagged), ("remedy_for", digest.errors)):

@@ -11,18 +11,24 @@ from handlers.render.i18n import Lang, to_jst
 from handlers.render.remedy import numbered
 
 _TEXTS: dict[str, tuple[str, str]] = {
-    "warn_header": ("🔑 ライセンスキーの期限まであと{n}日 — {shop}",
-                    "🔑 Licence key expires in {n} days — {shop}"),
-    "warn_today_header": ("🔑 ライセンスキーの期限は本日までです — {shop}",
-                          "🔑 Licence key expires today — {shop}"),
+    "warn_header": (
+        "🔑 ライセンスキーの期限まであと{n}日 — {shop}",
+        "🔑 Licence key expires in {n} days — {shop}",
+    ),
+    "warn_today_header": (
+        "🔑 ライセンスキーの期限は本日までです — {shop}",
+        "🔑 Licence key expires today — {shop}",
+    ),
     "warn_body": (
         "*{shop}* のRMSライセンスキー (licenseKey) は *{date} 23:59* に期限切れになります。"
         "期限が切れるとRMSとの連携 (注文の取得・注文確認通知) が止まります。",
         "The RMS licence key of *{shop}* expires at *{date} 23:59* JST. After that the bot can "
         "no longer fetch or confirm orders.",
     ),
-    "expired_header": ("⛔ ライセンスキーの期限が切れました — {shop}",
-                       "⛔ Licence key expired — {shop}"),
+    "expired_header": (
+        "⛔ ライセンスキーの期限が切れました — {shop}",
+        "⛔ Licence key expired — {shop}",
+    ),
     "expired_body": (
         "RMSが *{shop}* のライセンスキーを受け付けません (認証エラー)。{when}"
         "注文の取得と注文確認通知は、新しいキーに更新するまで止まっています。",
@@ -37,18 +43,27 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "After you paste it the bot checks the new key by itself and tells you when it works "
         "(5–30 minutes). Until then it keeps using the current key.",
     ),
-    "renewed_header": ("✅ ライセンスキーを更新しました — {shop}",
-                       "✅ Licence key renewed — {shop}"),
-    "renewed_body": ("新しいキーが使えるようになりました。有効期限: *{date} 23:59*",
-                     "The new key works. Valid until *{date} 23:59* JST."),
-    "check_header": ("⚠️ ライセンスキーの有効期限を確認できませんでした — {shop}",
-                     "⚠️ Could not check the licence key expiry — {shop}"),
+    "renewed_header": (
+        "✅ ライセンスキーを更新しました — {shop}",
+        "✅ Licence key renewed — {shop}",
+    ),
+    "renewed_body": (
+        "新しいキーが使えるようになりました。有効期限: *{date} 23:59*",
+        "The new key works. Valid until *{date} 23:59* JST.",
+    ),
+    "check_header": (
+        "⚠️ ライセンスキーの有効期限を確認できませんでした — {shop}",
+        "⚠️ Could not check the licence key expiry — {shop}",
+    ),
     "check_temporary": (
         "RMSの一時的なエラーの可能性があります ({title})。次回の確認でもう一度試します。",
         "This may be a temporary RMS error ({title}); the bot tries again at the next check.",
     ),
-    "not_active_header": ("⚠️ 新しいライセンスキーが使えません — {shop}",
-                          "⚠️ The new licence key does not work — {shop}"),
+    "check_repeats": ("繰り返し確認できない場合", "If it keeps failing"),
+    "not_active_header": (
+        "⚠️ 新しいライセンスキーが使えません — {shop}",
+        "⚠️ The new licence key does not work — {shop}",
+    ),
     "not_active_body": (
         "貼り付けた新しいキーは60分たってもRMSに受け付けられませんでした。"
         "今までのキーを使い続けています。",
@@ -58,10 +73,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "RMSの「ライセンスキーの確認・変更」で表示されるキーと同じか確認してください",
         "Check that it is the key shown in RMS 「ライセンスキーの確認・変更」",
     ),
-    "not_active_again": ("もう一度 `/rms license` で貼り付けてください",
-                         "Paste it again with `/rms license`"),
-    "unhealthy_header": ("🔴 RMSとの連携でエラーが続いています — {shop}",
-                         "🔴 RMS keeps failing — {shop}"),
+    "not_active_again": (
+        "もう一度 `/rms license` で貼り付けてください",
+        "Paste it again with `/rms license`",
+    ),
+    "unhealthy_header": (
+        "🔴 RMSとの連携でエラーが続いています — {shop}",
+        "🔴 RMS keeps failing — {shop}",
+    ),
     "unhealthy_note": (
         "回復するまで、ボットは間隔をあけて自動で再試行します。回復したらお知らせします。",
         "The bot keeps retrying at a safe pace and tells you when RMS recovers.",
@@ -119,10 +138,16 @@ def license_warning(
 ) -> Message:
     """14 / 7 / 3 / 1 days before expiry: the date and the renewal steps."""
     shop = escape(shop_name)
-    title = (_t("warn_today_header", lang, shop=shop_name) if days_left <= 0
-             else _t("warn_header", lang, n=days_left, shop=shop_name))
-    blocks = [header(title), section(_t("warn_body", lang, shop=shop, date=_date(expires_at))),
-              *_renew_blocks(lang)]
+    title = (
+        _t("warn_today_header", lang, shop=shop_name)
+        if days_left <= 0
+        else _t("warn_header", lang, n=days_left, shop=shop_name)
+    )
+    blocks = [
+        header(title),
+        section(_t("warn_body", lang, shop=shop, date=_date(expires_at))),
+        *_renew_blocks(lang),
+    ]
     return message(title, blocks)
 
 
@@ -130,32 +155,46 @@ def license_expired(shop_name: str, expires_at: datetime | None, lang: Lang = "j
     """The key no longer works: what stopped and how to renew."""
     title = _t("expired_header", lang, shop=shop_name)
     when = _t("expired_when", lang, date=_date(expires_at)) if expires_at else ""
-    blocks = [header(title), section(_t("expired_body", lang, shop=escape(shop_name), when=when)),
-              *_renew_blocks(lang)]
+    blocks = [
+        header(title),
+        section(_t("expired_body", lang, shop=escape(shop_name), when=when)),
+        *_renew_blocks(lang),
+    ]
     return message(title, blocks)
 
 
 def license_renewed(shop_name: str, expires_at: datetime | None, lang: Lang = "ja") -> Message:
-    """"renewed, valid until …"."""
+    """ "renewed, valid until …"."""
     title = _t("renewed_header", lang, shop=shop_name)
-    return message(title, [header(title),
-                           section(_t("renewed_body", lang, date=_date(expires_at)))])
+    return message(
+        title, [header(title), section(_t("renewed_body", lang, date=_date(expires_at)))]
+    )
 
 
 def license_check_failed(shop_name: str, error_key: str, lang: Lang = "ja") -> Message:
     """The expiry check was refused or failed: enable license.expiryDate.get in RMS."""
     if error_key == KEY_NOT_ACTIVE:
         title = _t("not_active_header", lang, shop=shop_name)
-        steps = "\n".join(f"{i}. {s}" for i, s in enumerate(
-            (_t("not_active_steps", lang), _t("not_active_again", lang)), 1))
-        return message(title, [header(title), section(_t("not_active_body", lang)),
-                               section(steps)])
+        steps = "\n".join(
+            f"{i}. {s}"
+            for i, s in enumerate((_t("not_active_steps", lang), _t("not_active_again", lang)), 1)
+        )
+        return message(title, [header(title), section(_t("not_active_body", lang)), section(steps)])
     entry = CATALOGUE["license_check_failed"]
     title = _t("check_header", lang, shop=shop_name)
-    blocks = [header(title), section(entry.cause.get(lang)),
-              section(numbered(entry.steps, lang))]
-    if error_key in _TEMPORARY:
-        blocks.append(context(_t("check_temporary", lang, title=lookup(error_key).title.get(lang))))
+    if error_key in _TEMPORARY:  # RMS failed: say so first; the setting is only the fallback
+        temporary = _t("check_temporary", lang, title=lookup(error_key).title.get(lang))
+        blocks = [
+            header(title),
+            section(temporary),
+            section(f"*{_t('check_repeats', lang)}*\n{numbered(entry.steps, lang)}"),
+        ]
+    else:
+        blocks = [
+            header(title),
+            section(entry.cause.get(lang)),
+            section(numbered(entry.steps, lang)),
+        ]
     return message(title, blocks)
 
 
@@ -168,8 +207,12 @@ def rms_unhealthy(
     lines = [f"*{escape(entry.title.get(lang))}*", entry.cause.get(lang)]
     if code:
         lines.append(_t("code", lang, code=escape(code).replace("`", "'")))
-    blocks = [header(title), section("\n".join(lines)), section(numbered(entry.steps, lang)),
-              context(_t("unhealthy_note", lang))]
+    blocks = [
+        header(title),
+        section("\n".join(lines)),
+        section(numbered(entry.steps, lang)),
+        context(_t("unhealthy_note", lang)),
+    ]
     return message(title, blocks)
 
 

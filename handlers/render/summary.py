@@ -68,16 +68,14 @@ def day_label(day: date, lang: Lang = "ja") -> str:
 
 
 def _delta(now: int, before: int | None, lang: Lang) -> str:
-    if before is None:
+    if before is None or (now == 0 and before == 0):
         return ""
     diff = now - before
     sign = "±0" if diff == 0 else f"{diff:+d}"
     return f" ({_t('delta', lang, d=sign)})"
 
 
-def _figure(
-    label: str, n: int, before: int | None, lang: Lang, extra: str = ""
-) -> str:
+def _figure(label: str, n: int, before: int | None, lang: Lang, extra: str = "") -> str:
     return f"*{label}*\n{count(n, lang)}{_delta(n, before, lang)}{extra}"
 
 
@@ -123,19 +121,42 @@ def shop_fields(day: ShopDay, now: datetime, lang: Lang) -> list[str]:
 
     return [
         _figure(_t("new", lang), day.new, before("new"), lang),
-        _figure(_t("confirmed", lang), day.confirmed, before("confirmed"), lang,
-                f"\n{actors}" if actors else ""),
+        _figure(
+            _t("confirmed", lang),
+            day.confirmed,
+            before("confirmed"),
+            lang,
+            f"\n{actors}" if actors else "",
+        ),
         _figure(_t("processed", lang), day.processed, before("processed"), lang),
-        _figure(_t("processing", lang), day.processing, before("processing", True), lang,
-                _oldest(day.processing_since, now, lang)),
+        _figure(
+            _t("processing", lang),
+            day.processing,
+            before("processing", True),
+            lang,
+            _oldest(day.processing_since, now, lang),
+        ),
         _figure(_t("cancelled", lang), day.cancelled, before("cancelled"), lang),
-        _figure(_t("needs_action", lang), day.needs_action, before("needs_action", True), lang,
-                _oldest(day.needs_action_since, now, lang)),
-        _figure(_t("errors", lang), day.error_count,
-                None if prev is None else prev.error_count, lang,
-                f"\n{errors}" if errors else ""),
-        _figure(_t("near_cancel", lang, n=NEAR_CANCEL_DAYS), day.near_cancel,
-                before("near_cancel", True), lang),
+        _figure(
+            _t("needs_action", lang),
+            day.needs_action,
+            before("needs_action", True),
+            lang,
+            _oldest(day.needs_action_since, now, lang),
+        ),
+        _figure(
+            _t("errors", lang),
+            day.error_count,
+            None if prev is None else prev.error_count,
+            lang,
+            f"\n{errors}" if errors else "",
+        ),
+        _figure(
+            _t("near_cancel", lang, n=NEAR_CANCEL_DAYS),
+            day.near_cancel,
+            before("near_cancel", True),
+            lang,
+        ),
         _figure(_t("awaiting", lang), day.awaiting, before("awaiting", True), lang),
         f"*{_t('license', lang)}*\n{_license(day, lang)}",
     ]
@@ -145,9 +166,12 @@ def _attention(day: ShopDay, lang: Lang) -> str:
     if day.attention == 0:
         return _t("all_clear", lang)
     items = [
-        f"{_t(key, lang, n=NEAR_CANCEL_DAYS)} {count(n, lang)}"
-        for key, n in (("needs_action", day.needs_action), ("errors", day.error_orders),
-                       ("near_cancel", day.near_cancel))
+        f"{_t(key, lang, n=NEAR_CANCEL_DAYS).split(' ', 1)[1]} {count(n, lang)}"
+        for key, n in (
+            ("needs_action", day.needs_action),
+            ("errors", day.error_orders),
+            ("near_cancel", day.near_cancel),
+        )
         if n
     ]
     return _t("attention", lang, items=" · ".join(items))
@@ -161,8 +185,10 @@ def summary_messages(summary: DailySummary, lang: Lang = "ja") -> list[Message]:
     blocks: list[Block] = [header(title), section(f"*{_attention(summary.total, lang)}*")]
     if summary.quiet:
         blocks.append(context(_t("quiet", lang)))
-        lines = [f"*{escape(d.name)}* — {_t('license', lang)}: {_license(d, lang)}"
-                 for d in summary.shops]
+        lines = [
+            f"*{escape(d.name)}* — {_t('license', lang)}: {_license(d, lang)}"
+            for d in summary.shops
+        ]
         blocks += [context(*lines[i : i + 10]) for i in range(0, len(lines), 10)]
     else:
         if len(summary.shops) > 1:
@@ -182,6 +208,6 @@ def summary_message(summary: DailySummary, lang: Lang = "ja") -> Message:
         shown = sum(1 for b in main["blocks"] if b.get("type") == "section" and "fields" in b)
         left = len(summary.shops) + (1 if len(summary.shops) > 1 else 0) - shown
         note = context(_t("more_shops", lang, n=max(left, 0)))
-        blocks = main["blocks"][:49] + [note]
+        blocks = [*main["blocks"][:49], note]
         main = message(main["text"], blocks)
     return main

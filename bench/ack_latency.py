@@ -1,0 +1,271 @@
+"""Ack latency of the real HTTP app, beside a minimal bolt app that only acks (the floor).
+
+The bot runs as ``bot.wiring.running`` builds it (bolt + aiohttp, SQLite file store, RMS client)
+against the RMS simulator and the Slack emulator, served on 127.0.0.1 by aiohttp's AppRunner.
+A load generator in a separate process (Slack is not inside the bot's event loop either) signs
+each request just before sending it and times POST → full response, with 1, 10 and 50 clients
+on keep-alive connections. Two request kinds:
+
+* ``/confirm <an order RMS does not know>`` — parse, permission check, ack; the confirm that
+  follows the ack (getOrder, report posted to the emulator) competes for the same event loop;
+* a click on RMSステータスを取得 (``refetch_order``, value ``main|<number>``) — ack, then getOrder
+  and a response_url post.
+
+The floor is an ``AsyncApp`` with the same client and signing secret whose listeners only ack,
+served the same way; the ratio is bot p99 / floor p99 for the same kind and concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+import sys
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bench.common import Row, percentile, serve, verdict
+from bot.settings import Settings
+from bot.wiring import running
+from core.clock import SystemClock
+from sandbox.rms import RmsSimulator
+from sandbox.slack import SlackEmulator
+from sandbox.slack.payloads import block_actions_body, command_body, sign
+
+SECRET = "bench-signing-secret-0123456789"
+SHOP_ID, CHANNEL, USER = "111111", "C0SHOP1", "U0TANAKA"
+SHOPS_TOML = f"""
+[shops.main]
+name = "メイン店"
+service_secret = "SP-main-secret"
+license_key = "SL-main-key"
+channel = "{CHANNEL}"
+"""
+TARGET_MS = 50.0
+WARMUP = 20
+FORM = "application/x-www-form-urlencoded"
+
+
+# -- the load generator (runs in its own process) ---------------------------------------------
+
+
+def generator_main() -> None:
+    """``python -m bench.ack_latency``: one JSON job per stdin line, one JSON result per line."""
+    for line in sys.stdin:
+        job = json.loads(line)
+        bodies = [b.encode() for b in job["bodies"]]
+        result = asyncio.run(_fire(job["url"], bodies, int(job["concurrency"])))
+        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.flush()
+
+
+class Generator:
+    """The load generator process, started once and fed one job at a time."""
+
+    def __init__(self) -> None:
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> Generator:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.ack_latency", stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, limit=2**26)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.close()
+        await self.proc.wait()
+
+    async def fire(self, url: str, bodies: Sequence[bytes], concurrency: int) -> dict[str, Any]:
+        """POST every body with ``concurrency`` clients; latencies in ms and non-200 count."""
+        assert self.proc is not None and self.proc.stdin and self.proc.stdout
+        job = {"url": url, "bodies": [b.decode() for b in bodies], "concurrency": concurrency}
+        self.proc.stdin.write((json.dumps(job) + "\n").encode())
+        await self.proc.stdin.drain()
+        line = await self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the load generator process died")
+        return dict(json.loads(line))
+
+
+async def _fire(url: str, bodies: Sequence[bytes], concurrency: int) -> dict[str, Any]:
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    latencies: list[float] = []
+    statuses: list[int] = []
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def one(body: bytes, record: bool) -> None:
+            headers = {"Content-Type": FORM, **sign(SECRET, body, int(time.time()))}
+            started = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                status = response.status
+            if record:
+                latencies.append((time.perf_counter() - started) * 1000)
+                statuses.append(status)
+
+        warm, measured = bodies[:WARMUP], bodies[WARMUP:]
+        await asyncio.gather(*(one(b, False) for b in warm))
+        queue = iter(measured)
+
+        async def client() -> None:
+            for body in queue:
+                await one(body, True)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {"latencies_ms": latencies, "errors": sum(1 for s in statuses if s != 200),
+            "elapsed_s": elapsed}
+
+
+# -- request bodies ------------------------------------------------------------------------------
+
+
+class Bodies:
+    """Fresh signed-later request bodies: every one names a different order number."""
+
+    def __init__(self, slack: SlackEmulator) -> None:
+        self.slack = slack
+        self.serial = 9_000_000_000
+
+    def _number(self) -> str:
+        self.serial += 1
+        return f"{SHOP_ID}-20261130-{self.serial:010d}"
+
+    def _response_url(self) -> str:
+        new_origin = getattr(self.slack, "_new_origin", None)
+        if new_origin is not None:
+            return str(new_origin(USER, CHANNEL)[1])
+        return f"{self.slack.base_url}/respond/bench"
+
+    def make(self, kind: str, count: int) -> list[bytes]:
+        who = {"user_id": USER, "user_name": "tanaka", "team_id": "T0BENCH",
+               "team_domain": "bench", "api_app_id": "A0BENCH"}
+        out = []
+        for i in range(count):
+            number, trigger = self._number(), f"trigger-{self.serial}"
+            if kind == "command":
+                out.append(command_body(
+                    command="/confirm", text=number, channel_id=CHANNEL, channel_name="shop",
+                    response_url=self._response_url(), trigger_id=trigger, **who))
+            else:
+                action = {"action_id": "refetch_order", "block_id": "b0", "type": "button",
+                          "text": {"type": "plain_text", "text": "RMSステータスを取得"},
+                          "value": f"main|{number}"}
+                out.append(block_actions_body(
+                    action=action, action_ts=f"{time.time():.6f}", channel_id=CHANNEL,
+                    channel_name="shop", message_ts=f"1764460800.{i:06d}",
+                    message={"type": "message", "ts": f"1764460800.{i:06d}", "text": number,
+                             "blocks": []},
+                    response_url=self._response_url(), trigger_id=trigger, **who))
+        return out
+
+
+# -- the two apps ------------------------------------------------------------------------------
+
+
+def floor_app(api_url: str) -> web.Application:
+    """The least a bolt app can do: verify the signature and ack."""
+    app = AsyncApp(client=AsyncWebClient(token="xoxb-floor", base_url=api_url),
+                   signing_secret=SECRET, process_before_response=False)
+
+    async def only_ack(ack: AsyncAck) -> None:
+        await ack()
+
+    app.command("/confirm")(only_ack)
+    app.action(re.compile(".*"))(only_ack)
+    return app.web_app(path="/slack/events")
+
+
+@asynccontextmanager
+async def bot_and_floor(workdir: Path) -> AsyncIterator[tuple[str, str, Any, SlackEmulator]]:
+    """Start RMS simulator, Slack emulator, the real bot and the floor app on loopback."""
+    clock = SystemClock()
+    sim = RmsSimulator(clock, requests_per_second=None)
+    sim.add_shop(SHOP_ID, "SP-main-secret", "SL-main-key")
+    slack = SlackEmulator(signing_secret=SECRET)
+    shops = workdir / "shops.toml"
+    shops.write_text(SHOPS_TOML, encoding="utf-8")
+    async with serve(sim.make_app()) as rms_url, serve(slack.make_app()) as slack_url:
+        slack.base_url = slack_url
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            slack_bot_token="xoxb-emulator", slack_signing_secret=SECRET,
+            slack_api_url=slack.api_url, rms_base_url=rms_url, shops_file=shops,
+            database_url=f"sqlite:///{workdir / 'bot.sqlite3'}",
+            # The work after each ack really runs (no 1 req/s queue): a heavier background.
+            rms_requests_per_second=1000.0,
+        )
+        async with running(settings, clock=clock) as rt, \
+                serve(rt.web_app()) as bot_url, serve(floor_app(slack.api_url)) as floor_url:
+            slack.bot_url = f"{bot_url}/slack/events"
+            yield f"{bot_url}/slack/events", f"{floor_url}/slack/events", rt, slack
+
+
+async def _settle(rt: Any, timeout: float = 60.0) -> None:
+    """Let the work started after the acks finish before the next measurement."""
+    deadline = time.monotonic() + timeout
+    while rt.tracker.pending and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+async def measure(requests: int = 300, levels: Sequence[int] = (1, 10, 50)) -> list[dict[str, Any]]:
+    """p50/p99 per app, kind and concurrency (the same request counts for both apps)."""
+    logging.getLogger("slack_bolt").setLevel(logging.ERROR)
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="rms-bench-ack-") as tmp:
+        async with Generator() as generator, \
+                bot_and_floor(Path(tmp)) as (bot_url, floor_url, rt, slack):
+            bodies = Bodies(slack)
+            for kind in ("command", "button"):
+                for level in levels:
+                    figures: dict[str, Any] = {"kind": kind, "concurrency": level}
+                    for name, url in (("floor", floor_url), ("bot", bot_url)):
+                        batch = bodies.make(kind, requests + WARMUP)
+                        got = await generator.fire(url, batch, level)
+                        lat = got["latencies_ms"]
+                        figures[name] = {"p50_ms": percentile(lat, 50),
+                                         "p99_ms": percentile(lat, 99),
+                                         "requests": len(lat), "errors": got["errors"],
+                                         "per_s": len(lat) / got["elapsed_s"]}
+                        await _settle(rt)
+                    figures["ratio_p99"] = figures["bot"]["p99_ms"] / figures["floor"]["p99_ms"]
+                    figures["ratio_p50"] = figures["bot"]["p50_ms"] / figures["floor"]["p50_ms"]
+                    results.append(figures)
+            posted = len(slack.calls_to("chat.postMessage"))
+            responded = len(slack.calls_to("response_url"))
+    for figures in results:
+        figures["slack_posts_total"] = posted
+        figures["response_url_posts_total"] = responded
+    return results
+
+
+async def run(quick: bool = False) -> list[Row]:
+    requests = 60 if quick else 300
+    rows = []
+    for f in await measure(requests):
+        bot, floor = f["bot"], f["floor"]
+        what = "/confirm" if f["kind"] == "command" else "button click"
+        errors = bot["errors"] + floor["errors"]
+        detail = (f"p50 {bot['p50_ms']:.1f} ms; floor p50 {floor['p50_ms']:.1f} / p99 "
+                  f"{floor['p99_ms']:.1f} ms; ×{f['ratio_p99']:.2f} floor p99"
+                  + (f"; {errors} non-200" if errors else ""))
+        ok = bot["p99_ms"] <= TARGET_MS and errors == 0
+        rows.append(Row("ack", f"ack p99, {what}, {f['concurrency']} concurrent",
+                        bot["p99_ms"], "ms", "≤ 50 ms (target at 50 concurrent)", verdict(ok),
+                        detail, json.loads(json.dumps(f))))
+    return rows
+
+
+if __name__ == "__main__":
+    generator_main()

@@ -1,0 +1,85 @@
+"""Daily work on the jobs loop: licence checks, pending-key probes and the manager summary."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from core.licenses import KeyVault, check_license, probe_pending_key
+from core.service import Core
+from core.summary import SUMMARY_JOB, build_summary, due_summary_days, last_summary_day
+from handlers.poster import SlackPoster
+from handlers.render.i18n import Lang
+from handlers.render.summary import summary_message, summary_messages
+
+logger = logging.getLogger(__name__)
+Probe = Callable[[str, str], Awaitable[datetime]]  # (shop, candidate key) → expiry
+PROBE_EVERY = timedelta(minutes=5)
+
+
+@dataclass
+class Daily:
+    """Runs after every jobs cycle; each piece decides itself whether it is due."""
+
+    core: Core
+    poster: SlackPoster
+    at: time
+    tz: ZoneInfo
+    lang: Lang = "ja"
+    summary_channel: str | None = None
+    vault: KeyVault | None = None
+    probe: Probe | None = None
+    _next_probe: datetime | None = field(default=None, init=False)
+
+    async def __call__(self) -> None:
+        """Licence checks (once per local day per shop), key probes, then the summary."""
+        now = self.core.clock.now()
+        today = now.astimezone(self.tz).date().isoformat()
+        for shop in self.core.shops:
+            if await self.core.store.claim_run(f"license_check:{shop}", today, now):
+                await check_license(self.core, shop, now)
+        await self._probe(now)
+        await self.post_due_summaries(now)
+
+    def next_probe_now(self) -> None:
+        """Probe pending keys at the next run (a key was just submitted)."""
+        self._next_probe = None
+
+    async def _probe(self, now: datetime) -> None:
+        if self.vault is None or self.probe is None:
+            return
+        if self._next_probe is not None and now < self._next_probe:
+            return
+        self._next_probe = now + PROBE_EVERY
+        for shop in self.core.shops:
+            await probe_pending_key(self.core, self.vault, shop, partial(self.probe, shop))
+
+    async def post_due_summaries(self, now: datetime) -> None:
+        """Post each due day's summary exactly once (caught up after downtime)."""
+        last = await last_summary_day(self.core.store)
+        for day in due_summary_days(now, self.at, self.tz, last):
+            if not await self.core.store.claim_run(SUMMARY_JOB, day.isoformat(), now):
+                continue
+            try:
+                summary = await build_summary(self.core.store, self.core.shops, day, self.tz, now)
+                messages = summary_messages(summary, self.lang)
+                channels = ([self.summary_channel] if self.summary_channel else
+                            list(dict.fromkeys(s.channel for s in self.core.shops.values())))
+                for channel in channels:
+                    await self.poster.post_all(channel, messages)
+            except Exception:
+                await self.core.store.release_run(SUMMARY_JOB, day.isoformat())
+                raise
+            logger.info("daily summary for %s posted", day.isoformat())
+
+    async def summary_now(self, shop: str | None) -> dict[str, object]:
+        """Today's summary so far (for `/rms summary`), without remembering it."""
+        now = self.core.clock.now()
+        shops = self.core.shops if shop is None else {shop: self.core.shop(shop)}
+        summary = await build_summary(self.core.store, shops, now.astimezone(self.tz).date(),
+                                      self.tz, now, remember=False)
+        return summary_message(summary, self.lang)

@@ -1,0 +1,138 @@
+"""A person in a real browser: headless Chromium drives the Slack console against the real bot.
+
+Needs Debian's ``chromium`` and ``fonts-noto-cjk`` and the Python ``playwright`` package; it never
+lets playwright download a browser. When any of them is missing the test is *skipped* with the
+reason (visible with ``pytest -rs``). Screenshots land in tests/artifacts/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sandbox.demo import DemoConfig, build
+from sandbox.scenario import API, MAIN
+from tests.fakes import FakeClock
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+WAIT_MS = 15_000
+BAD_NUMBER = "12345-2026-1"
+
+
+def _why_no_browser() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install chromium fonts-noto-cjk)"
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError as exc:
+        return f"the Python playwright package is not installed ({exc})"
+    if shutil.which("fc-list"):
+        found = subprocess.run(["fc-list", ":lang=ja", "family"], capture_output=True,
+                               text=True, check=False).stdout.strip()
+        if not found:
+            return "no Japanese font (apt-get install fonts-noto-cjk): text would render as boxes"
+    return None
+
+
+@pytest.fixture
+async def browser():
+    reason = _why_no_browser()
+    if reason:
+        pytest.skip(reason)
+    from playwright.async_api import Error as PlaywrightError
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        try:
+            chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        except PlaywrightError as exc:
+            pytest.skip(f"playwright cannot launch {CHROMIUM}: {str(exc).splitlines()[0]}")
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def test_staff_confirm_fix_a_fee_and_see_errors_in_the_browser(tmp_path, browser):
+    from playwright.async_api import expect
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    clock = FakeClock()
+    config = DemoConfig(data_dir=tmp_path / "demo", slack_port=0, rms_port=0, bot_port=0,
+                        clock=clock, sim_requests_per_second=None)
+    async with build(config) as demo:
+        await demo.rt.jobs.cycle()  # the first intake: flag cards and a digest per shop
+        page = await browser.new_page(viewport={"width": 1280, "height": 1500}, locale="ja-JP",
+                                      timezone_id="Asia/Tokyo")
+        page.set_default_timeout(WAIT_MS)
+        expect.set_options(timeout=WAIT_MS)
+        try:
+            await page.goto(demo.console_url)
+            messages = page.get_by_test_id("message")
+            fee_number = demo.info.of_shop("fee_unset", MAIN)[0]
+            await expect(messages.filter(has_text="送料未設定").filter(
+                has_text=fee_number).first).to_be_visible()
+            await expect(messages.filter(has_text="新着").first).to_be_visible()
+            await page.screenshot(path=ARTIFACTS / "01-digest-and-flag-cards.png")
+
+            # /confirm one awaiting order: 楽天処理中, then RMS finishes: 楽天処理済
+            number = demo.info.of_shop("normal", MAIN)[0]
+            await page.get_by_test_id("message-input").fill(f"/confirm {number}")
+            await page.get_by_test_id("message-send").click()
+            await expect(messages.filter(has_text=number).filter(
+                has_text="楽天処理中").first).to_be_visible()
+            await page.screenshot(path=ARTIFACTS / "02-confirm-processing.png")
+            clock.advance(minutes=2)  # past the simulator's processing delay and the poll time
+            await demo.rt.jobs.cycle()
+            await expect(messages.filter(has_text=number).filter(
+                has_text="楽天処理済").first).to_be_visible()
+            assert [n for n, _ in demo.sim.confirm_log] == [number]
+
+            # 送料を入力して承認… on a -9999 multi-package card of the API-option shop
+            await page.get_by_test_id(f"channel-{API.channel}").click()
+            fee_order = demo.info.of_shop("fee_unset_packages", API)[0]
+            card = messages.filter(has_text=fee_order).filter(has_text="送料未設定").first
+            await card.get_by_test_id("button-open_fee_modal").click()
+            modal = page.get_by_test_id("modal")
+            await expect(modal).to_be_visible()
+            inputs = modal.locator('[data-testid^="modal-input-fee_"]')
+            await expect(inputs.first).to_be_visible()
+            for i in range(await inputs.count()):  # the packages whose fee is not set
+                if not await inputs.nth(i).input_value():
+                    await inputs.nth(i).fill("800")
+            await page.screenshot(path=ARTIFACTS / "03-fee-modal.png")
+            await page.get_by_test_id("modal-submit").click()
+            await expect(modal).to_have_count(0)
+            resolved = messages.filter(has_text=fee_order).filter(has_text="反映し")
+            await expect(resolved.first).to_be_visible()
+            await resolved.first.scroll_into_view_if_needed()
+            await page.screenshot(path=ARTIFACTS / "04-fee-resolved.png")
+            fees = [p["postagePrice"] for p in demo.sim.order(fee_order)["PackageModelList"]]
+            assert fees == [800, 500, 800]  # the scenario's [-9999, 500, -9999], fixed
+            assert fee_order in [n for n, _ in demo.sim.confirm_log]
+
+            # a mistyped order number is refused by name and nothing reaches RMS
+            calls = len(demo.sim.calls)
+            await page.get_by_test_id(f"channel-{MAIN.channel}").click()
+            await page.get_by_test_id("message-input").fill(f"/confirm {BAD_NUMBER}")
+            await page.get_by_test_id("message-send").click()
+            error = page.get_by_test_id("ephemeral").filter(has_text=BAD_NUMBER)
+            await expect(error.first).to_be_visible()
+            await expect(error.first).to_contain_text("形式")
+            await page.screenshot(path=ARTIFACTS / "05-bad-order-number.png")
+            await asyncio.sleep(0)
+            assert len(demo.sim.calls) == calls
+        except Exception:
+            await page.screenshot(path=ARTIFACTS / "failure.png")
+            raise
+        finally:
+            await page.close()
