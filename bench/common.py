@@ -23,7 +23,8 @@ from core.rms.client import RmsHttpClient
 from core.service import Core
 from core.store.sqlite import SqliteStore
 
-RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
 START = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # a Monday, 09:00 JST
 MEETS, MISSES, INFO = "meets", "misses", "—"
 

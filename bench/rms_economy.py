@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 import aiohttp
@@ -95,8 +96,7 @@ async def bulk_confirm(n: int, rate: float = 1.0) -> dict[str, float]:
     }
 
 
-async def run(quick: bool = False) -> list[Row]:
-    sizes = (100, 1_000) if quick else (100, 1_000, 10_000)
+async def run(sizes: Sequence[int] = (100, 1_000, 10_000), bulk: int = 1_000) -> list[Row]:
     rows: list[Row] = []
     for n in sizes:
         got = await poll_calls(n)
@@ -106,11 +106,11 @@ async def run(quick: bool = False) -> list[Row]:
             "calls", f"⌈N/100⌉ = {got['bound']}", verdict(ok),
             f"{got['read']:,} orders read", got,
         ))
-    bulk_n = 300 if quick else 1_000
+    bulk_n = bulk
     got_b = await bulk_confirm(bulk_n)
     rows.append(Row(
-        "rms", f"bulk confirm {bulk_n:,} @ 1 req/s: confirmOrder calls", int(got_b["confirm_calls"]),
-        "calls", f"⌈N/100⌉ = {int(got_b['calls_bound'])}",
+        "rms", f"bulk confirm {bulk_n:,} @ 1 req/s: confirmOrder calls",
+        int(got_b["confirm_calls"]), "calls", f"⌈N/100⌉ = {int(got_b['calls_bound'])}",
         verdict(got_b["confirm_calls"] <= got_b["calls_bound"]
                 and got_b["confirmed"] == bulk_n),
         f"{int(got_b['confirmed']):,} confirmed", got_b,

@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.daily import Daily
 from bot.jobs import Jobs
 from bot.settings import Settings
-from bot.web import health_routes
+from bot.web import SLACK_PATH, health_routes, slack_request_guard
 from core.clock import SystemClock
 from core.home import gather_home
 from core.licenses import KeyVault, current_key, submit_new_key
@@ -57,7 +57,8 @@ class Runtime:
 
     def web_app(self) -> web.Application:
         """The aiohttp app: POST /slack/events (bolt) and GET /healthz."""
-        application = self.app.web_app(path="/slack/events", port=self.settings.port)
+        application = self.app.web_app(path=SLACK_PATH, port=self.settings.port)
+        application.middlewares.append(slack_request_guard)
         mode = "socket" if self.settings.socket_mode else "http"
         application.add_routes(health_routes(self.core, mode=mode))
         return application

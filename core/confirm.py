@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
-from core.errors import RmsError
+from core.errors import RmsError, RmsProtocolError
 from core.events import EventKind, FlagReason
 from core.lifecycle import with_error
 from core.model import MAX_NUMBERS_PER_CALL, ConfirmResult, OrderRecord, Stage
@@ -21,6 +21,7 @@ ALL = "all"
 CODE_CANCELLED = "ORDER_EXT_API_CONFIRM_ORDER_ERROR_102"
 CODE_NOT_CONFIRMABLE = "ORDER_EXT_API_CONFIRM_ORDER_ERROR_103"
 CODE_POSTAGE_UNSET = "ORDER_EXT_API_CONFIRM_ORDER_ERROR_105"
+MISSING_RESULT = "MISSING_RESULT"  # core/rms/client.py: RMS's answer had no entry for the order
 
 Progress = Callable[[int, int], Awaitable[None]]
 
@@ -185,10 +186,13 @@ async def _record_results(
     """Store per-order confirmOrder results; re-read the ones RMS refused."""
     now = core.clock.now()
     refused: dict[str, tuple[str, str]] = {}
+    unanswered = [r.order_number for r in results if r.code == MISSING_RESULT]
     async with core.store.tx() as tx:
         records = await tx.get_orders(r.order_number for r in results)
         for result in results:
             number = result.order_number
+            if result.code == MISSING_RESULT:
+                continue
             if not result.ok:
                 refused[number] = (result.code, result.message)
                 continue
@@ -205,9 +209,17 @@ async def _record_results(
             await tx.audit(shop, actor, "confirm", "confirmed", now, order_number=number)
             outcomes[number] = OrderOutcome(number, Outcome.CONFIRMED, Stage.PROCESSING,
                                             by=actor, at=now)
+    calls = 0
+    if unanswered:  # RMS answered, but not for these: ask getOrder what happened to them
+        missing = RmsProtocolError("confirmOrder answer had no result for this order",
+                                   code=MISSING_RESULT)
+        still, calls = await _reconcile(core, shop, unanswered, actor, outcomes, missing)
+        if still:
+            await _fail(core, shop, still, actor, outcomes,
+                        ErrorInfo(missing.kind, missing.code, missing.message))
     if refused:
-        return await _handle_refusals(core, shop, refused, actor, outcomes, retried)
-    return 0
+        calls += await _handle_refusals(core, shop, refused, actor, outcomes, retried)
+    return calls
 
 
 async def _handle_refusals(
@@ -234,7 +246,7 @@ async def _handle_refusals(
             assert record is not None
             info = ErrorInfo(key, code, message, bot_did)
             if code == CODE_NOT_CONFIRMABLE and record.progress >= 200:
-                await tx.adopt_intent(number, shop, now)
+                await tx.adopt_intent(number, shop, record.snapshot.confirmed_at or now)
                 outcomes[number] = OrderOutcome(number, Outcome.ADOPTED, record.stage, error=info,
                                                 by="rms")
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -69,6 +70,7 @@ class OrderOutcome:
     by: str | None = None  # who confirmed (ALREADY_CONFIRMED) — a Slack user id, or "rms"
     at: datetime | None = None  # when it was confirmed
     detail: str = ""
+    fees: Mapping[int, int] | None = None  # basketId → yen entered for a -9999 order
 
 
 @dataclass(frozen=True, slots=True)

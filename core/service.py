@@ -75,7 +75,7 @@ async def apply_snapshots(
             change = apply_snapshot(prevs.get(snap.number), snap, shop, now, core.policy,
                                     has_intent=has_intent, reset=reset)
             if change.adopted:
-                await tx.adopt_intent(snap.number, shop, now)
+                await tx.adopt_intent(snap.number, shop, snap.confirmed_at or now)
             elif intent is not None and intent.state == "pending" and snap.progress >= 200:
                 await tx.set_intent(snap.number, "confirmed", now)
             await tx.save_order(change.record, now)

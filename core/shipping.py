@@ -54,7 +54,7 @@ async def _record_manual(
         await tx.audit(shop, actor, "fee", "recorded", now, order_number=number,
                        detail={"fees": {str(k): v for k, v in fees.items()}})
     return _single(shop, actor, OrderOutcome(number, Outcome.FEE_RECORDED, Stage.NEEDS_ACTION,
-                                             detail=_fees_text(fees)))
+                                             fees=dict(fees)))
 
 
 async def _claim(core: Core, number: str, fees: Mapping[int, int], actor: str) -> bool:
@@ -121,17 +121,13 @@ async def _write_and_confirm(
     await _finish(core, number, "done")
     report = await confirm(core, shop, [number], actor)
     confirmed = report.outcomes[0]
-    outcome = replace(confirmed, detail=_fees_text(fees))
+    outcome = replace(confirmed, fees=dict(fees))
     return Report(shop=shop, actor=actor, action="fee", outcomes=(outcome,),
                   rms_calls=report.rms_calls + 3)
 
 
 def _needs_write(snap: RmsOrder, fees: Mapping[int, int]) -> bool:
     return any(p.postage_price != fees.get(p.basket_id, p.postage_price) for p in snap.packages)
-
-
-def _fees_text(fees: Mapping[int, int]) -> str:
-    return json.dumps({str(k): v for k, v in fees.items()})
 
 
 def _single(shop: str, actor: str, outcome: OrderOutcome) -> Report:

@@ -40,12 +40,12 @@ class AdminHandlers:
 
     def register(self, app: AsyncApp) -> None:
         """Connect the command, modal, events and home buttons."""
-        app.command("/rms")(self.on_rms_command)
-        app.view(ids.LICENSE_MODAL)(self.on_license_submit)
-        app.event("app_home_opened")(self.on_home_opened)
-        app.action(ids.HOME_PENDING)(self.on_home_button)
-        app.action(ids.HOME_FLAGGED)(self.on_home_button)
-        app.action(ids.HOME_SUMMARY)(self.on_home_button)
+        app.command("/rms")(self.d.wrap(self.on_rms_command))
+        app.view(ids.LICENSE_MODAL)(self.d.wrap(self.on_license_submit))
+        app.event("app_home_opened")(self.d.wrap(self.on_home_opened))
+        app.action(ids.HOME_PENDING)(self.d.wrap(self.on_home_button))
+        app.action(ids.HOME_FLAGGED)(self.d.wrap(self.on_home_button))
+        app.action(ids.HOME_SUMMARY)(self.d.wrap(self.on_home_button))
 
     async def on_rms_command(self, ack: AsyncAck, command: Body, client: AsyncWebClient) -> None:
         """`/rms <subcommand> …` — answers only the person who asked."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,9 +13,11 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.service import Core
-from handlers.guard import Authorizer, ClickDedup
+from handlers.guard import Authorizer, ClickDedup, Listener, guarded
+from handlers.messages import say
 from handlers.poster import SlackPoster
 from handlers.publisher import Publisher
+from handlers.render import ids
 from handlers.render.i18n import Lang
 from handlers.tasks import TaskTracker
 
@@ -34,6 +37,10 @@ class HandlerDeps:
     dedup: ClickDedup = field(default_factory=ClickDedup)
     extras: dict[str, Any] = field(default_factory=dict)  # licence vault, summary hooks
 
+    def wrap(self, listener: Listener) -> Listener:
+        """The listener, guarded: no exception ever reaches bolt (see handlers.guard)."""
+        return guarded(listener, say("unexpected_error", self.lang))
+
     def shop_names(self) -> dict[str, str]:
         """Shop key → display name."""
         return {k: s.name for k, s in self.core.shops.items()}
@@ -44,6 +51,35 @@ class HandlerDeps:
             if shop.channel == channel:
                 return key
         return None
+
+
+VALUE_PARTS = {ids.CONFIRM_ORDER: 2, ids.CONFIRM_ALL: 3, ids.CANCEL_ALL: 3, ids.REFETCH_ORDER: 2,
+               ids.RETRY_CONFIRM: 2, ids.REFETCH_MANY: 2, ids.OPEN_FEE_MODAL: 2,
+               ids.SHOW_DETAILS: 2}
+METADATA_PARTS = {ids.FEE_MODAL: 4, ids.LICENSE_MODAL: 1}
+
+
+def mangled(body: dict[str, Any], shops: Container[str]) -> str | None:
+    """Why a button value or modal metadata is not one we wrote (pure), or None."""
+    checks: list[tuple[str, int]] = []
+    if body.get("type") == "block_actions":
+        for action in body.get("actions") or []:
+            parts = VALUE_PARTS.get(action.get("action_id", ""))
+            if parts:
+                checks.append((str(action.get("value") or ""), parts))
+    elif body.get("type") == "view_submission":
+        view = body.get("view") or {}
+        parts = METADATA_PARTS.get(view.get("callback_id", ""))
+        if parts:
+            checks.append((str(view.get("private_metadata") or ""), parts))
+    for value, parts in checks:
+        try:
+            fields = ids.unpack_value(value, parts)
+        except ValueError as exc:
+            return str(exc)
+        if fields[0] not in shops:
+            return f"unknown shop {fields[0][:40]!r}"
+    return None
 
 
 def create_app(
@@ -64,6 +100,15 @@ def create_app(
         group.register(app)
 
     @app.middleware
+    async def drop_mangled_values(body: dict[str, Any], next: Any) -> Any:  # noqa: A002
+        """A button value or modal metadata we did not write is answered 200 and ignored."""
+        problem = mangled(body, deps.core.shops)
+        if problem:
+            logger.warning("ignored a %s with a mangled value: %s", body.get("type"), problem)
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    @app.middleware
     async def skip_redelivered_events(body: dict[str, Any], req: Any, next: Any) -> Any:  # noqa: A002
         retry = req.headers.get("x-slack-retry-num")
         event_id = body.get("event_id")
@@ -74,9 +119,13 @@ def create_app(
         return await next()
 
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    async def on_error(
+        error: Exception, body: dict[str, Any], response: BoltResponse | None
+    ) -> BoltResponse | None:
         logger.error("listener failed for %s", body.get("type") or body.get("command"),
                      exc_info=error)
-        return BoltResponse(status=200, body="")
+        if response is None:  # already acked: the HTTP answer has gone out
+            return None
+        return BoltResponse(status=200, body=say("unexpected_error", deps.lang))
 
     return app

@@ -32,9 +32,9 @@ class FeeHandlers:
 
     def register(self, app: AsyncApp) -> None:
         """Connect the buttons and the modal callback."""
-        app.action(ids.OPEN_FEE_MODAL)(self.on_open_fee_modal)
-        app.action(ids.SHOW_DETAILS)(self.on_details)
-        app.view(ids.FEE_MODAL)(self.on_fee_submit)
+        app.action(ids.OPEN_FEE_MODAL)(self.d.wrap(self.on_open_fee_modal))
+        app.action(ids.SHOW_DETAILS)(self.d.wrap(self.on_details))
+        app.view(ids.FEE_MODAL)(self.d.wrap(self.on_fee_submit))
 
     async def on_open_fee_modal(self, ack: AsyncAck, body: Body, action: Body,
                                 client: AsyncWebClient, respond: AsyncRespond) -> None:
@@ -102,7 +102,7 @@ class FeeHandlers:
         lang, cfg = self.d.lang, self.d.core.shop(shop)
         if channel and ts and record is not None:
             card = flag_card(record, cfg.name, cfg.api_option, lang, resolved=outcome,
-                             now=self.d.core.clock.now(), actor=user)
+                             now=self.d.core.clock.now(), actor=user, fees=outcome.fees)
             await self.d.poster.update(channel, ts, card)
         if channel and outcome.outcome not in (Outcome.FEE_RECORDED,):
             for message in confirm_report(report, lang, shop_name=cfg.name):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -78,3 +80,24 @@ class ClickDedup:
         seen = self._seen.get(key)
         self._seen[key] = now
         return seen is None or now - seen >= self.window
+
+
+Listener = Callable[..., Awaitable[None]]
+
+
+def guarded(listener: Listener, apology: str) -> Listener:
+    """Run a listener so that no exception reaches bolt: before the ack, Slack gets the apology
+    at once (not a 3 s timeout); after it, the failure is logged. Bolt still injects the
+    listener's own arguments (it reads them through ``__wrapped__``)."""
+
+    @functools.wraps(listener)
+    async def run(**kwargs: Any) -> None:
+        try:
+            await listener(**kwargs)
+        except Exception:  # the edge of the app: log it, answer the user, keep serving
+            logger.exception("listener %s failed", getattr(listener, "__name__", "?"))
+            ack = kwargs.get("ack")
+            if ack is not None and getattr(ack, "response", None) is None:
+                await ack(text=apology)
+
+    return run

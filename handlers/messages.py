@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.render.i18n import Lang
 
 _TEXTS: dict[str, tuple[str, str]] = {
-    "accepted_confirm": ("{count}件 の注文確認通知を受け付けました。結果はこのチャンネルに投稿します。",
+    "accepted_confirm": ("{count}件の注文確認通知を受け付けました。結果はこのチャンネルに投稿します。",
                          "Confirming {count} order(s); results will be posted in this channel."),
     "accepted_refetch": ("RMSステータスを取得しています…", "Fetching the RMS status…"),
     "confirm_all_started": ("注文確認通知の送信を開始しました。進み具合はチャンネルに表示します。",
@@ -30,6 +30,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
                                  "Ask whoever deploys the bot to set it."),
     "license_empty": ("ライセンスキーを入力してください", "Paste the new licence key"),
     "license_too_long": ("ライセンスキーは50文字以内です", "A licence key has at most 50 characters"),
+    "unexpected_error": ("申し訳ありません。処理中に予期しないエラーが発生しました。もう一度お試しください。"
+                         "繰り返す場合は管理者に連絡してください。",
+                         "Sorry, something unexpected went wrong. Please try again; if it keeps "
+                         "happening, tell an admin."),
     "summary_unavailable": ("サマリーはまだ利用できません。", "The summary is not available yet."),
 }
 

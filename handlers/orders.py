@@ -41,14 +41,14 @@ class OrderHandlers:
 
     def register(self, app: AsyncApp) -> None:
         """Connect commands and action ids to the methods below."""
-        app.command("/confirm")(self.on_confirm_command)
-        app.command("/rms-status")(self.on_status_command)
-        app.action(ids.CONFIRM_ALL)(self.on_confirm_all)
-        app.action(ids.CANCEL_ALL)(self.on_cancel_all)
-        app.action(ids.CONFIRM_ORDER)(self.on_confirm_button)
-        app.action(ids.RETRY_CONFIRM)(self.on_confirm_button)
-        app.action(ids.REFETCH_ORDER)(self.on_refetch_button)
-        app.action(ids.REFETCH_MANY)(self.on_refetch_button)
+        app.command("/confirm")(self.d.wrap(self.on_confirm_command))
+        app.command("/rms-status")(self.d.wrap(self.on_status_command))
+        app.action(ids.CONFIRM_ALL)(self.d.wrap(self.on_confirm_all))
+        app.action(ids.CANCEL_ALL)(self.d.wrap(self.on_cancel_all))
+        app.action(ids.CONFIRM_ORDER)(self.d.wrap(self.on_confirm_button))
+        app.action(ids.RETRY_CONFIRM)(self.d.wrap(self.on_confirm_button))
+        app.action(ids.REFETCH_ORDER)(self.d.wrap(self.on_refetch_button))
+        app.action(ids.REFETCH_MANY)(self.d.wrap(self.on_refetch_button))
 
     # -- commands ----------------------------------------------------------------------------
 

@@ -10,10 +10,10 @@ from datetime import datetime
 
 from core.errors import InvalidInputError
 
-ORDER_NUMBER = re.compile(r"^(\d{6,7})-(\d{8})-(\d{8}|\d{10})$")
+ORDER_NUMBER = re.compile(r"^([0-9]{6,7})-([0-9]{8})-([0-9]{8}|[0-9]{10})$")
 ALL_WORDS = frozenset({"all", "全部", "すべて", "全て"})
 MAX_NUMBERS = 500  # per command: 5 confirmOrder calls; bigger runs use `all`
-SEPARATORS = re.compile(r"[\s,、，;；]+")
+SEPARATORS = re.compile(r"[\s,、，;；・]+")
 _DASHES = str.maketrans(dict.fromkeys("‐‑‒–—―−ー－", "-"))
 SUBCOMMANDS = ("help", "pending", "flagged", "bundle", "unbundle", "candidates", "summary",
                "license")

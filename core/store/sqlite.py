@@ -237,7 +237,8 @@ class Tx:
         )
 
     async def adopt_intent(self, number: str, shop: str, now: datetime) -> bool:
-        """Record that RMS shows the order confirmed outside the bot; False if an intent exists."""
+        """Record that RMS shows the order confirmed outside the bot (``now``: when RMS says it
+        was confirmed); False if an intent exists."""
         cur = await self._db.execute(
             """INSERT INTO intents (order_number, shop, actor, source, state, attempts,
                                      created_at, updated_at)

@@ -30,6 +30,7 @@ from handlers.render.i18n import (
     stage_label,
     t,
     who,
+    yen,
 )
 from handlers.render.i18n import count as n_orders
 from handlers.render.remedy import (
@@ -60,8 +61,11 @@ class _Section:
     groups: list[_Group]
 
 
-def _line(o: OrderOutcome, text: str) -> str:
+def _line(o: OrderOutcome, text: str, lang: Lang = "ja") -> str:
     detail = f" ({escape(o.detail)})" if o.detail else ""
+    if o.fees:
+        amounts = " + ".join(yen(o.fees[basket], lang) for basket in sorted(o.fees))
+        detail += f" ({t('postage', lang)} {amounts})"
     return f"• `{o.order_number}` — {text}{detail}"
 
 
@@ -83,7 +87,7 @@ def _error_groups(shop: str, failed: Sequence[OrderOutcome], lang: Lang) -> list
             if o.error is not None:
                 code = f"`{escape(o.error.code)}` " if o.error.code else ""
                 raw = f"{code}{escape(o.error.message[:120])}".strip()
-            lines.append(_line(o, raw or entry.title.get(lang)))
+            lines.append(_line(o, raw or entry.title.get(lang), lang))
         groups.append(
             _Group(
                 f"{entry.title.get(lang)} {n_orders(len(items), lang)}",
@@ -102,7 +106,8 @@ def _refused_groups(shop: str, refused: Sequence[OrderOutcome], lang: Lang) -> l
     already = [o for o in refused if o.outcome is Outcome.ALREADY_CONFIRMED]
     if already:
         lines = [
-            _line(o, t("already_line", lang, who=who(o.by), when=jst(o.at, lang))) for o in already
+            _line(o, t("already_line", lang, who=who(o.by), when=jst(o.at, lang)), lang)
+            for o in already
         ]
         title = f"{outcome_label(Outcome.ALREADY_CONFIRMED, lang)} {n_orders(len(already), lang)}"
         groups.append(_Group(title, lines, [t("already_advice", lang)]))
@@ -118,7 +123,7 @@ def _refused_groups(shop: str, refused: Sequence[OrderOutcome], lang: Lang) -> l
         groups.append(
             _Group(
                 f"{label} {n_orders(len(items), lang)}",
-                [_line(o, label) for o in items],
+                [_line(o, label, lang) for o in items],
                 [reason_text(reason, lang)] if reason else [],
                 buttons,
             )
@@ -163,7 +168,7 @@ def _common_sections(report: Report, lang: Lang) -> list[_Section]:
         sections.append(_Section(title, _error_groups(report.shop, failed, lang)))
     pending = report.by_outcome(Outcome.PENDING)
     if pending:
-        lines = [_line(o, outcome_label(Outcome.PENDING, lang)) for o in pending]
+        lines = [_line(o, outcome_label(Outcome.PENDING, lang), lang) for o in pending]
         title = t("sec_pending", lang, count=n_orders(len(pending), lang))
         sections.append(_Section(title, [_Group(None, lines, [t("pending_next", lang)])]))
     return sections
@@ -177,12 +182,12 @@ def confirm_report(report: Report, lang: Lang = "ja", *, shop_name: str) -> list
     sections: list[_Section] = []
     confirmed = report.by_outcome(Outcome.CONFIRMED)
     if confirmed:
-        lines = [_line(o, stage_label(o.stage or Stage.PROCESSING, lang)) for o in confirmed]
+        lines = [_line(o, stage_label(o.stage or Stage.PROCESSING, lang), lang) for o in confirmed]
         title = t("sec_confirmed", lang, count=n_orders(len(confirmed), lang))
         sections.append(_Section(title, [_Group(None, lines, [t("processing_next", lang)])]))
     adopted = report.by_outcome(Outcome.ADOPTED)
     if adopted:
-        lines = [_line(o, t("chg_adopted", lang) + _stage_suffix(o, lang)) for o in adopted]
+        lines = [_line(o, t("chg_adopted", lang) + _stage_suffix(o, lang), lang) for o in adopted]
         title = t("sec_adopted", lang, count=n_orders(len(adopted), lang))
         sections.append(_Section(title, [_Group(None, lines)]))
     sections += _common_sections(report, lang)
@@ -192,7 +197,9 @@ def confirm_report(report: Report, lang: Lang = "ja", *, shop_name: str) -> list
         if o.outcome not in (*_COMMON, Outcome.CONFIRMED, Outcome.ADOPTED)
     ]
     if others:
-        lines = [_line(o, outcome_label(o.outcome, lang) + _stage_suffix(o, lang)) for o in others]
+        lines = [
+            _line(o, outcome_label(o.outcome, lang) + _stage_suffix(o, lang), lang) for o in others
+        ]
         title = t("sec_other", lang, count=n_orders(len(others), lang))
         sections.append(_Section(title, [_Group(None, lines)]))
     title = t("report_header_confirm", lang, shop=shop_name)
@@ -232,7 +239,7 @@ def refetch_report(report: Report, lang: Lang = "ja", *, shop_name: str) -> list
         change = t(_CHANGE[o.stage], lang) if o.stage else outcome_label(o.outcome, lang)
         if o.outcome is Outcome.ADOPTED:
             change = t("chg_adopted", lang) + _stage_suffix(o, lang)
-        by_stage.setdefault(o.stage, []).append(_line(o, change))
+        by_stage.setdefault(o.stage, []).append(_line(o, change, lang))
     sections = []
     for stage in (*_STAGE_ORDER, None):
         lines = by_stage.get(stage)

@@ -120,6 +120,7 @@ class SlackEmulator:
         self.users = dict(users if users is not None else DEFAULT_USERS)
         self.usergroups = {k: list(v) for k, v in (usergroups or DEFAULT_USERGROUPS).items()}
         self.clock, self.ack_timeout = clock, ack_timeout
+        self._last_ts = 0
         self.base_url = "http://127.0.0.1"
         self.calls: list[ApiCall] = []
         self.inbound: list[tuple[str, InboundResult]] = []  # (payload type, what the bot answered)
@@ -190,7 +191,9 @@ class SlackEmulator:
         event.set()
 
     def _next_ts(self) -> str:
-        micros = 1_764_300_000_000_000 + next(self._seq) * 100
+        """Slack's ts: the time of posting, unique and increasing (so the console shows it)."""
+        micros = max(int(self.clock() * 1_000_000), self._last_ts + 100)
+        self._last_ts = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _next_id(self, prefix: str) -> str:

@@ -457,3 +457,21 @@ async def test_every_fault_at_once_across_a_bulk_confirm_never_confirms_twice():
         await assert_safe(h, numbers)
         counts = await h.store.stage_counts("main")
         assert counts == {Stage.PROCESSING: 250}
+
+
+@pytest.mark.parametrize("answer", ["empty list", "one result of three"])
+async def test_confirm_answer_missing_results_for_orders_rms_confirmed(answer):
+    async with rig() as h:
+        numbers = await seed(h)
+        messages = [] if answer == "empty list" else [{
+            "messageType": "INFO", "messageCode": "ORDER_EXT_API_CONFIRM_ORDER_INFO_101",
+            "message": "注文確認に成功しました。", "orderNumber": numbers[0]}]
+        h.sim.fail_next("confirmOrder", status=200, body={"MessageModelList": messages},
+                        apply_first=True)
+        report = await confirm(h.core, "main", numbers, "U0TANAKA")
+        await assert_safe(h, numbers)
+        assert sorted(confirmed_in_rms(h)) == sorted(numbers)
+        assert len(h.sim.calls_to("confirmOrder")) == 1
+        assert await events(h, EventKind.ORDER_ERROR) == []
+        assert [(o.outcome, o.by) for o in report.outcomes] == [
+            (Outcome.CONFIRMED, "U0TANAKA")] * 3

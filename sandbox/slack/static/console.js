@@ -51,6 +51,11 @@ function linkHtml(inner) {
   if (target.startsWith("!subteam^")) return `<span class="mention">${esc(label || "@group")}</span>`;
   if (target.startsWith("!date^")) return esc(label || target);
   if (target.startsWith("!")) return `<span class="mention">@${esc(target.slice(1))}</span>`;
+  const permalink = /^https:\/\/slack\.com\/archives\/([A-Z0-9]+)\/p(\d{10})(\d{6})$/.exec(target);
+  if (permalink) {  // a Slack permalink to a message of this workspace: jump to it here
+    const [, channel, secs, micros] = permalink;
+    return `<a href="#" class="permalink" data-channel="${esc(channel)}" data-target-ts="${secs}.${micros}">${esc(unslack(label || target))}</a>`;
+  }
   if (/^(https?:|mailto:)/i.test(target)) {
     const href = unslack(target);
     return `<a href="${esc(href)}" target="_blank" rel="noopener">${esc(unslack(label || target))}</a>`;
@@ -417,7 +422,29 @@ async function refresh(force = false) {
   }
 }
 
+function jumpTo(ev) {
+  const link = ev.target.closest("a.permalink");
+  if (!link) return;
+  ev.preventDefault();
+  const ts = link.dataset.targetTs;
+  const show = () => {
+    const node = document.querySelector(`[data-testid="message"][data-ts="${ts}"]`);
+    if (!node) return false;
+    node.scrollIntoView({ block: "center" });
+    node.classList.add("highlight");
+    setTimeout(() => node.classList.remove("highlight"), 2000);
+    return true;
+  };
+  if (ui.channel !== link.dataset.channel) {
+    selectChannel(link.dataset.channel);
+    setTimeout(show, 300);
+  } else {
+    show();
+  }
+}
+
 function start() {
+  document.addEventListener("click", jumpTo);
   $("composer").addEventListener("submit", sendComposer);
   $("home-tab").addEventListener("click", openHome);
   $("user").addEventListener("change", (ev) => {
