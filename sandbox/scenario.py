@@ -17,10 +17,13 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sandbox.rms.simulator import RmsSimulator
+
+JST = ZoneInfo("Asia/Tokyo")
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +130,9 @@ GIFT_RECIPIENT: dict[str, Any] = {
 def seed(sim: RmsSimulator, clock_now: datetime) -> ScenarioInfo:
     """Register both shops and seed ~40 orders placed over the last days (returns what is where)."""
     info = ScenarioInfo(SHOPS)
-    info.key_expires = clock_now + timedelta(days=KEY_DAYS_LEFT)
+    # Keys expire at 23:59:59 JST of their last day (rms-api.md §2.3).
+    last_day = (clock_now + timedelta(days=KEY_DAYS_LEFT)).astimezone(JST).date()
+    info.key_expires = datetime.combine(last_day, time(23, 59, 59), tzinfo=JST)
     sim.add_shop(MAIN.shop_id, MAIN.service_secret, MAIN.license_key,
                  key_expires=info.key_expires)
     sim.add_shop(API.shop_id, API.service_secret, API.license_key)
