@@ -64,7 +64,8 @@ def generator_main() -> None:
     for line in sys.stdin:
         job = json.loads(line)
         bodies = [b.encode() for b in job["bodies"]]
-        result = asyncio.run(_fire(job["url"], bodies, int(job["concurrency"])))
+        result = asyncio.run(_fire(job["url"], bodies, int(job["concurrency"]),
+                                   int(job["warmup"])))
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
 
@@ -86,10 +87,13 @@ class Generator:
         self.proc.stdin.close()
         await self.proc.wait()
 
-    async def fire(self, url: str, bodies: Sequence[bytes], concurrency: int) -> dict[str, Any]:
-        """POST every body with ``concurrency`` clients; latencies in ms and non-200 count."""
+    async def fire(self, url: str, bodies: Sequence[bytes], concurrency: int,
+                   warmup: int) -> dict[str, Any]:
+        """POST every body with ``concurrency`` clients, the first ``warmup`` unmeasured
+        (they open the connections); latencies in ms and the non-200 count."""
         assert self.proc is not None and self.proc.stdin and self.proc.stdout
-        job = {"url": url, "bodies": [b.decode() for b in bodies], "concurrency": concurrency}
+        job = {"url": url, "bodies": [b.decode() for b in bodies], "concurrency": concurrency,
+               "warmup": warmup}
         self.proc.stdin.write((json.dumps(job) + "\n").encode())
         await self.proc.stdin.drain()
         line = await self.proc.stdout.readline()
@@ -98,7 +102,8 @@ class Generator:
         return dict(json.loads(line))
 
 
-async def _fire(url: str, bodies: Sequence[bytes], concurrency: int) -> dict[str, Any]:
+async def _fire(url: str, bodies: Sequence[bytes], concurrency: int,
+                warmup: int) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     latencies: list[float] = []
     statuses: list[int] = []
@@ -113,7 +118,7 @@ async def _fire(url: str, bodies: Sequence[bytes], concurrency: int) -> dict[str
                 latencies.append((time.perf_counter() - started) * 1000)
                 statuses.append(status)
 
-        warm, measured = bodies[:WARMUP], bodies[WARMUP:]
+        warm, measured = bodies[:warmup], bodies[warmup:]
         await asyncio.gather(*(one(b, False) for b in warm))
         queue = iter(measured)
 
@@ -188,7 +193,9 @@ def floor_app(api_url: str, token: str) -> web.Application:
 
 
 @asynccontextmanager
-async def bot_and_floor(workdir: Path) -> AsyncIterator[tuple[str, str, Any, SlackEmulator]]:
+async def bot_and_floor(
+    workdir: Path,
+) -> AsyncIterator[tuple[str, str, Any, SlackEmulator, RmsSimulator]]:
     """Start RMS simulator, Slack emulator, the real bot and the floor app on loopback."""
     clock = SystemClock()
     sim = RmsSimulator(clock, requests_per_second=None)
@@ -213,46 +220,70 @@ async def bot_and_floor(workdir: Path) -> AsyncIterator[tuple[str, str, Any, Sla
         async with running(settings, clock=clock) as rt, \
                 serve(rt.web_app()) as bot_url, serve(floor) as floor_url:
             slack.bot_url = f"{bot_url}/slack/events"
-            yield f"{bot_url}/slack/events", f"{floor_url}/slack/events", rt, slack
+            yield f"{bot_url}/slack/events", f"{floor_url}/slack/events", rt, slack, sim
 
 
-async def _settle(rt: Any, timeout: float = 3.0) -> int:
-    """Give the work started after the acks a moment before the next measurement.
+async def _settle(rt: Any, sim: RmsSimulator, slack: SlackEmulator, timeout: float) -> int:
+    """Wait (≤ ``timeout``) until the work started after the acks has gone quiet.
 
-    Report posts wait for the poster's 1.1 s per-channel spacing (Slack's rate), so a backlog
-    of /confirm reports stays queued, asleep; returns how many tasks are still pending.
+    Quiet = no RMS or Slack call for 0.3 s. /confirm reports are posted at the poster's 1.1 s
+    per-channel spacing (Slack's rate), so their backlog stays queued, asleep, between calls;
+    returns how many tasks are still pending.
     """
-    for _ in range(max(1, round(timeout / 0.05))):
-        if not rt.tracker.pending:
+    quiet, last, seen = 0.0, time.monotonic(), -1
+    deadline = last + timeout
+    while time.monotonic() < deadline and rt.tracker.pending:
+        count = len(sim.calls) + len(slack.calls)
+        if count != seen:
+            seen, last = count, time.monotonic()
+        quiet = time.monotonic() - last
+        if quiet >= 0.3:
             break
         await asyncio.sleep(0.05)
     return int(rt.tracker.pending)
 
 
-async def measure(requests: int = 300, levels: Sequence[int] = (1, 10, 50),
-                  settle: float = 3.0) -> list[dict[str, Any]]:
-    """p50/p99 per app, kind and concurrency (the same request counts for both apps)."""
+def _figures(latencies: list[float], errors: int, elapsed: float) -> dict[str, Any]:
+    return {"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
+            "requests": len(latencies), "errors": errors,
+            "per_s": len(latencies) / elapsed if elapsed else float("nan")}
+
+
+async def measure(requests: int = 500, levels: Sequence[int] = (1, 10, 50),
+                  settle: float = 3.0, rounds: int = 5) -> list[dict[str, Any]]:
+    """p50/p99 per app, kind and concurrency.
+
+    Floor and bot alternate in ``rounds`` batches (same sizes) and the latencies of each app
+    are pooled, so both see the same machine noise; the ratio is measured in the same run.
+    """
     logging.getLogger("slack_bolt").setLevel(logging.ERROR)
     results: list[dict[str, Any]] = []
+    rounds = max(1, min(rounds, requests))
     with tempfile.TemporaryDirectory(prefix="rms-bench-ack-") as tmp:
         async with Generator() as generator, \
-                bot_and_floor(Path(tmp)) as (bot_url, floor_url, rt, slack):
+                bot_and_floor(Path(tmp)) as (bot_url, floor_url, rt, slack, sim):
             bodies = Bodies(slack)
             for kind in ("command", "button"):
                 for level in levels:
-                    figures: dict[str, Any] = {"kind": kind, "concurrency": level}
-                    for name, url in (("floor", floor_url), ("bot", bot_url)):
-                        batch = bodies.make(kind, requests + WARMUP)
-                        got = await generator.fire(url, batch, level)
-                        lat = got["latencies_ms"]
-                        figures[name] = {"p50_ms": percentile(lat, 50),
-                                         "p99_ms": percentile(lat, 99),
-                                         "requests": len(lat), "errors": got["errors"],
-                                         "per_s": len(lat) / got["elapsed_s"],
-                                         "backlog_before": rt.tracker.pending}
-                        figures[name]["backlog_after"] = await _settle(rt, settle)
+                    pooled: dict[str, list[float]] = {"floor": [], "bot": []}
+                    errors = {"floor": 0, "bot": 0}
+                    elapsed = {"floor": 0.0, "bot": 0.0}
+                    for r in range(rounds):
+                        size = requests // rounds + (1 if r < requests % rounds else 0)
+                        for name, url in (("floor", floor_url), ("bot", bot_url)):
+                            batch = bodies.make(kind, size + max(level, WARMUP))
+                            got = await generator.fire(url, batch, level, max(level, WARMUP))
+                            pooled[name] += got["latencies_ms"]
+                            errors[name] += got["errors"]
+                            elapsed[name] += got["elapsed_s"]
+                            await _settle(rt, sim, slack, settle)
+                    figures: dict[str, Any] = {"kind": kind, "concurrency": level,
+                                               "rounds": rounds}
+                    for name in ("floor", "bot"):
+                        figures[name] = _figures(pooled[name], errors[name], elapsed[name])
                     figures["ratio_p99"] = figures["bot"]["p99_ms"] / figures["floor"]["p99_ms"]
                     figures["ratio_p50"] = figures["bot"]["p50_ms"] / figures["floor"]["p50_ms"]
+                    figures["backlog"] = rt.tracker.pending
                     results.append(figures)
             posted = len(slack.calls_to("chat.postMessage"))
             responded = len(slack.calls_to("response_url"))
@@ -264,9 +295,9 @@ async def measure(requests: int = 300, levels: Sequence[int] = (1, 10, 50),
 
 
 async def run(requests: int = 500, levels: Sequence[int] = (1, 10, 50),
-              settle: float = 3.0) -> list[Row]:
+              settle: float = 3.0, rounds: int = 5) -> list[Row]:
     rows = []
-    for f in await measure(requests, levels, settle):
+    for f in await measure(requests, levels, settle, rounds):
         bot, floor = f["bot"], f["floor"]
         what = "/confirm" if f["kind"] == "command" else "button click"
         errors = bot["errors"] + floor["errors"]

@@ -12,7 +12,7 @@ from core.lifecycle import with_error
 from core.model import MAX_NUMBERS_PER_CALL, ConfirmResult, OrderRecord, Stage
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
 from core.remediation import lookup
-from core.service import Core, apply_snapshots, note_rms_result
+from core.service import Core, apply_snapshots, note_rms_result, read_orders
 from core.store.sqlite import Intent
 
 logger = logging.getLogger(__name__)
@@ -91,15 +91,9 @@ async def _learn_unknown(
     unknown = [n for n in wanted if n not in known]
     if not unknown:
         return 0
-    try:
-        snaps = await core.api(shop).get_orders(unknown)
-    except RmsError as exc:
-        await note_rms_result(core, shop, exc)
-        info = ErrorInfo(exc.kind, exc.code, exc.message)
-        for number in unknown:
-            outcomes[number] = OrderOutcome(number, Outcome.FAILED, error=info)
+    snaps = await read_orders(core, shop, unknown, outcomes)
+    if snaps is None:
         return -(-len(unknown) // MAX_NUMBERS_PER_CALL)
-    await note_rms_result(core, shop, None)
     await apply_snapshots(core, shop, snaps)
     found = {s.number for s in snaps}
     for number in unknown:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.confirm import ALL
-from core.errors import RmsError
 from core.model import Stage
-from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
-from core.service import Core, apply_snapshots, note_rms_result
+from core.outcomes import OrderOutcome, Outcome, Reason, Report
+from core.service import Core, apply_snapshots, read_orders
 
 REFETCHABLE = (Stage.NEEDS_ACTION, Stage.AWAITING, Stage.ERROR, Stage.PROCESSING, Stage.PROCESSED)
 
@@ -36,15 +35,9 @@ async def refetch(core: Core, shop: str, numbers: Sequence[str] | str, actor: st
     to_read = [n for n in wanted if n not in outcomes]
     calls = -(-len(to_read) // 100)
     if to_read:
-        try:
-            snaps = await core.api(shop).get_orders(to_read)
-        except RmsError as exc:
-            await note_rms_result(core, shop, exc)
-            info = ErrorInfo(exc.kind, exc.code, exc.message)
-            for number in to_read:
-                outcomes[number] = OrderOutcome(number, Outcome.FAILED, error=info)
+        snaps = await read_orders(core, shop, to_read, outcomes)
+        if snaps is None:
             return _report(shop, actor, wanted, outcomes, calls)
-        await note_rms_result(core, shop, None)
         changes = await apply_snapshots(core, shop, snaps, reset=True)
         now = core.clock.now()
         async with core.store.tx() as tx:

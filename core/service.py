@@ -12,6 +12,7 @@ from core.errors import RmsError
 from core.events import EventKind
 from core.lifecycle import Change, Policy, apply_snapshot
 from core.model import RmsOrder, ShopConfig
+from core.outcomes import ErrorInfo, OrderOutcome, Outcome
 from core.ports import Clock, RmsApi
 from core.store.sqlite import SqliteStore
 
@@ -83,6 +84,22 @@ async def apply_snapshots(
                 await tx.add_event(shop, kind, snap.number, now, data)
             changes[snap.number] = change
     return changes
+
+
+async def read_orders(
+    core: Core, shop: str, numbers: Sequence[str], outcomes: dict[str, OrderOutcome]
+) -> list[RmsOrder] | None:
+    """getOrder for a request; when RMS fails, every order gets a FAILED outcome (None)."""
+    try:
+        snaps = await core.api(shop).get_orders(numbers)
+    except RmsError as exc:
+        await note_rms_result(core, shop, exc)
+        info = ErrorInfo(exc.kind, exc.code, exc.message)
+        for number in numbers:
+            outcomes[number] = OrderOutcome(number, Outcome.FAILED, error=info)
+        return None
+    await note_rms_result(core, shop, None)
+    return snaps
 
 
 async def note_rms_result(core: Core, shop: str, error: RmsError | None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.render.i18n import Lang
+from handlers.render.i18n import catalogue
 
 _TEXTS: dict[str, tuple[str, str]] = {
     "accepted_confirm": ("{count}件の注文確認通知を受け付けました。結果はこのチャンネルに投稿します。",
@@ -38,7 +38,5 @@ _TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
-def say(key: str, lang: Lang, **kw: object) -> str:
-    """The text for ``key`` in ``lang``."""
-    ja, en = _TEXTS[key]
-    return (ja if lang == "ja" else en).format(**kw)
+say = catalogue(_TEXTS)
+"""The text for a key in a language."""

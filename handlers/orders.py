@@ -19,7 +19,7 @@ from handlers.app import HandlerDeps
 from handlers.guard import Role
 from handlers.input_errors import input_error_text
 from handlers.messages import say as t
-from handlers.parsing import parse_orders
+from handlers.parsing import OrdersRequest, parse_orders
 from handlers.render import ids
 from handlers.render.lists import error_message
 from handlers.render.reports import (
@@ -55,11 +55,8 @@ class OrderHandlers:
     async def on_confirm_command(self, ack: AsyncAck, command: Body) -> None:
         """`/confirm <numbers…|all> [shop]`."""
         user, channel = command["user_id"], command["channel_id"]
-        try:
-            req = parse_orders(command.get("text", ""), self.d.core.shops,
-                               channel_shop=self.d.channel_shop(channel))
-        except InvalidInputError as exc:
-            await ack(**error_message(input_error_text(exc, self.d.lang), self.d.lang))
+        req = await self._parse(ack, command)
+        if req is None:
             return
         if not await self._allowed(ack, user, Role.CONFIRMER, req.shop, "confirm"):
             return
@@ -71,12 +68,8 @@ class OrderHandlers:
 
     async def on_status_command(self, ack: AsyncAck, command: Body, respond: AsyncRespond) -> None:
         """`/rms-status <numbers…|all> [shop]`: RMSステータスを取得."""
-        channel = command["channel_id"]
-        try:
-            req = parse_orders(command.get("text", ""), self.d.core.shops,
-                               channel_shop=self.d.channel_shop(channel))
-        except InvalidInputError as exc:
-            await ack(**error_message(input_error_text(exc, self.d.lang), self.d.lang))
+        req = await self._parse(ack, command)
+        if req is None:
             return
         await ack(text=t("accepted_refetch", self.d.lang))
         numbers: Sequence[str] | str = ALL if req.all else req.numbers
@@ -160,6 +153,15 @@ class OrderHandlers:
                                       shop_name=self.d.core.shop(shop).name)[:4]:
             await respond(**message, response_type="ephemeral", replace_original=False)
         await self.d.publisher.drain()
+
+    async def _parse(self, ack: AsyncAck, command: Body) -> OrdersRequest | None:
+        """Parse the command text; a bad token is answered (ephemeral) and nothing is sent."""
+        try:
+            return parse_orders(command.get("text", ""), self.d.core.shops,
+                                channel_shop=self.d.channel_shop(command["channel_id"]))
+        except InvalidInputError as exc:
+            await ack(**error_message(input_error_text(exc, self.d.lang), self.d.lang))
+            return None
 
     async def _awaiting(self, shop: str) -> int:
         return len(await self.d.core.store.numbers_in_stages(shop, [Stage.AWAITING]))

@@ -7,7 +7,7 @@ from datetime import datetime
 from core.licenses import KEY_NOT_ACTIVE
 from core.remediation import CATALOGUE, lookup
 from handlers.render.blocks import Block, Message, context, escape, header, message, section
-from handlers.render.i18n import Lang, to_jst
+from handlers.render.i18n import Lang, catalogue, to_jst
 from handlers.render.remedy import numbered
 
 _TEXTS: dict[str, tuple[str, str]] = {
@@ -116,9 +116,7 @@ _PROGRESS: dict[int, tuple[str, str]] = {
 _TEMPORARY = frozenset({"unavailable", "maintenance", "rate_limited", "protocol"})
 
 
-def _t(key: str, lang: Lang, **kw: object) -> str:
-    ja, en = _TEXTS[key]
-    return (en if lang == "en" else ja).format(**kw)
+_t = catalogue(_TEXTS)
 
 
 def _date(moment: datetime | None) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from core.model import OrderRecord
 from core.outcomes import Outcome, Report
 from handlers.render.blocks import context, header, line_sections, message
-from handlers.render.i18n import Lang, reason_text, stage_label
+from handlers.render.i18n import Lang, catalogue, reason_text, stage_label
 
 Message = dict[str, Any]
 
@@ -30,9 +30,7 @@ _T = {
 }
 
 
-def _t(key: str, lang: Lang, **kw: object) -> str:
-    ja, en = _T[key]
-    return (ja if lang == "ja" else en).format(**kw)
+_t = catalogue(_T)
 
 
 def bundle_report(report: Report, lang: Lang = "ja", *, shop_name: str) -> Message:

@@ -19,7 +19,17 @@ from handlers.render.blocks import (
     section,
     split_blocks,
 )
-from handlers.render.i18n import Lang, count, flag_reason_text, jst, jst_date, t, who, yen
+from handlers.render.i18n import (
+    Lang,
+    catalogue,
+    count,
+    flag_reason_text,
+    jst,
+    jst_date,
+    t,
+    who,
+    yen,
+)
 
 _TEXTS: dict[str, tuple[str, str]] = {
     # section: (ja, en) title; the short form goes into the header
@@ -84,10 +94,7 @@ _SECTIONS = (
 """Listed sections in display order; 新着 (new) is shown as a count only."""
 
 
-def _t(key: str, lang: Lang, **kw: object) -> str:
-    ja, en = _TEXTS[key]
-    text = en if lang == "en" else ja
-    return text.format(**kw) if kw else text
+_t = catalogue(_TEXTS)
 
 
 def _num(number: str, link: str | None = None) -> str:

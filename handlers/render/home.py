@@ -22,7 +22,7 @@ from handlers.render.blocks import (
     header,
     section,
 )
-from handlers.render.i18n import Lang, age, count, jst, stage_label
+from handlers.render.i18n import Lang, age, catalogue, count, jst, stage_label
 
 __all__ = ["ShopHome", "home_view"]
 
@@ -55,9 +55,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
 _BLOCKS_PER_SHOP = 5
 
 
-def _t(key: str, lang: Lang, **kw: object) -> str:
-    ja, en = _TEXTS[key]
-    return (en if lang == "en" else ja).format(**kw)
+_t = catalogue(_TEXTS)
 
 
 def _license(days_left: int | None, lang: Lang) -> str:

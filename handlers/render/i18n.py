@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
@@ -140,6 +141,16 @@ _OUTCOMES: dict[Outcome, tuple[str, str]] = {
 
 def _pick(pair: tuple[str, str], lang: Lang) -> str:
     return pair[1] if lang == "en" else pair[0]
+
+
+def catalogue(texts: Mapping[str, tuple[str, str]]) -> Callable[..., str]:
+    """A ``t``-like lookup over a module's own (ja, en) texts; unknown keys are a bug."""
+
+    def text(key: str, lang: Lang = "ja", **kw: object) -> str:
+        chosen = _pick(texts[key], lang)
+        return chosen.format(**kw) if kw else chosen
+
+    return text
 
 
 def t(key: str, lang: Lang = "ja", **kw: object) -> str:

@@ -18,7 +18,7 @@ from handlers.render.blocks import (
     section,
     split_blocks,
 )
-from handlers.render.i18n import Lang, age, count, who
+from handlers.render.i18n import Lang, age, catalogue, count, who
 
 MAX_ACTORS = 5
 LICENSE_WARN_DAYS = 14
@@ -55,9 +55,7 @@ _WEEKDAYS = ("月", "火", "水", "木", "金", "土", "日")
 _WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def _t(key: str, lang: Lang, **kw: object) -> str:
-    ja, en = _TEXTS[key]
-    return (en if lang == "en" else ja).format(**kw)
+_t = catalogue(_TEXTS)
 
 
 def day_label(day: date, lang: Lang = "ja") -> str:
