@@ -1,0 +1,53 @@
+"""The outbox reaches Slack exactly once: through a Slack outage, a 429 and a restart."""
+
+from __future__ import annotations
+
+from core.sync import intake
+from tests.stack import bot_stack
+
+
+def posted_numbers(slack, channel, number):
+    return [m for m in slack.messages(channel) if number in m.text + str(m.blocks)]
+
+
+async def test_slack_outage_loses_nothing_and_posts_nothing_twice(tmp_path):
+    async with bot_stack(tmp_path) as s:
+        flagged = s.add_order(postage=-9999)
+        await intake(s.rt.core, "main")
+        s.slack.fail_next("chat.postMessage", status=200, error="service_unavailable", count=2)
+        for _ in range(2):  # Slack refuses: nothing is marked posted, nothing is lost
+            assert await s.rt.deps.publisher.drain() == 0
+            assert len(await s.rt.core.store.unposted_events()) > 0
+        assert await s.rt.deps.publisher.drain() > 0  # Slack is back
+        assert await s.rt.deps.publisher.drain() == 0  # nothing left, nothing repeated
+        title = "要対応: 送料未設定"
+        cards = [m for m in s.slack.messages("C0SHOP1")
+                 if flagged in str(m.blocks) and title in m.blocks[0]["text"]["text"]]
+        assert len(cards) == 1
+
+
+async def test_a_restart_posts_what_was_left_and_nothing_already_posted(tmp_path):
+    async with bot_stack(tmp_path) as s:
+        s.add_order(postage=-9999)
+        await intake(s.rt.core, "main")
+        await s.rt.deps.publisher.drain()
+        first = len(s.slack.messages("C0SHOP1"))
+        assert first >= 2  # the flag card and the digest
+        s.add_order()
+        await intake(s.rt.core, "main")  # a new order's event, not yet posted when we "crash"
+        clock = s.clock
+    async with bot_stack(tmp_path, clock=clock) as s2:
+        await s2.rt.deps.publisher.drain()
+        texts = [m.text for m in s2.slack.messages("C0SHOP1")]
+        assert len(texts) == 1  # only the digest of the new order
+        assert "要対応" not in texts[0]
+
+
+async def test_rate_limited_posts_are_retried_by_the_client(tmp_path):
+    async with bot_stack(tmp_path) as s:
+        s.add_order(postage=-9999)
+        await intake(s.rt.core, "main")
+        s.slack.fail_next("chat.postMessage", status=429, retry_after=0)
+        await s.rt.deps.publisher.drain()
+        assert len(await s.rt.core.store.unposted_events()) == 0
+        assert len(s.slack.messages("C0SHOP1")) >= 2
