@@ -18,6 +18,7 @@ served the same way; the ratio is bot p99 / floor p99 for the same kind and conc
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import re
@@ -243,6 +244,32 @@ async def _settle(rt: Any, sim: RmsSimulator, slack: SlackEmulator, timeout: flo
     return int(rt.tracker.pending)
 
 
+class GcPauses:
+    """Collector pauses in this process (bot, floor and both emulators share it)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((time.perf_counter() - self._started) * 1000)
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def take(self) -> dict[str, float]:
+        taken, self.pauses = self.pauses, []
+        return {"gc_pauses": len(taken), "gc_max_ms": max(taken, default=0.0),
+                "gc_over_20ms": sum(1 for p in taken if p > 20)}
+
+
 def _figures(latencies: list[float], errors: int, elapsed: float) -> dict[str, Any]:
     return {"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
             "requests": len(latencies), "errors": errors,
@@ -259,12 +286,13 @@ async def measure(requests: int = 500, levels: Sequence[int] = (1, 10, 50),
     logging.getLogger("slack_bolt").setLevel(logging.ERROR)
     results: list[dict[str, Any]] = []
     rounds = max(1, min(rounds, requests))
-    with tempfile.TemporaryDirectory(prefix="rms-bench-ack-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="rms-bench-ack-") as tmp, GcPauses() as gc_pauses:
         async with Generator() as generator, \
                 bot_and_floor(Path(tmp)) as (bot_url, floor_url, rt, slack, sim):
             bodies = Bodies(slack)
             for kind in ("command", "button"):
                 for level in levels:
+                    gc_pauses.take()
                     pooled: dict[str, list[float]] = {"floor": [], "bot": []}
                     errors = {"floor": 0, "bot": 0}
                     elapsed = {"floor": 0.0, "bot": 0.0}
@@ -284,6 +312,7 @@ async def measure(requests: int = 500, levels: Sequence[int] = (1, 10, 50),
                     figures["ratio_p99"] = figures["bot"]["p99_ms"] / figures["floor"]["p99_ms"]
                     figures["ratio_p50"] = figures["bot"]["p50_ms"] / figures["floor"]["p50_ms"]
                     figures["backlog"] = rt.tracker.pending
+                    figures.update(gc_pauses.take())
                     results.append(figures)
             posted = len(slack.calls_to("chat.postMessage"))
             responded = len(slack.calls_to("response_url"))
@@ -302,8 +331,8 @@ async def run(requests: int = 500, levels: Sequence[int] = (1, 10, 50),
         what = "/confirm" if f["kind"] == "command" else "button click"
         errors = bot["errors"] + floor["errors"]
         detail = (f"p50 {bot['p50_ms']:.1f} ms; floor p50 {floor['p50_ms']:.1f} / p99 "
-                  f"{floor['p99_ms']:.1f} ms; ×{f['ratio_p99']:.2f} floor p99"
-                  + (f"; {errors} non-200" if errors else ""))
+                  f"{floor['p99_ms']:.1f} ms; ×{f['ratio_p99']:.2f} floor p99; longest GC pause "
+                  f"{f['gc_max_ms']:.0f} ms" + (f"; {errors} non-200" if errors else ""))
         ok = bot["p99_ms"] <= TARGET_MS and errors == 0
         rows.append(Row("ack", f"ack p99, {what}, {f['concurrency']} concurrent",
                         bot["p99_ms"], "ms", "≤ 50 ms (target at 50 concurrent)", verdict(ok),

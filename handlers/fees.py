@@ -107,4 +107,4 @@ class FeeHandlers:
         if channel and outcome.outcome not in (Outcome.FEE_RECORDED,):
             for message in confirm_report(report, lang, shop_name=cfg.name):
                 await self.d.poster.post(channel, message, thread_ts=ts or None)
-        await self.d.publisher.drain()
+        await self.d.publisher.drain(digests=False)

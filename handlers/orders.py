@@ -143,7 +143,7 @@ class OrderHandlers:
                 await poster.post(channel, message, thread_ts=thread_ts)
         else:
             await poster.post_all(channel, messages)
-        await self.d.publisher.drain()
+        await self.d.publisher.drain(digests=False)
         return report
 
     async def _refetch(self, shop: str, numbers: Sequence[str] | str, user: str,
@@ -152,7 +152,7 @@ class OrderHandlers:
         for message in refetch_report(report, self.d.lang,
                                       shop_name=self.d.core.shop(shop).name)[:4]:
             await respond(**message, response_type="ephemeral", replace_original=False)
-        await self.d.publisher.drain()
+        await self.d.publisher.drain(digests=False)
 
     async def _parse(self, ack: AsyncAck, command: Body) -> OrdersRequest | None:
         """Parse the command text; a bad token is answered (ephemeral) and nothing is sent."""

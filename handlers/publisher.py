@@ -50,14 +50,18 @@ class Publisher:
         self._lock = asyncio.Lock()
         self.failing = False
 
-    async def drain(self) -> int:
-        """Post every unposted event; returns how many events were marked posted."""
+    async def drain(self, *, digests: bool = True) -> int:
+        """Post unposted events; returns how many were marked posted.
+
+        ``digests=False`` (after a button or command) posts only cards and alerts at once; the
+        result digest stays one message per poll cycle per channel (the jobs loop's drain).
+        """
         async with self._lock:
             events = await self.core.store.unposted_events(2000)
             if not events:
                 return 0
             try:
-                posted = await self._publish(events)
+                posted = await self._publish(events, digests=digests)
             except SlackApiError as exc:
                 if not self.failing:
                     logger.warning("posting to Slack failed (%s); will retry",
@@ -69,7 +73,7 @@ class Publisher:
                 self.failing = False
             return posted
 
-    async def _publish(self, events: Sequence[Event]) -> int:
+    async def _publish(self, events: Sequence[Event], *, digests: bool) -> int:
         store, now = self.core.store, self.core.clock.now()
         done: list[int] = []
         for event in events:
@@ -84,6 +88,8 @@ class Publisher:
                     await self.poster.post(channel, message)
                 done.append(event.id)
                 await store.mark_posted([event.id], now)
+        if not digests:
+            return len(done)
         # A confirmation the requester just saw in its report is not repeated in the digest;
         # ones the bot finished by itself (reconciled after a crash or timeout) are.
         digest_events = [e for e in events if is_digest_kind(e.kind) and not (
