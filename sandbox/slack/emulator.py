@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from sandbox.slack import console, payloads
+from sandbox.slack.socket_mode import SocketMode
 
 DEFAULT_USERS = {"U0TANAKA": "田中", "U0SATO": "佐藤", "U0SUZUKI": "鈴木", "U0YAMADA": "山田"}
 DEFAULT_USERGROUPS = {"S0MANAGERS": ("U0SUZUKI",),
@@ -121,6 +122,7 @@ class SlackEmulator:
         self.usergroups = {k: list(v) for k, v in (usergroups or DEFAULT_USERGROUPS).items()}
         self.clock, self.ack_timeout = clock, ack_timeout
         self._last_ts = 0
+        self.socket_mode = SocketMode()
         self.base_url = "http://127.0.0.1"
         self.calls: list[ApiCall] = []
         self.inbound: list[tuple[str, InboundResult]] = []  # (payload type, what the bot answered)
@@ -262,6 +264,7 @@ class SlackEmulator:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/respond/{token}", self._handle_respond)
+        self.socket_mode.add_routes(app)
         console.add_routes(app, self)
         app.on_cleanup.append(self._on_cleanup)
         return app
@@ -283,6 +286,9 @@ class SlackEmulator:
             token = auth.removeprefix("Bearer ").strip()
         call = ApiCall(method, params, token, self.clock())
         self.calls.append(call)
+        if method == "apps.connections.open":  # the app-level token, not the bot token
+            self.socket_mode.base_url = self.base_url
+            return web.json_response(self.socket_mode.connections_open(token), dumps=_dumps)
         status, body, headers = self._dispatch(method, params, token)
         call.error = None if body.get("ok") else body.get("error")
         self._notify()
