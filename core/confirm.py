@@ -13,7 +13,7 @@ from core.model import MAX_NUMBERS_PER_CALL, ConfirmResult, OrderRecord, Stage
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
 from core.remediation import lookup
 from core.service import Core, apply_snapshots, note_rms_result, read_orders
-from core.store.sqlite import Intent
+from core.store.tx import Intent
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from core.errors import BotError, RmsAuthError, RmsError, RmsFunctionDisabledError
 from core.events import EventKind
 from core.service import Core
-from core.store.sqlite import SqliteStore, Tx
+from core.store.sqlite import SqliteStore
+from core.store.tx import Tx
 from core.summary import license_days_left
 
 logger = logging.getLogger(__name__)
