@@ -306,7 +306,7 @@ async def run(shops: int = 50, orders: int = 2_000, stored: int = 1_000_000) -> 
         Row("scale", f"{label}: one Jobs tick, paced at 1 req/s per shop",
             got["tick_paced_s"], "s", "≤ tick 15 s (the adaptive cadence)",
             verdict(got["tick_paced_s"] <= 15.0),
-            f"{got['tick_calls_per_shop']} getOrder per shop, shops one after another; "
+            f"{got['tick_calls_per_shop']} getOrder per shop, up to 16 shops at once; "
             f"bot's own time {got['tick_wall_s']:.1f} s", got),
         Row("scale", f"{label}: full poll sweep, bot's own time", got["sweep_wall_s"], "s",
             "< RMS pacing (1 s per getOrder)", verdict(per_call_ms < 1000 * RATE),

@@ -35,6 +35,7 @@ class Jobs:
     next_intake: dict[str, datetime] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     started: bool = False
+    concurrency: int = 16  # shops at once: rate-limit waits overlap, parsed orders do not pile up
 
     def poll_calls_per_tick(self, shop: str) -> int:
         """getOrder calls the poller may spend per tick within the request budget."""
@@ -48,19 +49,29 @@ class Jobs:
         self.started = True
 
     async def cycle(self) -> None:
-        """One tick: intake where due, result polling, stale-intent reconciliation, then hooks."""
+        """One tick: every shop's work side by side (each waits only on its own licence key's
+        rate limit), then the hooks (publishing, daily jobs)."""
         if not self.started:
             await self.startup()
         now = self.core.clock.now()
-        for shop in self.core.shops:
-            if now >= self.next_intake.get(shop, now):
-                await self._guard(f"intake:{shop}", intake(self.core, shop))
-                self.next_intake[shop] = now + self.poll_interval
-            await self._guard(f"poll:{shop}",
-                              poll(self.core, shop, max_calls=self.poll_calls_per_tick(shop)))
-            await self._guard(f"reconcile:{shop}", reconcile(self.core, shop))
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one(shop: str) -> None:
+            async with slots:
+                await self._shop_cycle(shop, now)
+
+        await asyncio.gather(*(one(shop) for shop in self.core.shops))
         for hook in self.after_cycle:
             await self._guard(getattr(hook, "__name__", "hook"), hook())
+
+    async def _shop_cycle(self, shop: str, now: datetime) -> None:
+        """Intake where due, result polling within the budget, stale-intent reconciliation."""
+        if now >= self.next_intake.get(shop, now):
+            self.next_intake[shop] = now + self.poll_interval
+            await self._guard(f"intake:{shop}", intake(self.core, shop))
+        await self._guard(f"poll:{shop}",
+                          poll(self.core, shop, max_calls=self.poll_calls_per_tick(shop)))
+        await self._guard(f"reconcile:{shop}", reconcile(self.core, shop))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Cycle until ``stop`` is set; cancellation propagates (never swallowed)."""
