@@ -221,6 +221,7 @@ async def bot_and_floor(
         async with running(settings, clock=clock) as rt, \
                 serve(rt.web_app()) as bot_url, serve(floor) as floor_url:
             slack.bot_url = f"{bot_url}/slack/events"
+            gc.freeze()  # as bot.wiring.serve does after start-up
             yield f"{bot_url}/slack/events", f"{floor_url}/slack/events", rt, slack, sim
 
 
