@@ -1,13 +1,23 @@
 """Ack latency of the real HTTP app, beside a minimal bolt app that only acks (the floor).
 
-The bot runs as ``bot.wiring.running`` builds it (bolt + aiohttp, SQLite file store, RMS client)
-against the RMS simulator and the Slack emulator, served on 127.0.0.1 by aiohttp's AppRunner.
-A load generator in a separate process (Slack is not inside the bot's event loop either) signs
-each request just before sending it and times POST → full response, with 1, 10 and 50 clients
-on keep-alive connections. Two request kinds:
+Three processes, as in production where RMS and Slack are remote:
+
+* the **bot process** (this one): the bot as ``bot.wiring.running`` builds it (bolt + aiohttp,
+  SQLite file store, RMS client) and the floor app, each served on 127.0.0.1 by aiohttp's
+  AppRunner, both under the same conditions (same loop, ``gc.freeze()`` after start-up);
+* the **services process** (``python -m bench.ack_latency --services``): the RMS simulator and
+  the Slack emulator on 127.0.0.1, which answer the calls the bot makes after each ack. It
+  prints one JSON line with their URLs, serves until its stdin closes, and also answers two
+  bench-only routes on the emulator's port: ``POST /bench/origins?count=N`` (fresh
+  response_urls) and ``GET /bench/stats`` (call counts, used to wait for quiet between batches);
+* the **load generator** (``python -m bench.ack_latency``): signs each request just before
+  sending it and times POST → full response, with 1, 10 and 50 clients on keep-alive
+  connections.
+
+Two request kinds:
 
 * ``/confirm <an order RMS does not know>`` — parse, permission check, ack; the confirm that
-  follows the ack (getOrder, report posted to the emulator) competes for the same event loop;
+  follows the ack (getOrder, report posted to the emulator) runs in the bot's event loop;
 * a click on RMSステータスを取得 (``refetch_order``, value ``main|<number>``) — ack, then getOrder
   and a response_url post.
 
@@ -18,6 +28,7 @@ served the same way; the ratio is bot p99 / floor p99 for the same kind and conc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -44,6 +55,7 @@ from sandbox.slack import SlackEmulator
 from sandbox.slack.payloads import block_actions_body, command_body, sign
 
 SECRET = "bench-signing-secret-0123456789"
+BOT_TOKEN = "xoxb-emulator"
 SHOP_ID, CHANNEL, USER = "111111", "C0SHOP1", "U0TANAKA"
 SHOPS_TOML = f"""
 [shops.main]
@@ -134,36 +146,130 @@ async def _fire(url: str, bodies: Sequence[bytes], concurrency: int,
             "elapsed_s": elapsed}
 
 
+# -- the services process: RMS simulator and Slack emulator -------------------------------------
+
+
+async def services_main() -> None:
+    """``python -m bench.ack_latency --services``: serve the RMS simulator and the Slack emulator
+    on 127.0.0.1, print ``{"rms_url", "slack_url", "api_url"}`` as one JSON line, and serve until
+    stdin closes (or the process is terminated)."""
+    logging.getLogger("aiohttp").setLevel(logging.ERROR)
+    clock = SystemClock()
+    sim = RmsSimulator(clock, requests_per_second=None)
+    sim.add_shop(SHOP_ID, "SP-main-secret", "SL-main-key")
+    slack = SlackEmulator(signing_secret=SECRET, bot_token=BOT_TOKEN)
+
+    async def origins(request: web.Request) -> web.Response:
+        count = int(request.query.get("count", "1"))
+        new_origin = getattr(slack, "_new_origin", None)
+        if new_origin is not None:
+            urls = [str(new_origin(USER, CHANNEL)[1]) for _ in range(count)]
+        else:
+            urls = [f"{slack.base_url}/respond/bench"] * count
+        return web.json_response({"urls": urls})
+
+    async def stats(_request: web.Request) -> web.Response:
+        return web.json_response({"calls": len(sim.calls) + len(slack.calls)})
+
+    async def totals(_request: web.Request) -> web.Response:
+        return web.json_response({"chat.postMessage": len(slack.calls_to("chat.postMessage")),
+                                  "response_url": len(slack.calls_to("response_url")),
+                                  "getOrder": len(sim.calls_to("getOrder"))})
+
+    slack_app = slack.make_app()
+    slack_app.router.add_post("/bench/origins", origins)
+    slack_app.router.add_get("/bench/stats", stats)
+    slack_app.router.add_get("/bench/totals", totals)
+    async with serve(sim.make_app()) as rms_url, serve(slack_app) as slack_url:
+        slack.base_url = slack_url
+        print(json.dumps({"rms_url": rms_url, "slack_url": slack_url, "api_url": slack.api_url}),
+              flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until closed
+
+
+class Services:
+    """The bot process's handle on the services process: its URLs and its bench routes."""
+
+    def __init__(self, urls: dict[str, str], session: aiohttp.ClientSession) -> None:
+        self.rms_url, self.slack_url, self.api_url = (urls["rms_url"], urls["slack_url"],
+                                                      urls["api_url"])
+        self.session = session
+
+    async def response_urls(self, count: int) -> list[str]:
+        async with self.session.post(f"{self.slack_url}/bench/origins",
+                                     params={"count": str(count)}) as response:
+            response.raise_for_status()
+            return [str(u) for u in (await response.json())["urls"]]
+
+    async def calls(self) -> int:
+        """RMS + Slack calls the services have answered so far."""
+        async with self.session.get(f"{self.slack_url}/bench/stats") as response:
+            response.raise_for_status()
+            return int((await response.json())["calls"])
+
+    async def totals(self) -> dict[str, int]:
+        async with self.session.get(f"{self.slack_url}/bench/totals") as response:
+            response.raise_for_status()
+            return {str(k): int(v) for k, v in (await response.json()).items()}
+
+
+@asynccontextmanager
+async def services(ready_timeout: float = 30.0) -> AsyncIterator[Services]:
+    """Start the services process; it is always stopped on the way out (errors included)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.ack_latency", "--services",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), ready_timeout)
+        if not line:
+            raise RuntimeError("the services process exited before it was ready")
+        async with aiohttp.ClientSession() as session:
+            yield Services(json.loads(line), session)
+    finally:
+        await _stop(proc)
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    """Close its stdin (it shuts down cleanly); terminate, then kill, if it does not exit."""
+    if proc.returncode is None and proc.stdin is not None:
+        proc.stdin.close()
+    for signal_it in (None, proc.terminate, proc.kill):
+        if proc.returncode is not None:
+            return
+        if signal_it is not None:
+            with contextlib.suppress(ProcessLookupError):
+                signal_it()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), 5.0)
+
+
 # -- request bodies ------------------------------------------------------------------------------
 
 
 class Bodies:
-    """Fresh signed-later request bodies: every one names a different order number."""
+    """Fresh signed-later request bodies: every one names a different order number and carries
+    its own response_url (an origin the emulator knows, made by the services process)."""
 
-    def __init__(self, slack: SlackEmulator) -> None:
-        self.slack = slack
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
         self.serial = 9_000_000_000
 
     def _number(self) -> str:
         self.serial += 1
         return f"{SHOP_ID}-20261130-{self.serial:010d}"
 
-    def _response_url(self) -> str:
-        new_origin = getattr(self.slack, "_new_origin", None)
-        if new_origin is not None:
-            return str(new_origin(USER, CHANNEL)[1])
-        return f"{self.slack.base_url}/respond/bench"
-
-    def make(self, kind: str, count: int) -> list[bytes]:
+    async def make(self, kind: str, count: int) -> list[bytes]:
         who: dict[str, Any] = {"user_id": USER, "user_name": "tanaka", "team_id": "T0BENCH",
                "team_domain": "bench", "api_app_id": "A0BENCH"}
+        response_urls = await self.svc.response_urls(count)
         out = []
-        for i in range(count):
+        for i, response_url in enumerate(response_urls):
             number, trigger = self._number(), f"trigger-{self.serial}"
             if kind == "command":
                 out.append(command_body(
                     command="/confirm", text=number, channel_id=CHANNEL, channel_name="shop",
-                    response_url=self._response_url(), trigger_id=trigger, **who))
+                    response_url=response_url, trigger_id=trigger, **who))
             else:
                 action = {"action_id": "refetch_order", "block_id": "b0", "type": "button",
                           "text": {"type": "plain_text", "text": "RMSステータスを取得"},
@@ -173,7 +279,7 @@ class Bodies:
                     channel_name="shop", message_ts=f"1764460800.{i:06d}",
                     message={"type": "message", "ts": f"1764460800.{i:06d}", "text": number,
                              "blocks": []},
-                    response_url=self._response_url(), trigger_id=trigger, **who))
+                    response_url=response_url, trigger_id=trigger, **who))
         return out
 
 
@@ -194,22 +300,16 @@ def floor_app(api_url: str, token: str) -> web.Application:
 
 
 @asynccontextmanager
-async def bot_and_floor(
-    workdir: Path,
-) -> AsyncIterator[tuple[str, str, Any, SlackEmulator, RmsSimulator]]:
-    """Start RMS simulator, Slack emulator, the real bot and the floor app on loopback."""
+async def bot_and_floor(workdir: Path) -> AsyncIterator[tuple[str, str, Any, Services]]:
+    """Start the services process, then the real bot and the floor app here, on loopback."""
     clock = SystemClock()
-    sim = RmsSimulator(clock, requests_per_second=None)
-    sim.add_shop(SHOP_ID, "SP-main-secret", "SL-main-key")
-    slack = SlackEmulator(signing_secret=SECRET)
     shops = workdir / "shops.toml"
     shops.write_text(SHOPS_TOML, encoding="utf-8")
-    async with serve(sim.make_app()) as rms_url, serve(slack.make_app()) as slack_url:
-        slack.base_url = slack_url
+    async with services() as svc:
         settings = Settings(
             _env_file=None,
-            slack_bot_token="xoxb-emulator", slack_signing_secret=SECRET,
-            slack_api_url=slack.api_url, rms_base_url=rms_url, shops_file=shops,
+            slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET,
+            slack_api_url=svc.api_url, rms_base_url=svc.rms_url, shops_file=shops,
             database_url=f"sqlite:///{workdir / 'bot.sqlite3'}",
             # Fixed here so no variable of the environment changes what is measured.
             slack_app_token=None, language="ja", timezone="Asia/Tokyo", confirmers=(),
@@ -217,25 +317,25 @@ async def bot_and_floor(
             # The work after each ack really runs (no 1 req/s queue): a heavier background.
             rms_requests_per_second=1000.0,
         )
-        floor = floor_app(slack.api_url, slack.bot_token)
+        floor = floor_app(svc.api_url, BOT_TOKEN)
         async with running(settings, clock=clock) as rt, \
                 serve(rt.web_app()) as bot_url, serve(floor) as floor_url:
-            slack.bot_url = f"{bot_url}/slack/events"
             gc.freeze()  # as bot.wiring.serve does after start-up
-            yield f"{bot_url}/slack/events", f"{floor_url}/slack/events", rt, slack, sim
+            yield f"{bot_url}/slack/events", f"{floor_url}/slack/events", rt, svc
 
 
-async def _settle(rt: Any, sim: RmsSimulator, slack: SlackEmulator, timeout: float) -> int:
+async def _settle(rt: Any, svc: Services, timeout: float) -> int:
     """Wait (≤ ``timeout``) until the work started after the acks has gone quiet.
 
-    Quiet = no RMS or Slack call for 0.3 s. /confirm reports are posted at the poster's 1.1 s
-    per-channel spacing (Slack's rate), so their backlog stays queued, asleep, between calls;
-    returns how many tasks are still pending.
+    Quiet = no RMS or Slack call answered by the services process for 0.3 s (its
+    ``/bench/stats`` count, polled every 50 ms). /confirm reports are posted at the poster's
+    1.1 s per-channel spacing (Slack's rate), so their backlog stays queued, asleep, between
+    calls; returns how many tasks are still pending.
     """
     quiet, last, seen = 0.0, time.monotonic(), -1
     deadline = last + timeout
     while time.monotonic() < deadline and rt.tracker.pending:
-        count = len(sim.calls) + len(slack.calls)
+        count = await svc.calls()
         if count != seen:
             seen, last = count, time.monotonic()
         quiet = time.monotonic() - last
@@ -246,7 +346,7 @@ async def _settle(rt: Any, sim: RmsSimulator, slack: SlackEmulator, timeout: flo
 
 
 class GcPauses:
-    """Collector pauses in this process (bot, floor and both emulators share it)."""
+    """Collector pauses in this process (the bot and the floor share it)."""
 
     def __init__(self) -> None:
         self.pauses: list[float] = []
@@ -289,8 +389,8 @@ async def measure(requests: int = 500, levels: Sequence[int] = (1, 10, 50),
     rounds = max(1, min(rounds, requests))
     with tempfile.TemporaryDirectory(prefix="rms-bench-ack-") as tmp, GcPauses() as gc_pauses:
         async with Generator() as generator, \
-                bot_and_floor(Path(tmp)) as (bot_url, floor_url, rt, slack, sim):
-            bodies = Bodies(slack)
+                bot_and_floor(Path(tmp)) as (bot_url, floor_url, rt, svc):
+            bodies = Bodies(svc)
             for kind in ("command", "button"):
                 for level in levels:
                     gc_pauses.take()
@@ -300,12 +400,12 @@ async def measure(requests: int = 500, levels: Sequence[int] = (1, 10, 50),
                     for r in range(rounds):
                         size = requests // rounds + (1 if r < requests % rounds else 0)
                         for name, url in (("floor", floor_url), ("bot", bot_url)):
-                            batch = bodies.make(kind, size + max(level, WARMUP))
+                            batch = await bodies.make(kind, size + max(level, WARMUP))
                             got = await generator.fire(url, batch, level, max(level, WARMUP))
                             pooled[name] += got["latencies_ms"]
                             errors[name] += got["errors"]
                             elapsed[name] += got["elapsed_s"]
-                            await _settle(rt, sim, slack, settle)
+                            await _settle(rt, svc, settle)
                     figures: dict[str, Any] = {"kind": kind, "concurrency": level,
                                                "rounds": rounds}
                     for name in ("floor", "bot"):
@@ -315,8 +415,8 @@ async def measure(requests: int = 500, levels: Sequence[int] = (1, 10, 50),
                     figures["backlog"] = rt.tracker.pending
                     figures.update(gc_pauses.take())
                     results.append(figures)
-            posted = len(slack.calls_to("chat.postMessage"))
-            responded = len(slack.calls_to("response_url"))
+            totals = await svc.totals()
+            posted, responded = totals["chat.postMessage"], totals["response_url"]
             await rt.tracker.drain(timeout=1.0)  # the queued report posts are not measured
     for figures in results:
         figures["slack_posts_total"] = posted
@@ -342,4 +442,7 @@ async def run(requests: int = 500, levels: Sequence[int] = (1, 10, 50),
 
 
 if __name__ == "__main__":
-    generator_main()
+    if sys.argv[1:] == ["--services"]:
+        asyncio.run(services_main())
+    else:
+        generator_main()
