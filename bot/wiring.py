@@ -112,6 +112,7 @@ async def running(
             slack = AsyncWebClient(
                 token=settings.slack_bot_token.get_secret_value(),
                 base_url=settings.slack_api_url,
+                session=session,  # one connection pool; without it every call opens a session
                 retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
             )
             poster = SlackPoster(slack, clock)
