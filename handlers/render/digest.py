@@ -26,6 +26,7 @@ from handlers.render.i18n import (
     flag_reason_text,
     jst,
     jst_date,
+    left_text,
     t,
     who,
     yen,
@@ -143,14 +144,7 @@ def _deadline(line: DigestLine, lang: Lang, link: str | None) -> str:
         due = date.fromisoformat(str(due_raw))
     except ValueError:
         return text
-    if not isinstance(left, int):
-        rest = "—"
-    elif left < 0:
-        rest = t("overdue", lang)
-    elif left == 0:
-        rest = t("due_today", lang)
-    else:
-        rest = t("days_left", lang, n=left)
+    rest = left_text(left, lang) if isinstance(left, int) else "—"
     return f"{text} — {_t('due', lang, due=jst_date(due, lang), rest=rest)}"
 
 

@@ -243,14 +243,16 @@ def due_text(due: date | None, now: datetime | None, lang: Lang = "ja") -> str:
         return "—"
     if now is None:
         return jst_date(due, lang)
-    left = days_left(due, now)
+    return f"{jst_date(due, lang)} ({left_text(days_left(due, now), lang)})"
+
+
+def left_text(left: int, lang: Lang = "ja") -> str:
+    """あと2日 / 本日まで / 期限切れ."""
     if left < 0:
-        rest = t("overdue", lang)
-    elif left == 0:
-        rest = t("due_today", lang)
-    else:
-        rest = t("days_left", lang, n=left)
-    return f"{jst_date(due, lang)} ({rest})"
+        return t("overdue", lang)
+    if left == 0:
+        return t("due_today", lang)
+    return t("days_left", lang, n=left)
 
 
 def age(since: datetime, now: datetime, lang: Lang = "ja") -> str:

@@ -12,7 +12,7 @@ from aiohttp import WSMsgType, web
 class SocketMode:
     """Slack's side of Socket Mode: hands out a wss URL, sends envelopes, collects the acks."""
 
-    def __init__(self, app_token: str = "xapp-1-A0EMULATOR-1-emulator") -> None:
+    def __init__(self, app_token: str = "xapp-emulator-app-token") -> None:
         self.app_token = app_token
         self.base_url = "http://127.0.0.1"
         self._sockets: list[web.WebSocketResponse] = []

@@ -7,7 +7,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from core.sync import intake
 from tests.stack import bot_stack
 
-APP_TOKEN = "xapp-1-A0EMULATOR-1-emulator"
+APP_TOKEN = "xapp-emulator-app-token"
 
 
 async def test_socket_mode_delivers_commands_and_returns_the_ack(tmp_path):
