@@ -19,6 +19,7 @@ from handlers.messages import say
 from handlers.parsing import parse_rms
 from handlers.render import ids
 from handlers.render.bundles import bundle_report, candidates_message
+from handlers.render.i18n import t
 from handlers.render.lists import error_message, flagged_list, help_message, pending_list
 from handlers.render.modals import license_modal
 
@@ -119,7 +120,7 @@ class AdminHandlers:
         await hook(shop, key, user)
         text = say("license_saved", lang)
         await ack(response_action="update", view={
-            "type": "modal", "title": {"type": "plain_text", "text": "ライセンスキー"[:24]},
+            "type": "modal", "title": {"type": "plain_text", "text": t("license_title", lang)},
             "close": {"type": "plain_text", "text": "OK"},
             "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
         })
