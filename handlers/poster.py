@@ -14,6 +14,7 @@ from core.ports import Clock
 
 logger = logging.getLogger(__name__)
 Message = dict[str, Any]
+POST_EVENT = "rms_bot_post"  # message metadata event_type marking the bot's outbox posts
 
 
 class SlackPoster:
@@ -33,20 +34,38 @@ class SlackPoster:
             await self._clock.sleep(self._spacing - (now - last))
         self._last[channel] = self._clock.now().timestamp()
 
-    async def post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str:
-        """Post one message; returns its ts. Raises SlackApiError when Slack refuses it."""
+    async def post(self, channel: str, message: Message, *, thread_ts: str | None = None,
+                   key: str | None = None) -> str:
+        """Post one message; returns its ts. Raises SlackApiError when Slack refuses it.
+
+        ``key`` is attached as message metadata so a post that may have happened before a crash
+        can be found again (``find_posted``) instead of being posted twice."""
         async with self._locks[channel]:
             await self._pace(channel)
             kwargs: dict[str, Any] = {"channel": channel, "text": message.get("text", ""),
                                       "blocks": message.get("blocks")}
             if thread_ts:
                 kwargs["thread_ts"] = thread_ts
+            if key:
+                kwargs["metadata"] = {"event_type": POST_EVENT, "event_payload": {"key": key}}
             response = await self._client.chat_postMessage(**kwargs)
             return str(response["ts"])
 
-    async def post_all(self, channel: str, messages: Sequence[Message]) -> str:
+    async def find_posted(self, channel: str, key: str, oldest: float) -> str | None:
+        """The ts of the message posted with ``key`` since ``oldest``, or None."""
+        response = await self._client.conversations_history(
+            channel=channel, oldest=str(oldest), limit=200, include_all_metadata=True)
+        for item in response.get("messages") or []:
+            metadata = item.get("metadata") or {}
+            if metadata.get("event_type") == POST_EVENT and (
+                    (metadata.get("event_payload") or {}).get("key") == key):
+                return str(item["ts"])
+        return None
+
+    async def post_all(self, channel: str, messages: Sequence[Message], *,
+                       key: str | None = None) -> str:
         """Post a main message and its continuations as thread replies; returns the main ts."""
-        ts = await self.post(channel, messages[0])
+        ts = await self.post(channel, messages[0], key=key)
         for extra in messages[1:]:
             await self.post(channel, extra, thread_ts=ts)
         return ts

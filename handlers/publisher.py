@@ -7,6 +7,7 @@ remembered (refs) so a retried drain never posts them twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from handlers.render.i18n import Lang
 from handlers.render.remedy import remediation_card
 
 logger = logging.getLogger(__name__)
+POSTING = "posting:"  # refs: a post that was started (key → channel, event ids, time)
 ALERT_KINDS = frozenset({EventKind.LICENSE_EXPIRING, EventKind.LICENSE_EXPIRED,
                          EventKind.LICENSE_RENEWED, EventKind.LICENSE_CHECK_FAILED,
                          EventKind.RMS_UNHEALTHY, EventKind.RMS_RECOVERED,
@@ -57,10 +59,11 @@ class Publisher:
         result digest stays one message per poll cycle per channel (the jobs loop's drain).
         """
         async with self._lock:
-            events = await self.core.store.unposted_events(2000)
-            if not events:
-                return 0
             try:
+                await self._recover()
+                events = await self.core.store.unposted_events(2000)
+                if not events:
+                    return 0
                 posted = await self._publish(events, digests=digests)
             except SlackApiError as exc:
                 if not self.failing:
@@ -85,9 +88,10 @@ class Publisher:
                 message = self._alert(event)
                 channel = self._channel(event.shop)
                 if message is not None and channel:
-                    await self.poster.post(channel, message)
+                    await self._post_once(f"alert:{event.id}", channel, [message], [event.id])
+                else:
+                    await store.mark_posted([event.id], now)
                 done.append(event.id)
-                await store.mark_posted([event.id], now)
         if not digests:
             return len(done)
         # A confirmation the requester just saw in its report is not repeated in the digest;
@@ -104,8 +108,10 @@ class Publisher:
             name = self.core.shop(digest.shop).name
             messages = digest_messages(digest, self.lang, shop_name=name, card_links=links)
             if messages:
-                await self.poster.post_all(digest.channel, messages)
-            await store.mark_posted(digest.event_ids, now)
+                key = f"digest:{digest.shop}:{min(digest.event_ids)}"
+                await self._post_once(key, digest.channel, messages, digest.event_ids)
+            else:
+                await store.mark_posted(digest.event_ids, now)
             done.extend(digest.event_ids)
         leftover = [e.id for e in events if e.id not in set(done)]
         if leftover:  # events no post is made for (unknown shops, non-digest kinds)
@@ -121,8 +127,7 @@ class Publisher:
             return
         cfg = self.core.shop(event.shop)
         card = flag_card(record, cfg.name, cfg.api_option, self.lang, now=self.core.clock.now())
-        ts = await self.poster.post(cfg.channel, card)
-        await self.core.store.set_ref(key, f"{cfg.channel}|{ts}")
+        await self._post_once(key, cfg.channel, [card], [], ref=key)
 
     async def _remediation_cards(self, errors: Sequence[Event]) -> None:
         """One card per (shop, error kind) for this batch, listing every order it hit."""
@@ -140,12 +145,48 @@ class Publisher:
             numbers = [e.order_number for e in group if e.order_number]
             cfg = self.core.shop(shop)
             messages = remediation_card(info, numbers, cfg.name, self.lang, shop=shop)
-            ts = await self.poster.post_all(cfg.channel, messages)
-            await self.core.store.set_ref(ref_key, f"{cfg.channel}|{ts}")
+            ts = await self._post_once(ref_key, cfg.channel, messages, [], ref=ref_key)
             for event in group:
                 if event.order_number:
                     await self.core.store.set_ref(f"remedy_for:{event.order_number}",
                                                   f"{cfg.channel}|{ts}")
+
+    async def _post_once(self, key: str, channel: str, messages: Sequence[dict[str, Any]],
+                         ids: Sequence[int], *, ref: str | None = None) -> str:
+        """Post a message (and its thread) once: the intent is stored first and the post carries
+        ``key`` as metadata, so a crash in between is recognised, not posted again."""
+        marker = {"channel": channel, "ids": list(ids), "ref": ref,
+                  "at": self.core.clock.now().timestamp()}
+        await self.core.store.set_ref(POSTING + key, json.dumps(marker))
+        ts = await self.poster.post_all(channel, messages, key=key)
+        await self._finish(key, channel, ts, ids, ref)
+        return ts
+
+    async def _finish(self, key: str, channel: str, ts: str, ids: Sequence[int],
+                      ref: str | None) -> None:
+        store = self.core.store
+        if ids:
+            await store.mark_posted(ids, self.core.clock.now())
+        if ref:
+            await store.set_ref(ref, f"{channel}|{ts}")
+        await store.delete_ref(POSTING + key)
+
+    async def _recover(self) -> None:
+        """Posts begun before a crash or a failed call: found in Slack → finish them;
+        not found → forget the intent, and the events are posted again."""
+        for name, value in (await self.core.store.refs_with_prefix(POSTING)).items():
+            marker, key = json.loads(value), name.removeprefix(POSTING)
+            try:
+                ts = await self.poster.find_posted(marker["channel"], key, marker["at"] - 60)
+            except SlackApiError as exc:  # e.g. no channels:history scope: at-least-once
+                logger.warning("cannot check whether %s was posted (%s); posting it again",
+                               key, exc.response.get("error") if exc.response else exc)
+                ts = None
+            if ts is None:
+                await self.core.store.delete_ref(name)
+            else:
+                logger.info("%s was posted before an interruption; not posting it again", key)
+                await self._finish(key, marker["channel"], ts, marker["ids"], marker["ref"])
 
     def _alert(self, event: Event) -> dict[str, Any] | None:
         name = self.core.shop(event.shop).name if event.shop in self.core.shops else event.shop

@@ -255,6 +255,18 @@ class SqliteStore:
             rows = await r.rows("SELECT value FROM refs WHERE key = ?", (key,))
         return str(rows[0]["value"]) if rows else None
 
+    async def refs_with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every named value whose key starts with ``prefix``."""
+        async with self.read() as r:
+            rows = await r.rows("SELECT key, value FROM refs WHERE key >= ? AND key < ?",
+                                (prefix, prefix + "\uffff"))
+        return {str(row["key"]): str(row["value"]) for row in rows}
+
+    async def delete_ref(self, key: str) -> None:
+        """Forget a named value."""
+        async with self.tx() as t:
+            await t.execute("DELETE FROM refs WHERE key = ?", (key,))
+
     async def set_ref(self, key: str, value: str) -> None:
         """Write a small named value."""
         async with self.tx() as t:

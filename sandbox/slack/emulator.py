@@ -44,6 +44,7 @@ class Message:
     thread_ts: str | None = None
     replies: list[Message] = field(default_factory=list)
     edited: bool = False
+    metadata: dict[str, Any] | None = None  # chat.postMessage's message metadata
 
 
 @dataclass
@@ -550,7 +551,25 @@ def _post_message(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
     channel = emu.channel_id(params.get("channel"))
     text, blocks = _content(params)
     msg = emu.post(channel, emu.bot_user_id, text, blocks, params.get("thread_ts") or None)
+    if isinstance(params.get("metadata"), dict):
+        msg.metadata = params["metadata"]
     return {"channel": channel, "ts": msg.ts, "message": _message_json(emu, msg)}
+
+
+def _history(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
+    """conversations.history: newest first, ``oldest`` inclusive, metadata when asked for."""
+    channel = emu.channel_id(params.get("channel"))
+    oldest = float(params.get("oldest") or 0)
+    limit = int(params.get("limit") or 100)
+    found = [m for m in reversed(emu.messages(channel)) if float(m.ts) >= oldest][:limit]
+    with_metadata = _truthy(params.get("include_all_metadata"))
+    out = []
+    for m in found:
+        item = _message_json(emu, m)
+        if with_metadata and m.metadata:
+            item["metadata"] = m.metadata
+        out.append(item)
+    return {"messages": out, "has_more": False}
 
 
 def _update(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
@@ -667,6 +686,7 @@ _METHODS: dict[str, Callable[[SlackEmulator, dict[str, Any]], dict[str, Any]]] =
     "views.push": lambda emu, params: _views_open(emu, params, push=True),
     "views.update": _views_update, "views.publish": _views_publish,
     "usergroups.users.list": _usergroup_users, "conversations.info": _conversations_info,
+    "conversations.history": _history,
     "users.info": _users_info,
 }
 
@@ -676,7 +696,7 @@ def _dumps(obj: Any) -> str:
 
 
 def _truthy(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"
+    return value is True or str(value).lower() in ("true", "1")  # slack_sdk sends bools as 1/0
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.sync import intake
 from tests.stack import bot_stack
 
@@ -51,3 +53,30 @@ async def test_rate_limited_posts_are_retried_by_the_client(tmp_path):
         await s.rt.deps.publisher.drain()
         assert len(await s.rt.core.store.unposted_events()) == 0
         assert len(s.slack.messages("C0SHOP1")) >= 2
+
+
+async def test_a_post_interrupted_before_it_was_recorded_is_recognised_not_repeated(tmp_path):
+    from handlers.publisher import Publisher
+
+    class DiesAfterSlackAccepted(Publisher):
+        async def _finish(self, *args, **kwargs):
+            raise RuntimeError("process killed right after Slack accepted the post")
+
+    async with bot_stack(tmp_path) as s:
+        s.add_order(postage=-9999)
+        await intake(s.rt.core, "main")
+        real = s.rt.deps.publisher
+        dying = DiesAfterSlackAccepted(s.rt.core, real.poster, lang="ja")
+        with pytest.raises(RuntimeError):
+            await dying.drain()
+        posted_once = len(s.slack.messages("C0SHOP1"))
+        assert posted_once == 1  # the flag card reached Slack; nothing was recorded
+        assert await s.rt.core.store.refs_with_prefix("posting:")
+        await real.drain()  # the restarted publisher
+        messages = s.slack.messages("C0SHOP1")
+        cards = [m for m in messages if "要対応: 送料未設定" in m.blocks[0]["text"]["text"]]
+        assert len(cards) == 1  # recognised in Slack's history, not posted again
+        assert len(messages) == 2  # the card and, now, the digest
+        assert await s.rt.core.store.unposted_events() == []
+        assert await s.rt.core.store.refs_with_prefix("posting:") == {}
+        assert s.slack.calls_to("conversations.history")
