@@ -52,12 +52,6 @@ class Digest:
         """True when no section has a line."""
         return not any(lines for _, lines in self.sections())
 
-    @property
-    def order_count(self) -> int:
-        """Lines over all sections (an order in two sections counts twice)."""
-        return sum(len(lines) for _, lines in self.sections())
-
-
 SECTION_OF: dict[EventKind, str] = {
     EventKind.ORDER_PROCESSED: "processed",
     EventKind.ORDER_FLAGGED: "flagged",

@@ -42,12 +42,6 @@ class Change:
     events: tuple[tuple[EventKind, Mapping[str, Any]], ...] = ()
     adopted: bool = False  # RMS shows it confirmed and we hold no intent: record one as "rms"
 
-    @property
-    def stage_changed(self) -> bool:
-        """True when any event was produced for a stage change."""
-        return bool(self.events)
-
-
 def derive_stage(
     snap: RmsOrder, prev: OrderRecord | None, *, reset: bool = False
 ) -> tuple[Stage, str | None]:

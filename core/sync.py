@@ -163,8 +163,3 @@ async def reconcile(core: Core, shop: str, *, startup: bool = False) -> int:
         return len(numbers)
     finally:
         core.in_flight.difference_update(numbers)
-
-
-async def in_flight_count(core: Core, shop: str) -> int:
-    """Orders in 楽天処理中 (for budgets and summaries)."""
-    return len(await core.store.numbers_in_stages(shop, [Stage.PROCESSING]))

@@ -41,10 +41,6 @@ class HandlerDeps:
         """The listener, guarded: no exception ever reaches bolt (see handlers.guard)."""
         return guarded(listener, say("unexpected_error", self.lang))
 
-    def shop_names(self) -> dict[str, str]:
-        """Shop key → display name."""
-        return {k: s.name for k, s in self.core.shops.items()}
-
     def channel_shop(self, channel: str) -> str | None:
         """The shop whose channel this is, if any."""
         for key, shop in self.core.shops.items():

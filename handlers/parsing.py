@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -114,11 +114,6 @@ def parse_rms(text: str, shops: Collection[str], *, channel_shop: str | None = N
     if verb == "unbundle" and len(numbers) != 1:
         raise InvalidInputError("unbundle_needs_one:")
     return RmsRequest(verb=verb, shop=shop, numbers=numbers)
-
-
-def channel_shops(shops: Mapping[str, str]) -> dict[str, str]:
-    """Map channel id → shop key (a shop's own channel selects it by default)."""
-    return {channel: key for key, channel in shops.items()}
 
 
 def _clip(token: str) -> str:

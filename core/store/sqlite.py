@@ -14,7 +14,7 @@ import aiosqlite
 from core.events import Event, EventKind
 from core.model import OrderRecord, ShopConfig, Stage
 from core.store.migrations import MIGRATIONS
-from core.store.tx import Intent, Tx, event_from_row, intent_from_row, iso, parse_dt
+from core.store.tx import Intent, Tx, event_from_row, intent_from_row, iso
 
 
 class SqliteStore:
@@ -146,14 +146,6 @@ class SqliteStore:
                 (shop, iso(now), limit),
             )
         return [row["number"] for row in rows]
-
-    async def next_poll_time(self, shop: str) -> datetime | None:
-        """When the next order of this shop is due for a result poll."""
-        async with self.read() as r:
-            rows = await r.rows(
-                "SELECT MIN(next_poll_at) AS t FROM orders WHERE shop = ? AND polling = 1", (shop,)
-            )
-        return parse_dt(rows[0]["t"]) if rows else None
 
     async def stage_counts(self, shop: str) -> dict[Stage, int]:
         """Count a shop's orders per stage."""

@@ -75,11 +75,6 @@ def fields(items: Sequence[str], *, text: str | None = None) -> Block:
     return block
 
 
-def fields_blocks(items: Sequence[str]) -> list[Block]:
-    """As many field sections as ``items`` need (10 per section)."""
-    return [fields(items[i : i + MAX_FIELDS]) for i in range(0, len(items), MAX_FIELDS)]
-
-
 def context(*texts: str) -> Block:
     """A context block of up to 10 mrkdwn elements."""
     return {"type": "context", "elements": [mrkdwn(t) for t in texts[:MAX_CONTEXT_ELEMENTS]]}

@@ -170,11 +170,6 @@ def stage_label(stage: Stage | None, lang: Lang = "ja", *, emoji: bool = False) 
     return f"{icon} {label}" if emoji else label
 
 
-def stage_emoji(stage: Stage) -> str:
-    """The emoji that marks a stage in lists."""
-    return _STAGES[stage][0]
-
-
 def reason_label(reason: Reason, lang: Lang = "ja") -> str:
     """A short label for a refusal reason, for counts (「送料未設定 2件」)."""
     ja, en, _, _ = _REASONS[reason]
