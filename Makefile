@@ -25,6 +25,7 @@ test: $(STAMP) lint type unit
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 type: $(STAMP)
 	$(PY) -m mypy

@@ -46,8 +46,15 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
 
 
 def _error_row(section: str, exc: BaseException) -> Row:
-    return Row(section, f"{SECTIONS[section][0]}: failed", float("nan"), "", "runs",
-               MISSES, f"{type(exc).__name__}: {exc}"[:200])
+    return Row(
+        section,
+        f"{SECTIONS[section][0]}: failed",
+        float("nan"),
+        "",
+        "runs",
+        MISSES,
+        f"{type(exc).__name__}: {exc}"[:200],
+    )
 
 
 async def collect(
@@ -80,8 +87,11 @@ def _meta(profile: str, took: Mapping[str, float]) -> dict[str, Any]:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "profile": profile,
         "seconds_per_section": {k: round(v, 1) for k, v in took.items()},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
     }
 
 
@@ -89,9 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--only", nargs="+", choices=sorted(SECTIONS), help="some sections only")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="JSON file (default bench/results/latest.json, "
-                             "bench/results/quick.json with --quick)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON file (default bench/results/latest.json, bench/results/quick.json with --quick)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("handlers.tasks").setLevel(logging.ERROR)  # the abandoned report posts
@@ -106,8 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_json(rows, _meta(profile, took), out)
     print(table(rows))
     missed = [r.figure for r in rows if r.verdict == MISSES]
-    print(f"\n{len(rows)} figures, {len(missed)} missed; {time.perf_counter() - started:.0f} s; "
-          f"JSON: {out}")
+    print(
+        f"\n{len(rows)} figures, {len(missed)} missed; {time.perf_counter() - started:.0f} s; "
+        f"JSON: {out}"
+    )
     return 1 if any(r.figure.endswith(": failed") for r in rows) else 0
 
 

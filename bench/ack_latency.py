@@ -77,8 +77,7 @@ def generator_main() -> None:
     for line in sys.stdin:
         job = json.loads(line)
         bodies = [b.encode() for b in job["bodies"]]
-        result = asyncio.run(_fire(job["url"], bodies, int(job["concurrency"]),
-                                   int(job["warmup"])))
+        result = asyncio.run(_fire(job["url"], bodies, int(job["concurrency"]), int(job["warmup"])))
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
 
@@ -91,8 +90,14 @@ class Generator:
 
     async def __aenter__(self) -> Generator:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.ack_latency", stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, limit=2**26, cwd=ROOT)
+            sys.executable,
+            "-m",
+            "bench.ack_latency",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=2**26,
+            cwd=ROOT,
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -100,13 +105,18 @@ class Generator:
         self.proc.stdin.close()
         await self.proc.wait()
 
-    async def fire(self, url: str, bodies: Sequence[bytes], concurrency: int,
-                   warmup: int) -> dict[str, Any]:
+    async def fire(
+        self, url: str, bodies: Sequence[bytes], concurrency: int, warmup: int
+    ) -> dict[str, Any]:
         """POST every body with ``concurrency`` clients, the first ``warmup`` unmeasured
         (they open the connections); latencies in ms and the non-200 count."""
         assert self.proc is not None and self.proc.stdin and self.proc.stdout
-        job = {"url": url, "bodies": [b.decode() for b in bodies], "concurrency": concurrency,
-               "warmup": warmup}
+        job = {
+            "url": url,
+            "bodies": [b.decode() for b in bodies],
+            "concurrency": concurrency,
+            "warmup": warmup,
+        }
         self.proc.stdin.write((json.dumps(job) + "\n").encode())
         await self.proc.stdin.drain()
         line = await self.proc.stdout.readline()
@@ -115,12 +125,12 @@ class Generator:
         return dict(json.loads(line))
 
 
-async def _fire(url: str, bodies: Sequence[bytes], concurrency: int,
-                warmup: int) -> dict[str, Any]:
+async def _fire(url: str, bodies: Sequence[bytes], concurrency: int, warmup: int) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     latencies: list[float] = []
     statuses: list[int] = []
     async with aiohttp.ClientSession(connector=connector) as session:
+
         async def one(body: bytes, record: bool) -> None:
             headers = {"Content-Type": FORM, **sign(SECRET, body, int(time.time()))}
             started = time.perf_counter()
@@ -142,8 +152,11 @@ async def _fire(url: str, bodies: Sequence[bytes], concurrency: int,
         started = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return {"latencies_ms": latencies, "errors": sum(1 for s in statuses if s != 200),
-            "elapsed_s": elapsed}
+    return {
+        "latencies_ms": latencies,
+        "errors": sum(1 for s in statuses if s != 200),
+        "elapsed_s": elapsed,
+    }
 
 
 # -- the services process: RMS simulator and Slack emulator -------------------------------------
@@ -172,9 +185,13 @@ async def services_main() -> None:
         return web.json_response({"calls": len(sim.calls) + len(slack.calls)})
 
     async def totals(_request: web.Request) -> web.Response:
-        return web.json_response({"chat.postMessage": len(slack.calls_to("chat.postMessage")),
-                                  "response_url": len(slack.calls_to("response_url")),
-                                  "getOrder": len(sim.calls_to("getOrder"))})
+        return web.json_response(
+            {
+                "chat.postMessage": len(slack.calls_to("chat.postMessage")),
+                "response_url": len(slack.calls_to("response_url")),
+                "getOrder": len(sim.calls_to("getOrder")),
+            }
+        )
 
     slack_app = slack.make_app()
     slack_app.router.add_post("/bench/origins", origins)
@@ -182,8 +199,10 @@ async def services_main() -> None:
     slack_app.router.add_get("/bench/totals", totals)
     async with serve(sim.make_app()) as rms_url, serve(slack_app) as slack_url:
         slack.base_url = slack_url
-        print(json.dumps({"rms_url": rms_url, "slack_url": slack_url, "api_url": slack.api_url}),
-              flush=True)
+        print(
+            json.dumps({"rms_url": rms_url, "slack_url": slack_url, "api_url": slack.api_url}),
+            flush=True,
+        )
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until closed
 
 
@@ -191,13 +210,17 @@ class Services:
     """The bot process's handle on the services process: its URLs and its bench routes."""
 
     def __init__(self, urls: dict[str, str], session: aiohttp.ClientSession) -> None:
-        self.rms_url, self.slack_url, self.api_url = (urls["rms_url"], urls["slack_url"],
-                                                      urls["api_url"])
+        self.rms_url, self.slack_url, self.api_url = (
+            urls["rms_url"],
+            urls["slack_url"],
+            urls["api_url"],
+        )
         self.session = session
 
     async def response_urls(self, count: int) -> list[str]:
-        async with self.session.post(f"{self.slack_url}/bench/origins",
-                                     params={"count": str(count)}) as response:
+        async with self.session.post(
+            f"{self.slack_url}/bench/origins", params={"count": str(count)}
+        ) as response:
             response.raise_for_status()
             return [str(u) for u in (await response.json())["urls"]]
 
@@ -217,8 +240,14 @@ class Services:
 async def services(ready_timeout: float = 30.0) -> AsyncIterator[Services]:
     """Start the services process; it is always stopped on the way out (errors included)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.ack_latency", "--services",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+        sys.executable,
+        "-m",
+        "bench.ack_latency",
+        "--services",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
     assert proc.stdin is not None and proc.stdout is not None
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), ready_timeout)
@@ -260,26 +289,55 @@ class Bodies:
         return f"{SHOP_ID}-20261130-{self.serial:010d}"
 
     async def make(self, kind: str, count: int) -> list[bytes]:
-        who: dict[str, Any] = {"user_id": USER, "user_name": "tanaka", "team_id": "T0BENCH",
-               "team_domain": "bench", "api_app_id": "A0BENCH"}
+        who: dict[str, Any] = {
+            "user_id": USER,
+            "user_name": "tanaka",
+            "team_id": "T0BENCH",
+            "team_domain": "bench",
+            "api_app_id": "A0BENCH",
+        }
         response_urls = await self.svc.response_urls(count)
         out = []
         for i, response_url in enumerate(response_urls):
             number, trigger = self._number(), f"trigger-{self.serial}"
             if kind == "command":
-                out.append(command_body(
-                    command="/confirm", text=number, channel_id=CHANNEL, channel_name="shop",
-                    response_url=response_url, trigger_id=trigger, **who))
+                out.append(
+                    command_body(
+                        command="/confirm",
+                        text=number,
+                        channel_id=CHANNEL,
+                        channel_name="shop",
+                        response_url=response_url,
+                        trigger_id=trigger,
+                        **who,
+                    )
+                )
             else:
-                action = {"action_id": "refetch_order", "block_id": "b0", "type": "button",
-                          "text": {"type": "plain_text", "text": "RMSステータスを取得"},
-                          "value": f"main|{number}"}
-                out.append(block_actions_body(
-                    action=action, action_ts=f"{time.time():.6f}", channel_id=CHANNEL,
-                    channel_name="shop", message_ts=f"1764460800.{i:06d}",
-                    message={"type": "message", "ts": f"1764460800.{i:06d}", "text": number,
-                             "blocks": []},
-                    response_url=response_url, trigger_id=trigger, **who))
+                action = {
+                    "action_id": "refetch_order",
+                    "block_id": "b0",
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "RMSステータスを取得"},
+                    "value": f"main|{number}",
+                }
+                out.append(
+                    block_actions_body(
+                        action=action,
+                        action_ts=f"{time.time():.6f}",
+                        channel_id=CHANNEL,
+                        channel_name="shop",
+                        message_ts=f"1764460800.{i:06d}",
+                        message={
+                            "type": "message",
+                            "ts": f"1764460800.{i:06d}",
+                            "text": number,
+                            "blocks": [],
+                        },
+                        response_url=response_url,
+                        trigger_id=trigger,
+                        **who,
+                    )
+                )
         return out
 
 
@@ -288,8 +346,11 @@ class Bodies:
 
 def floor_app(api_url: str, token: str) -> web.Application:
     """The least a bolt app can do: verify the signature and ack."""
-    app = AsyncApp(client=AsyncWebClient(token=token, base_url=api_url),
-                   signing_secret=SECRET, process_before_response=False)
+    app = AsyncApp(
+        client=AsyncWebClient(token=token, base_url=api_url),
+        signing_secret=SECRET,
+        process_before_response=False,
+    )
 
     async def only_ack(ack: AsyncAck) -> None:
         await ack()
@@ -308,18 +369,28 @@ async def bot_and_floor(workdir: Path) -> AsyncIterator[tuple[str, str, Any, Ser
     async with services() as svc:
         settings = Settings(
             _env_file=None,
-            slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET,
-            slack_api_url=svc.api_url, rms_base_url=svc.rms_url, shops_file=shops,
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SECRET,
+            slack_api_url=svc.api_url,
+            rms_base_url=svc.rms_url,
+            shops_file=shops,
             database_url=f"sqlite:///{workdir / 'bot.sqlite3'}",
             # Fixed here so no variable of the environment changes what is measured.
-            slack_app_token=None, language="ja", timezone="Asia/Tokyo", confirmers=(),
-            admins=(), log_level="WARNING",
+            slack_app_token=None,
+            language="ja",
+            timezone="Asia/Tokyo",
+            confirmers=(),
+            admins=(),
+            log_level="WARNING",
             # The work after each ack really runs (no 1 req/s queue): a heavier background.
             rms_requests_per_second=1000.0,
         )
         floor = floor_app(svc.api_url, BOT_TOKEN)
-        async with running(settings, clock=clock) as rt, \
-                serve(rt.web_app()) as bot_url, serve(floor) as floor_url:
+        async with (
+            running(settings, clock=clock) as rt,
+            serve(rt.web_app()) as bot_url,
+            serve(floor) as floor_url,
+        ):
             gc.freeze()  # as bot.wiring.serve does after start-up
             yield f"{bot_url}/slack/events", f"{floor_url}/slack/events", rt, svc
 
@@ -367,18 +438,26 @@ class GcPauses:
 
     def take(self) -> dict[str, float]:
         taken, self.pauses = self.pauses, []
-        return {"gc_pauses": len(taken), "gc_max_ms": max(taken, default=0.0),
-                "gc_over_20ms": sum(1 for p in taken if p > 20)}
+        return {
+            "gc_pauses": len(taken),
+            "gc_max_ms": max(taken, default=0.0),
+            "gc_over_20ms": sum(1 for p in taken if p > 20),
+        }
 
 
 def _figures(latencies: list[float], errors: int, elapsed: float) -> dict[str, Any]:
-    return {"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
-            "requests": len(latencies), "errors": errors,
-            "per_s": len(latencies) / elapsed if elapsed else float("nan")}
+    return {
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "requests": len(latencies),
+        "errors": errors,
+        "per_s": len(latencies) / elapsed if elapsed else float("nan"),
+    }
 
 
-async def measure(requests: int = 500, levels: Sequence[int] = (1, 10, 50),
-                  settle: float = 3.0, rounds: int = 5) -> list[dict[str, Any]]:
+async def measure(
+    requests: int = 500, levels: Sequence[int] = (1, 10, 50), settle: float = 3.0, rounds: int = 5
+) -> list[dict[str, Any]]:
     """p50/p99 per app, kind and concurrency.
 
     Floor and bot alternate in ``rounds`` batches (same sizes) and the latencies of each app
@@ -388,8 +467,10 @@ async def measure(requests: int = 500, levels: Sequence[int] = (1, 10, 50),
     results: list[dict[str, Any]] = []
     rounds = max(1, min(rounds, requests))
     with tempfile.TemporaryDirectory(prefix="rms-bench-ack-") as tmp, GcPauses() as gc_pauses:
-        async with Generator() as generator, \
-                bot_and_floor(Path(tmp)) as (bot_url, floor_url, rt, svc):
+        async with (
+            Generator() as generator,
+            bot_and_floor(Path(tmp)) as (bot_url, floor_url, rt, svc),
+        ):
             bodies = Bodies(svc)
             for kind in ("command", "button"):
                 for level in levels:
@@ -406,8 +487,7 @@ async def measure(requests: int = 500, levels: Sequence[int] = (1, 10, 50),
                             errors[name] += got["errors"]
                             elapsed[name] += got["elapsed_s"]
                             await _settle(rt, svc, settle)
-                    figures: dict[str, Any] = {"kind": kind, "concurrency": level,
-                                               "rounds": rounds}
+                    figures: dict[str, Any] = {"kind": kind, "concurrency": level, "rounds": rounds}
                     for name in ("floor", "bot"):
                         figures[name] = _figures(pooled[name], errors[name], elapsed[name])
                     figures["ratio_p99"] = figures["bot"]["p99_ms"] / figures["floor"]["p99_ms"]
@@ -424,20 +504,32 @@ async def measure(requests: int = 500, levels: Sequence[int] = (1, 10, 50),
     return results
 
 
-async def run(requests: int = 500, levels: Sequence[int] = (1, 10, 50),
-              settle: float = 3.0, rounds: int = 5) -> list[Row]:
+async def run(
+    requests: int = 500, levels: Sequence[int] = (1, 10, 50), settle: float = 3.0, rounds: int = 5
+) -> list[Row]:
     rows = []
     for f in await measure(requests, levels, settle, rounds):
         bot, floor = f["bot"], f["floor"]
         what = "/confirm" if f["kind"] == "command" else "button click"
         errors = bot["errors"] + floor["errors"]
-        detail = (f"p50 {bot['p50_ms']:.1f} ms; floor p50 {floor['p50_ms']:.1f} / p99 "
-                  f"{floor['p99_ms']:.1f} ms; ×{f['ratio_p99']:.2f} floor p99; longest GC pause "
-                  f"{f['gc_max_ms']:.0f} ms" + (f"; {errors} non-200" if errors else ""))
+        detail = (
+            f"p50 {bot['p50_ms']:.1f} ms; floor p50 {floor['p50_ms']:.1f} / p99 "
+            f"{floor['p99_ms']:.1f} ms; ×{f['ratio_p99']:.2f} floor p99; longest GC pause "
+            f"{f['gc_max_ms']:.0f} ms" + (f"; {errors} non-200" if errors else "")
+        )
         ok = bot["p99_ms"] <= TARGET_MS and errors == 0
-        rows.append(Row("ack", f"ack p99, {what}, {f['concurrency']} concurrent",
-                        bot["p99_ms"], "ms", "≤ 50 ms (target at 50 concurrent)", verdict(ok),
-                        detail, json.loads(json.dumps(f))))
+        rows.append(
+            Row(
+                "ack",
+                f"ack p99, {what}, {f['concurrency']} concurrent",
+                bot["p99_ms"],
+                "ms",
+                "≤ 50 ms (target at 50 concurrent)",
+                verdict(ok),
+                detail,
+                json.loads(json.dumps(f)),
+            )
+        )
     return rows
 
 

@@ -75,8 +75,9 @@ def verdict(ok: bool) -> str:
 
 def fmt(value: float) -> str:
     """Numbers as a person reads them: integers plain, others with 3 significant digits."""
-    if isinstance(value, int) or (math.isfinite(value) and value == int(value) and
-                                  abs(value) >= 10):
+    if isinstance(value, int) or (
+        math.isfinite(value) and value == int(value) and abs(value) >= 10
+    ):
         return f"{int(value):,}"
     if not math.isfinite(value):
         return str(value)
@@ -133,8 +134,10 @@ class BenchShop:
 
 
 def bench_shops(count: int) -> list[BenchShop]:
-    return [BenchShop(f"shop{i:02d}", f"{300000 + i}", f"SP-bench-{i}", f"SL-bench-{i}")
-            for i in range(count)]
+    return [
+        BenchShop(f"shop{i:02d}", f"{300000 + i}", f"SP-bench-{i}", f"SL-bench-{i}")
+        for i in range(count)
+    ]
 
 
 def order_number(shop_id: str, serial: int, day: str = "20261130") -> str:
@@ -159,17 +162,31 @@ async def rms_core(
             for shop in shops:
                 clients[shop.key] = client_for(session, base_urls[shop.key], shop, clock, rps)
                 await store.upsert_shop(shop.config())
-            yield Core(store=store, clock=clock, shops={s.key: s.config() for s in shops},
-                       rms=clients, policy=policy or Policy(), rng=random.Random(7))
+            yield Core(
+                store=store,
+                clock=clock,
+                shops={s.key: s.config() for s in shops},
+                rms=clients,
+                policy=policy or Policy(),
+                rng=random.Random(7),
+            )
     finally:
         await session.close()
 
 
-def client_for(session: aiohttp.ClientSession, base_url: str, shop: BenchShop, clock: Clock,
-               rps: float) -> RmsHttpClient:
-    return RmsHttpClient(session, base_url=base_url, service_secret=shop.secret,
-                         license_key=shop.license_key, clock=clock, requests_per_second=rps,
-                         timeout=60.0, rng=random.Random(1))
+def client_for(
+    session: aiohttp.ClientSession, base_url: str, shop: BenchShop, clock: Clock, rps: float
+) -> RmsHttpClient:
+    return RmsHttpClient(
+        session,
+        base_url=base_url,
+        service_secret=shop.secret,
+        license_key=shop.license_key,
+        clock=clock,
+        requests_per_second=rps,
+        timeout=60.0,
+        rng=random.Random(1),
+    )
 
 
 # -- the table --------------------------------------------------------------------------------
@@ -192,5 +209,6 @@ def table(rows: Sequence[Row]) -> str:
 def write_json(rows: Sequence[Row], meta: Mapping[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {**meta, "rows": [{**asdict(r), "measured": r.measured} for r in rows]}
-    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
+    )

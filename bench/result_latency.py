@@ -47,10 +47,16 @@ class Cadence:
     tick: float
 
 
-FIXED = Cadence("fixed 5 min (seed)", Policy(poll_interval=timedelta(seconds=300),
-                                             young_interval=timedelta(seconds=300)), 300.0)
-ADAPTIVE = Cadence("adaptive (bot default)", Policy(poll_interval=timedelta(seconds=300),
-                                                    young_interval=timedelta(seconds=60)), 15.0)
+FIXED = Cadence(
+    "fixed 5 min (seed)",
+    Policy(poll_interval=timedelta(seconds=300), young_interval=timedelta(seconds=300)),
+    300.0,
+)
+ADAPTIVE = Cadence(
+    "adaptive (bot default)",
+    Policy(poll_interval=timedelta(seconds=300), young_interval=timedelta(seconds=60)),
+    15.0,
+)
 
 
 def schedule(orders: int, hours: float, seed: int = 42) -> list[tuple[float, float, float]]:
@@ -80,10 +86,11 @@ async def simulate(cadence: Cadence, plan: list[tuple[float, float, float]]) -> 
     job_reads = 0
     reads_by_window: Counter[int] = Counter()
     cycles = 0
-    async with serve(sim.make_app()) as url, \
-            rms_core(clock, [SHOP], {SHOP.key: url}, rps=RATE, policy=cadence.policy) as core:
-        jobs = Jobs(core, cadence.policy.poll_interval, tick=cadence.tick,
-                    rates={SHOP.key: RATE})
+    async with (
+        serve(sim.make_app()) as url,
+        rms_core(clock, [SHOP], {SHOP.key: url}, rps=RATE, policy=cadence.policy) as core,
+    ):
+        jobs = Jobs(core, cadence.policy.poll_interval, tick=cadence.tick, rates={SHOP.key: RATE})
         next_tick = start
         while events or len(seen) < len(plan):
             due_event = start + timedelta(seconds=events[0][0]) if events else None
@@ -136,19 +143,30 @@ async def run(orders: int = 400, hours: float = 10.0) -> list[Row]:
         got = await simulate(cadence, plan)
         adaptive = cadence is ADAPTIVE
         label = f"楽天処理済 latency, {cadence.name}"
-        rows.append(Row(
-            "latency", f"{label}: median", got["median_s"], "s",
-            "< 60 s" if adaptive else "baseline",
-            verdict(got["median_s"] < 60) if adaptive else INFO,
-            f"p95 {got['p95_s']:.0f} s, max {got['max_s']:.0f} s, {orders} orders / {hours:g} h",
-            got,
-        ))
-        rows.append(Row(
-            "latency", f"{label}: request budget used", 100 * got["budget_share"], "%",
-            "≤ 20 %" if adaptive else "baseline",
-            verdict(got["budget_share"] <= 0.2) if adaptive else INFO,
-            f"{got['job_reads']:,} reads in {got['elapsed_s'] / 3600:.1f} h; busiest 5 min "
-            f"{100 * got['peak_5min_share']:.0f} %; {got['qps_rejections']} QPS rejections",
-            got,
-        ))
+        rows.append(
+            Row(
+                "latency",
+                f"{label}: median",
+                got["median_s"],
+                "s",
+                "< 60 s" if adaptive else "baseline",
+                verdict(got["median_s"] < 60) if adaptive else INFO,
+                f"p95 {got['p95_s']:.0f} s, max {got['max_s']:.0f} s, "
+                f"{orders} orders / {hours:g} h",
+                got,
+            )
+        )
+        rows.append(
+            Row(
+                "latency",
+                f"{label}: request budget used",
+                100 * got["budget_share"],
+                "%",
+                "≤ 20 %" if adaptive else "baseline",
+                verdict(got["budget_share"] <= 0.2) if adaptive else INFO,
+                f"{got['job_reads']:,} reads in {got['elapsed_s'] / 3600:.1f} h; busiest 5 min "
+                f"{100 * got['peak_5min_share']:.0f} %; {got['qps_rejections']} QPS rejections",
+                got,
+            )
+        )
     return rows

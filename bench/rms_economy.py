@@ -49,8 +49,10 @@ async def poll_calls(n: int) -> dict[str, int]:
     sim.add_shop(SHOP.shop_id, SHOP.secret, SHOP.license_key)
     await _into_processing(sim, clock, n)
     policy = Policy()
-    async with serve(sim.make_app()) as url, \
-            rms_core(clock, [SHOP], {SHOP.key: url}, rps=1000.0, policy=policy) as core:
+    async with (
+        serve(sim.make_app()) as url,
+        rms_core(clock, [SHOP], {SHOP.key: url}, rps=1000.0, policy=policy) as core,
+    ):
         await intake(core, SHOP.key)
         report = await confirm(core, SHOP.key, ALL, ACTOR)
         confirmed = sum(1 for o in report.outcomes if o.outcome.value == "confirmed")
@@ -58,21 +60,29 @@ async def poll_calls(n: int) -> dict[str, int]:
         before = len(sim.calls_to("getOrder"))
         cycle = await poll(core, SHOP.key)
         calls = len(sim.calls_to("getOrder")) - before
-    return {"n": n, "confirmed": confirmed, "read": cycle.read, "get_order_calls": calls,
-            "bound": ceil_div(n, 100)}
+    return {
+        "n": n,
+        "confirmed": confirmed,
+        "read": cycle.read,
+        "get_order_calls": calls,
+        "bound": ceil_div(n, 100),
+    }
 
 
 async def bulk_confirm(n: int, rate: float = 1.0) -> dict[str, float]:
     """Confirm ``n`` orders at ``rate`` requests/s on the real clock; wall time and 403s."""
     clock = SystemClock()
-    sim = RmsSimulator(clock, qps_clock=clock, requests_per_second=None, processing_delay=NEVER,
-                       seed=n)
+    sim = RmsSimulator(
+        clock, qps_clock=clock, requests_per_second=None, processing_delay=NEVER, seed=n
+    )
     sim.add_shop(SHOP.shop_id, SHOP.secret, SHOP.license_key)
     now = clock.now()
     for _ in range(n):
         sim.add_order(SHOP.shop_id, ordered_at=now - timedelta(hours=1))
-    async with serve(sim.make_app()) as url, \
-            rms_core(clock, [SHOP], {SHOP.key: url}, rps=1000.0) as core:
+    async with (
+        serve(sim.make_app()) as url,
+        rms_core(clock, [SHOP], {SHOP.key: url}, rps=1000.0) as core,
+    ):
         await intake(core, SHOP.key)  # set-up: learn the orders quickly (QPS off)
         sim.bucket.rate = rate  # from here on RMS enforces the real limit
         async with aiohttp.ClientSession() as session:
@@ -101,30 +111,58 @@ async def run(sizes: Sequence[int] = (100, 1_000, 10_000), bulk: int = 1_000) ->
     for n in sizes:
         got = await poll_calls(n)
         ok = got["get_order_calls"] <= got["bound"] and got["read"] == n == got["confirmed"]
-        rows.append(Row(
-            "rms", f"getOrder per poll cycle, N = {n:,} in flight", got["get_order_calls"],
-            "calls", f"⌈N/100⌉ = {got['bound']}", verdict(ok),
-            f"{got['read']:,} orders read", got,
-        ))
+        rows.append(
+            Row(
+                "rms",
+                f"getOrder per poll cycle, N = {n:,} in flight",
+                got["get_order_calls"],
+                "calls",
+                f"⌈N/100⌉ = {got['bound']}",
+                verdict(ok),
+                f"{got['read']:,} orders read",
+                got,
+            )
+        )
     bulk_n = bulk
     got_b = await bulk_confirm(bulk_n)
-    rows.append(Row(
-        "rms", f"bulk confirm {bulk_n:,} @ 1 req/s: confirmOrder calls",
-        int(got_b["confirm_calls"]), "calls", f"⌈N/100⌉ = {int(got_b['calls_bound'])}",
-        verdict(got_b["confirm_calls"] <= got_b["calls_bound"]
-                and got_b["confirmed"] == bulk_n),
-        f"{int(got_b['confirmed']):,} confirmed", got_b,
-    ))
+    rows.append(
+        Row(
+            "rms",
+            f"bulk confirm {bulk_n:,} @ 1 req/s: confirmOrder calls",
+            int(got_b["confirm_calls"]),
+            "calls",
+            f"⌈N/100⌉ = {int(got_b['calls_bound'])}",
+            verdict(
+                got_b["confirm_calls"] <= got_b["calls_bound"] and got_b["confirmed"] == bulk_n
+            ),
+            f"{int(got_b['confirmed']):,} confirmed",
+            got_b,
+        )
+    )
     ratio = got_b["wall_s"] / got_b["lower_bound_s"] if got_b["lower_bound_s"] else float("nan")
     got_b["ratio"] = ratio
-    rows.append(Row(
-        "rms", f"bulk confirm {bulk_n:,} @ 1 req/s: wall time (real clock)", got_b["wall_s"], "s",
-        f"≤ 1.2 × {got_b['lower_bound_s']:.0f} s = {1.2 * got_b['lower_bound_s']:.1f} s",
-        verdict(ratio <= 1.2), f"×{ratio:.3f} of the lower bound", got_b,
-    ))
-    rows.append(Row(
-        "rms", "QPS rejections provoked by our pacing (bulk confirm)",
-        int(got_b["qps_rejections"]), "", "0", verdict(got_b["qps_rejections"] == 0),
-        f"of {int(got_b['all_calls'])} calls", got_b,
-    ))
+    rows.append(
+        Row(
+            "rms",
+            f"bulk confirm {bulk_n:,} @ 1 req/s: wall time (real clock)",
+            got_b["wall_s"],
+            "s",
+            f"≤ 1.2 × {got_b['lower_bound_s']:.0f} s = {1.2 * got_b['lower_bound_s']:.1f} s",
+            verdict(ratio <= 1.2),
+            f"×{ratio:.3f} of the lower bound",
+            got_b,
+        )
+    )
+    rows.append(
+        Row(
+            "rms",
+            "QPS rejections provoked by our pacing (bulk confirm)",
+            int(got_b["qps_rejections"]),
+            "",
+            "0",
+            verdict(got_b["qps_rejections"] == 0),
+            f"of {int(got_b['all_calls'])} calls",
+            got_b,
+        )
+    )
     return rows

@@ -73,8 +73,12 @@ async def _serve_sims(shops: int, orders: int) -> None:
         sim = RmsSimulator(clock, requests_per_second=None, processing_delay=timedelta(days=30))
         sim.add_shop(shop.shop_id, shop.secret, shop.license_key)
         for i in range(orders):
-            sim.add_order(shop.shop_id, number=order_number(shop.shop_id, i, _day(now)),
-                          ordered_at=now - timedelta(hours=1), progress=200)
+            sim.add_order(
+                shop.shop_id,
+                number=order_number(shop.shop_id, i, _day(now)),
+                ordered_at=now - timedelta(hours=1),
+                progress=200,
+            )
         runner = web.AppRunner(sim.make_app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -122,9 +126,15 @@ async def _seed(core: Any, shops: list[Any], orders: int, now: datetime) -> None
             for i in range(orders):
                 number = order_number(shop.shop_id, i, _day(now))
                 snapshot = replace(snap, number=number, raw={**snap.raw, "orderNumber": number})
-                record = OrderRecord(number=number, shop=shop.key, stage=Stage.PROCESSING,
-                                     snapshot=snapshot, stage_since=now - timedelta(minutes=30),
-                                     polling=True, next_poll_at=now - timedelta(seconds=1))
+                record = OrderRecord(
+                    number=number,
+                    shop=shop.key,
+                    stage=Stage.PROCESSING,
+                    snapshot=snapshot,
+                    stage_since=now - timedelta(minutes=30),
+                    polling=True,
+                    next_poll_at=now - timedelta(seconds=1),
+                )
                 await tx.save_order(record, now)
                 await tx.claim_intent(number, shop.key, "U0STAFF", now)
                 await tx.set_intent(number, "confirmed", now, attempted=True)
@@ -135,8 +145,16 @@ async def child(shops_n: int, orders: int) -> dict[str, Any]:
     from core.sync import poll
 
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.scale", "--sims", str(shops_n), str(orders),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+        sys.executable,
+        "-m",
+        "bench.scale",
+        "--sims",
+        str(shops_n),
+        str(orders),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
     assert proc.stdout is not None and proc.stdin is not None
     urls = json.loads(await proc.stdout.readline())
     shops = bench_shops(shops_n)
@@ -153,8 +171,9 @@ async def child(shops_n: int, orders: int) -> dict[str, Any]:
                 out["seed_s"] = time.perf_counter() - started
                 clock.advance(10)  # the pacing of the seeding reads is not part of the cycle
                 out["rss_before_mb"] = _rss_mb()
-                jobs = Jobs(core, timedelta(seconds=300), tick=15.0,
-                            rates={s.key: RATE for s in shops})
+                jobs = Jobs(
+                    core, timedelta(seconds=300), tick=15.0, rates={s.key: RATE for s in shops}
+                )
                 at, started = clock.now(), time.perf_counter()
                 await jobs.cycle()
                 out["tick_wall_s"] = time.perf_counter() - started
@@ -194,16 +213,28 @@ def _fill(path: Path, total: int, shops: list[Any], now: datetime, seed: int = 1
     orders: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
     written = 0
-    snapshot_tail = json.dumps({"settlement": "クレジットカード", "goods_price": 3980,
-                                "postage_price": 500, "total_price": 4480}, ensure_ascii=False)
+    snapshot_tail = json.dumps(
+        {
+            "settlement": "クレジットカード",
+            "goods_price": 3980,
+            "postage_price": 500,
+            "total_price": 4480,
+        },
+        ensure_ascii=False,
+    )
 
     def flush() -> None:
         db.executemany(
             """INSERT INTO orders (number, shop, stage, progress, snapshot, ordered_at,
                stage_since, polling, next_poll_at, created_at, updated_at)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?)""", orders)
-        db.executemany("INSERT INTO outbox (shop, kind, order_number, at, data, posted_at)"
-                       " VALUES (?,?,?,?,?,?)", events)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+            orders,
+        )
+        db.executemany(
+            "INSERT INTO outbox (shop, kind, order_number, at, data, posted_at)"
+            " VALUES (?,?,?,?,?,?)",
+            events,
+        )
         db.commit()
         orders.clear()
         events.clear()
@@ -215,39 +246,87 @@ def _fill(path: Path, total: int, shops: list[Any], now: datetime, seed: int = 1
         number = order_number(shop.shop_id, i, (today - timedelta(days=age)).strftime("%Y%m%d"))
         roll = rng.random()
         if age == 0:
-            stage = (Stage.AWAITING if roll < 0.3 else Stage.NEEDS_ACTION if roll < 0.35
-                     else Stage.ERROR if roll < 0.37 else Stage.PROCESSING if roll < 0.8
-                     else Stage.PROCESSED)
+            stage = (
+                Stage.AWAITING
+                if roll < 0.3
+                else Stage.NEEDS_ACTION
+                if roll < 0.35
+                else Stage.ERROR
+                if roll < 0.37
+                else Stage.PROCESSING
+                if roll < 0.8
+                else Stage.PROCESSED
+            )
         else:
             stage = Stage.CANCELLED if roll < 0.04 else Stage.PROCESSED
-        progress = {Stage.PROCESSING: 200, Stage.PROCESSED: 300 if age < 3 else 500,
-                    Stage.CANCELLED: 900}.get(stage, 100)
+        progress = {
+            Stage.PROCESSING: 200,
+            Stage.PROCESSED: 300 if age < 3 else 500,
+            Stage.CANCELLED: 900,
+        }.get(stage, 100)
         due = (at.astimezone(JST).date() + timedelta(days=14)).isoformat()
-        snapshot = (f'{{"number":"{number}","progress":{progress},'
-                    f'"ordered_at":"{at.isoformat()}","cancel_due":"{due}",{snapshot_tail[1:]}')
+        snapshot = (
+            f'{{"number":"{number}","progress":{progress},'
+            f'"ordered_at":"{at.isoformat()}","cancel_due":"{due}",{snapshot_tail[1:]}'
+        )
         confirmed = at + timedelta(minutes=rng.uniform(5, 120))
         since = confirmed + timedelta(minutes=30) if stage is Stage.PROCESSED else at
-        orders.append((number, shop.key, stage.value, progress, snapshot, at.isoformat(),
-                       since.isoformat(), int(stage is Stage.PROCESSING),
-                       (now + timedelta(seconds=60)).isoformat()
-                       if stage is Stage.PROCESSING else None,
-                       at.isoformat(), since.isoformat()))
+        orders.append(
+            (
+                number,
+                shop.key,
+                stage.value,
+                progress,
+                snapshot,
+                at.isoformat(),
+                since.isoformat(),
+                int(stage is Stage.PROCESSING),
+                (now + timedelta(seconds=60)).isoformat() if stage is Stage.PROCESSING else None,
+                at.isoformat(),
+                since.isoformat(),
+            )
+        )
         posted = at.isoformat()
         events.append((shop.key, "order_new", number, at.isoformat(), "{}", posted))
         if stage in (Stage.PROCESSING, Stage.PROCESSED):
             actor = "rms" if roll < 0.1 else f"U0STAFF{i % 7}"
             kind = "order_adopted" if actor == "rms" else "order_confirmed"
-            events.append((shop.key, kind, number, confirmed.isoformat(),
-                           json.dumps({"actor": actor}), posted))
+            events.append(
+                (
+                    shop.key,
+                    kind,
+                    number,
+                    confirmed.isoformat(),
+                    json.dumps({"actor": actor}),
+                    posted,
+                )
+            )
         if stage is Stage.PROCESSED:
-            events.append((shop.key, "order_processed", number, since.isoformat(),
-                           '{"from": "processing", "minutes": 30}', posted))
+            events.append(
+                (
+                    shop.key,
+                    "order_processed",
+                    number,
+                    since.isoformat(),
+                    '{"from": "processing", "minutes": 30}',
+                    posted,
+                )
+            )
         elif stage is Stage.CANCELLED:
-            events.append((shop.key, "order_cancelled", number, since.isoformat(),
-                           '{"progress": 900}', posted))
+            events.append(
+                (
+                    shop.key,
+                    "order_cancelled",
+                    number,
+                    since.isoformat(),
+                    '{"progress": 900}',
+                    posted,
+                )
+            )
         elif stage is Stage.ERROR:
-            events.append((shop.key, "order_error", number, at.isoformat(),
-                           '{"error_key": "qps"}', posted))
+            events.append(
+                (shop.key, "order_error", number, at.isoformat(), '{"error_key": "qps"}', posted)
+            )
         if len(orders) >= 20_000:
             written += len(events)
             flush()
@@ -276,13 +355,22 @@ async def summary_time(total: int, shops_n: int = 50) -> dict[str, Any]:
         async with SqliteStore.open(path) as store:
             for _ in range(3):
                 started = time.perf_counter()
-                summary = await build_summary(store, configs, now.astimezone(JST).date(), JST,
-                                              now, remember=False)
+                summary = await build_summary(
+                    store, configs, now.astimezone(JST).date(), JST, now, remember=False
+                )
                 timings.append(time.perf_counter() - started)
         size = path.stat().st_size / 2**20
-    return {"orders": total, "events": events, "shops": shops_n, "fill_s": fill_s,
-            "runs_s": timings, "worst_s": max(timings), "db_mb": size,
-            "today_new": summary.total.new, "today_processing": summary.total.processing}
+    return {
+        "orders": total,
+        "events": events,
+        "shops": shops_n,
+        "fill_s": fill_s,
+        "runs_s": timings,
+        "worst_s": max(timings),
+        "db_mb": size,
+        "today_new": summary.total.new,
+        "today_processing": summary.total.processing,
+    }
 
 
 # -- rows ------------------------------------------------------------------------------------------
@@ -290,8 +378,15 @@ async def summary_time(total: int, shops_n: int = 50) -> dict[str, Any]:
 
 async def _run_child(shops: int, orders: int) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.scale", "--child", str(shops), str(orders),
-        stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+        sys.executable,
+        "-m",
+        "bench.scale",
+        "--child",
+        str(shops),
+        str(orders),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
     stdout, _ = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"bench.scale child failed with exit code {proc.returncode}")
@@ -303,29 +398,54 @@ async def run(shops: int = 50, orders: int = 2_000, stored: int = 1_000_000) -> 
     label = f"{shops} shops × {orders:,} in flight"
     per_call_ms = 1000 * got["sweep_wall_s"] / max(1, got["sweep_calls"])
     rows = [
-        Row("scale", f"{label}: one Jobs tick, paced at 1 req/s per shop",
-            got["tick_paced_s"], "s", "≤ tick 15 s (the adaptive cadence)",
+        Row(
+            "scale",
+            f"{label}: one Jobs tick, paced at 1 req/s per shop",
+            got["tick_paced_s"],
+            "s",
+            "≤ tick 15 s (the adaptive cadence)",
             verdict(got["tick_paced_s"] <= 15.0),
             f"{got['tick_calls_per_shop']} getOrder per shop, up to 16 shops at once; "
-            f"bot's own time {got['tick_wall_s']:.1f} s", got),
-        Row("scale", f"{label}: full poll sweep, bot's own time", got["sweep_wall_s"], "s",
-            "< RMS pacing (1 s per getOrder)", verdict(per_call_ms < 1000 * RATE),
+            f"bot's own time {got['tick_wall_s']:.1f} s",
+            got,
+        ),
+        Row(
+            "scale",
+            f"{label}: full poll sweep, bot's own time",
+            got["sweep_wall_s"],
+            "s",
+            "< RMS pacing (1 s per getOrder)",
+            verdict(per_call_ms < 1000 * RATE),
             f"{got['sweep_read']:,} orders in {got['sweep_calls']:,} getOrder "
             f"(⌈N/100⌉ = {shops * ceil_div(orders, 100):,}); {per_call_ms:.0f} ms per call; "
-            f"paced {fmt(got['sweep_paced_s'])} s", got),
-        Row("scale", f"{label}: peak RSS of the bot process", got["peak_rss_mb"], "MB",
-            f"≤ {RSS_LIMIT_MB:.0f} MB", verdict(got["peak_rss_mb"] <= RSS_LIMIT_MB),
+            f"paced {fmt(got['sweep_paced_s'])} s",
+            got,
+        ),
+        Row(
+            "scale",
+            f"{label}: peak RSS of the bot process",
+            got["peak_rss_mb"],
+            "MB",
+            f"≤ {RSS_LIMIT_MB:.0f} MB",
+            verdict(got["peak_rss_mb"] <= RSS_LIMIT_MB),
             f"RSS {got['rss_before_mb']:.0f} MB before the cycles, {got['rss_after_mb']:.0f} MB "
-            f"after; SQLite file {got['db_mb']:.0f} MB", got),
+            f"after; SQLite file {got['db_mb']:.0f} MB",
+            got,
+        ),
     ]
     summary = await summary_time(stored)
-    rows.append(Row(
-        "scale", f"daily summary (build_summary, 50 shops) over {stored:,} stored orders",
-        summary["worst_s"], "s", f"≤ {SUMMARY_LIMIT_S:g} s",
-        verdict(summary["worst_s"] <= SUMMARY_LIMIT_S),
-        f"worst of 3; {summary['events']:,} outbox events; file {summary['db_mb']:.0f} MB",
-        summary,
-    ))
+    rows.append(
+        Row(
+            "scale",
+            f"daily summary (build_summary, 50 shops) over {stored:,} stored orders",
+            summary["worst_s"],
+            "s",
+            f"≤ {SUMMARY_LIMIT_S:g} s",
+            verdict(summary["worst_s"] <= SUMMARY_LIMIT_S),
+            f"worst of 3; {summary['events']:,} outbox events; file {summary['db_mb']:.0f} MB",
+            summary,
+        )
+    )
     return rows
 
 

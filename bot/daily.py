@@ -67,8 +67,11 @@ class Daily:
             try:
                 summary = await build_summary(self.core.store, self.core.shops, day, self.tz, now)
                 messages = summary_messages(summary, self.lang)
-                channels = ([self.summary_channel] if self.summary_channel else
-                            list(dict.fromkeys(s.channel for s in self.core.shops.values())))
+                channels = (
+                    [self.summary_channel]
+                    if self.summary_channel
+                    else list(dict.fromkeys(s.channel for s in self.core.shops.values()))
+                )
                 for channel in channels:
                     await self.poster.post_all(channel, messages)
             except Exception:
@@ -80,6 +83,7 @@ class Daily:
         """Today's summary so far (for `/rms summary`), without remembering it."""
         now = self.core.clock.now()
         shops = self.core.shops if shop is None else {shop: self.core.shop(shop)}
-        summary = await build_summary(self.core.store, shops, now.astimezone(self.tz).date(),
-                                      self.tz, now, remember=False)
+        summary = await build_summary(
+            self.core.store, shops, now.astimezone(self.tz).date(), self.tz, now, remember=False
+        )
         return summary_message(summary, self.lang)

@@ -69,8 +69,9 @@ class Jobs:
         if now >= self.next_intake.get(shop, now):
             self.next_intake[shop] = now + self.poll_interval
             await self._guard(f"intake:{shop}", intake(self.core, shop))
-        await self._guard(f"poll:{shop}",
-                          poll(self.core, shop, max_calls=self.poll_calls_per_tick(shop)))
+        await self._guard(
+            f"poll:{shop}", poll(self.core, shop, max_calls=self.poll_calls_per_tick(shop))
+        )
         await self._guard(f"reconcile:{shop}", reconcile(self.core, shop))
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -67,9 +67,11 @@ class Runtime:
 
 def _policy(settings: Settings) -> Policy:
     interval = timedelta(seconds=settings.poll_interval_seconds)
-    return Policy(poll_interval=interval,
-                  young_interval=min(interval, timedelta(seconds=60)),
-                  stuck_after=timedelta(hours=settings.stuck_after_hours))
+    return Policy(
+        poll_interval=interval,
+        young_interval=min(interval, timedelta(seconds=60)),
+        stuck_after=timedelta(hours=settings.stuck_after_hours),
+    )
 
 
 @asynccontextmanager
@@ -89,8 +91,10 @@ async def running(
         async with SqliteStore.open(settings.database_path()) as store:
             vault = None
             if settings.secret_key is not None:
-                vault = KeyVault(settings.secret_key.get_secret_value(),
-                                 {s.key: s.license_key.get_secret_value() for s in shops})
+                vault = KeyVault(
+                    settings.secret_key.get_secret_value(),
+                    {s.key: s.license_key.get_secret_value() for s in shops},
+                )
                 await vault.load(store, [s.key for s in shops])
             clients: dict[str, RmsApi] = dict(rms or {})
             rates = {}
@@ -103,12 +107,21 @@ async def running(
                 if vault is not None:
                     key = current_key(vault, shop.key)
                 clients[shop.key] = RmsHttpClient(
-                    session, base_url=settings.rms_base_url,
+                    session,
+                    base_url=settings.rms_base_url,
                     service_secret=shop.service_secret.get_secret_value(),
-                    license_key=key, clock=clock, requests_per_second=rates[shop.key],
+                    license_key=key,
+                    clock=clock,
+                    requests_per_second=rates[shop.key],
                 )
-            core = Core(store=store, clock=clock, shops={s.key: s.config() for s in shops},
-                        rms=clients, policy=_policy(settings), rng=random.Random())
+            core = Core(
+                store=store,
+                clock=clock,
+                shops={s.key: s.config() for s in shops},
+                rms=clients,
+                policy=_policy(settings),
+                rng=random.Random(),
+            )
             slack = AsyncWebClient(
                 token=settings.slack_bot_token.get_secret_value(),
                 base_url=settings.slack_api_url,
@@ -116,31 +129,56 @@ async def running(
                 retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
             )
             poster = SlackPoster(slack, clock)
-            auth = Authorizer(settings.confirmers, settings.admins,
-                              members_of=lambda g: _group_members(slack, g))
-            publisher = Publisher(core, poster, lang=settings.language,
-                                  summary_channel=settings.summary_channel)
-            deps = HandlerDeps(core=core, poster=poster, auth=auth, tracker=tracker,
-                               publisher=publisher, lang=settings.language)
+            auth = Authorizer(
+                settings.confirmers, settings.admins, members_of=lambda g: _group_members(slack, g)
+            )
+            publisher = Publisher(
+                core, poster, lang=settings.language, summary_channel=settings.summary_channel
+            )
+            deps = HandlerDeps(
+                core=core,
+                poster=poster,
+                auth=auth,
+                tracker=tracker,
+                publisher=publisher,
+                lang=settings.language,
+            )
             secrets_by_shop = {s.key: s.service_secret.get_secret_value() for s in shops}
 
             async def probe(shop: str, candidate: str) -> datetime:
-                client = RmsHttpClient(session, base_url=settings.rms_base_url,
-                                       service_secret=secrets_by_shop[shop],
-                                       license_key=candidate, clock=clock,
-                                       requests_per_second=rates[shop], max_read_attempts=1)
+                client = RmsHttpClient(
+                    session,
+                    base_url=settings.rms_base_url,
+                    service_secret=secrets_by_shop[shop],
+                    license_key=candidate,
+                    clock=clock,
+                    requests_per_second=rates[shop],
+                    max_read_attempts=1,
+                )
                 return await client.license_expiry()
 
-            daily = Daily(core, poster, settings.summary_time(), settings.tz(),
-                          lang=settings.language, summary_channel=settings.summary_channel,
-                          vault=vault, probe=probe)
+            daily = Daily(
+                core,
+                poster,
+                settings.summary_time(),
+                settings.tz(),
+                lang=settings.language,
+                summary_channel=settings.summary_channel,
+                vault=vault,
+                probe=probe,
+            )
             deps.extras["summary"] = daily.summary_now
             deps.extras["home"] = partial(_home, core, settings.language)
             if vault is not None:
                 deps.extras["license"] = partial(_submit_key, core, vault, tracker, daily)
             app = create_app(deps, slack, settings.slack_signing_secret)
-            jobs = Jobs(core, timedelta(seconds=settings.poll_interval_seconds), tick=tick,
-                        rates=rates, after_cycle=[publisher.drain, daily, publisher.drain])
+            jobs = Jobs(
+                core,
+                timedelta(seconds=settings.poll_interval_seconds),
+                tick=tick,
+                rates=rates,
+                after_cycle=[publisher.drain, daily, publisher.drain],
+            )
             try:
                 yield Runtime(settings, core, slack, app, deps, jobs, tracker, session)
             finally:
@@ -153,8 +191,9 @@ async def _home(core: Core, lang: Lang, _user: str) -> dict[str, object]:
     return home_view(await gather_home(core), lang, core.clock.now())
 
 
-async def _submit_key(core: Core, vault: KeyVault, tracker: TaskTracker, daily: Daily,
-                      shop: str, key: str, actor: str) -> str:
+async def _submit_key(
+    core: Core, vault: KeyVault, tracker: TaskTracker, daily: Daily, shop: str, key: str, actor: str
+) -> str:
     """Store the pasted key encrypted, then probe it at once (and every 5 minutes after)."""
     status = await submit_new_key(core, vault, shop, key, actor)
     daily.next_probe_now()
@@ -187,8 +226,12 @@ async def serve(settings: Settings) -> None:
                 rt.app, settings.slack_app_token.get_secret_value()
             )
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]
-        logger.info("rms-bot running: %s mode, port %d, %d shop(s)",
-                    "Socket" if socket_handler else "HTTP", settings.port, len(rt.core.shops))
+        logger.info(
+            "rms-bot running: %s mode, port %d, %d shop(s)",
+            "Socket" if socket_handler else "HTTP",
+            settings.port,
+            len(rt.core.shops),
+        )
         gc.freeze()  # start-up objects never need collecting: shorter GC pauses under load
         jobs = asyncio.create_task(rt.jobs.run(stop), name="jobs")
         await stop.wait()

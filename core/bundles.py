@@ -13,8 +13,9 @@ from core.outcomes import OrderOutcome, Outcome, Reason, Report
 from core.service import Core
 
 CONFIRMED = frozenset({Stage.PROCESSING, Stage.PROCESSED})
-CANDIDATE_STAGES = frozenset({Stage.AWAITING, Stage.NEEDS_ACTION, Stage.PROCESSING,
-                              Stage.PROCESSED})
+CANDIDATE_STAGES = frozenset(
+    {Stage.AWAITING, Stage.NEEDS_ACTION, Stage.PROCESSING, Stage.PROCESSED}
+)
 
 
 def destination_key(record: OrderRecord) -> str:
@@ -51,8 +52,12 @@ async def bundle(core: Core, shop: str, numbers: Sequence[str], actor: str) -> R
         if len(wanted) < 2:
             outcomes = [OrderOutcome(n, Outcome.REFUSED, reason=Reason.TOO_FEW) for n in wanted]
         elif not outcomes and len({destination_key(records[n]) for n in wanted}) > 1:
-            outcomes = [OrderOutcome(n, Outcome.REFUSED, records[n].stage,
-                                     reason=Reason.DIFFERENT_DESTINATION) for n in wanted]
+            outcomes = [
+                OrderOutcome(
+                    n, Outcome.REFUSED, records[n].stage, reason=Reason.DIFFERENT_DESTINATION
+                )
+                for n in wanted
+            ]
         if outcomes:
             refused = {o.order_number for o in outcomes}
             for n in wanted:
@@ -62,14 +67,21 @@ async def bundle(core: Core, shop: str, numbers: Sequence[str], actor: str) -> R
             by_number = {o.order_number: o for o in outcomes}
             return Report(shop, actor, "bundle", tuple(by_number[n] for n in wanted))
         bundle_id = "B" + hashlib.sha1("|".join(sorted(wanted)).encode()).hexdigest()[:10]  # noqa: S324
-        await tx.execute("INSERT OR REPLACE INTO bundles (id, shop, created_by, created_at) "
-                         "VALUES (?,?,?,?)", (bundle_id, shop, actor, now.isoformat()))
+        await tx.execute(
+            "INSERT OR REPLACE INTO bundles (id, shop, created_by, created_at) VALUES (?,?,?,?)",
+            (bundle_id, shop, actor, now.isoformat()),
+        )
         for n in wanted:
             await tx.save_order(replace(records[n], bundle_id=bundle_id), now)
-            await tx.audit(shop, actor, "bundle", "bundled", now, order_number=n,
-                           detail={"bundle": bundle_id})
-    return Report(shop, actor, "bundle", tuple(
-        OrderOutcome(n, Outcome.BUNDLED, records[n].stage, detail=bundle_id) for n in wanted))
+            await tx.audit(
+                shop, actor, "bundle", "bundled", now, order_number=n, detail={"bundle": bundle_id}
+            )
+    return Report(
+        shop,
+        actor,
+        "bundle",
+        tuple(OrderOutcome(n, Outcome.BUNDLED, records[n].stage, detail=bundle_id) for n in wanted),
+    )
 
 
 async def unbundle(core: Core, shop: str, number: str, actor: str) -> Report:
@@ -79,19 +91,33 @@ async def unbundle(core: Core, shop: str, number: str, actor: str) -> Report:
         record = await tx.get_order(number)
         if record is None or record.shop != shop or not record.bundle_id:
             reason = Reason.UNKNOWN_ORDER if record is None else Reason.NOT_BUNDLED
-            return Report(shop, actor, "unbundle",
-                          (OrderOutcome(number, Outcome.REFUSED, reason=reason),))
+            return Report(
+                shop, actor, "unbundle", (OrderOutcome(number, Outcome.REFUSED, reason=reason),)
+            )
         bundle_id = record.bundle_id
         rows = await tx.rows("SELECT number FROM orders WHERE bundle_id = ?", (bundle_id,))
         members = await tx.get_orders(row["number"] for row in rows)
         for member in members.values():
             await tx.save_order(replace(member, bundle_id=None), now)
-            await tx.audit(shop, actor, "unbundle", "unbundled", now,
-                           order_number=member.number, detail={"bundle": bundle_id})
+            await tx.audit(
+                shop,
+                actor,
+                "unbundle",
+                "unbundled",
+                now,
+                order_number=member.number,
+                detail={"bundle": bundle_id},
+            )
         await tx.execute("DELETE FROM bundles WHERE id = ?", (bundle_id,))
-    return Report(shop, actor, "unbundle", tuple(
-        OrderOutcome(m.number, Outcome.UNBUNDLED, m.stage, detail=bundle_id)
-        for m in members.values()))
+    return Report(
+        shop,
+        actor,
+        "unbundle",
+        tuple(
+            OrderOutcome(m.number, Outcome.UNBUNDLED, m.stage, detail=bundle_id)
+            for m in members.values()
+        ),
+    )
 
 
 async def candidates(core: Core, shop: str) -> list[list[OrderRecord]]:

@@ -32,8 +32,9 @@ def decide(record: OrderRecord | None, intent: Intent | None) -> OrderOutcome | 
         return None  # unknown here: looked up in RMS before deciding
     number = record.number
     if intent is not None and intent.state == "confirmed":
-        return OrderOutcome(number, Outcome.ALREADY_CONFIRMED, record.stage,
-                            by=intent.actor, at=intent.updated_at)
+        return OrderOutcome(
+            number, Outcome.ALREADY_CONFIRMED, record.stage, by=intent.actor, at=intent.updated_at
+        )
     if (intent is not None and intent.state == "pending") or record.stage is Stage.SENDING:
         return OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.IN_FLIGHT)
     if record.stage is Stage.CANCELLED:
@@ -43,8 +44,13 @@ def decide(record: OrderRecord | None, intent: Intent | None) -> OrderOutcome | 
     if record.snapshot.fee_unset:
         return OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.FEE_UNSET)
     if record.stage in (Stage.PROCESSING, Stage.PROCESSED) or record.progress != 100:
-        return OrderOutcome(number, Outcome.ALREADY_CONFIRMED, record.stage,
-                            by=record.confirmed_by or "rms", at=record.confirmed_at)
+        return OrderOutcome(
+            number,
+            Outcome.ALREADY_CONFIRMED,
+            record.stage,
+            by=record.confirmed_by or "rms",
+            at=record.confirmed_at,
+        )
     return None
 
 
@@ -86,8 +92,9 @@ async def _learn_unknown(
     known = await core.store.get_orders(wanted)
     for number, record in known.items():
         if record.shop != shop:
-            outcomes[number] = OrderOutcome(number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER,
-                                            detail=record.shop)
+            outcomes[number] = OrderOutcome(
+                number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER, detail=record.shop
+            )
     unknown = [n for n in wanted if n not in known]
     if not unknown:
         return 0
@@ -119,11 +126,21 @@ async def _claim(
                 if existing is not None:  # lost a race with another request
                     refusal = decide(record, existing)
             if refusal is not None or record is None:
-                outcomes[number] = refusal or OrderOutcome(number, Outcome.REFUSED,
-                                                           reason=Reason.UNKNOWN_ORDER)
-                await tx.audit(shop, actor, "confirm", "refused", now, order_number=number,
-                               detail={"reason": outcomes[number].reason or "already",
-                                       "outcome": outcomes[number].outcome.value})
+                outcomes[number] = refusal or OrderOutcome(
+                    number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER
+                )
+                await tx.audit(
+                    shop,
+                    actor,
+                    "confirm",
+                    "refused",
+                    now,
+                    order_number=number,
+                    detail={
+                        "reason": outcomes[number].reason or "already",
+                        "outcome": outcomes[number].outcome.value,
+                    },
+                )
                 continue
             await tx.save_order(replace(record, stage=Stage.SENDING, stage_since=now), now)
             await tx.audit(shop, actor, "confirm", "intent", now, order_number=number)
@@ -132,8 +149,13 @@ async def _claim(
 
 
 async def send_chunk(
-    core: Core, shop: str, chunk: list[str], actor: str, outcomes: dict[str, OrderOutcome],
-    *, reconciled: bool = False,
+    core: Core,
+    shop: str,
+    chunk: list[str],
+    actor: str,
+    outcomes: dict[str, OrderOutcome],
+    *,
+    reconciled: bool = False,
 ) -> int:
     """Send one confirmOrder (≤100 claimed numbers); retry only what RMS surely did not do."""
     calls, attempt, remaining = 0, 0, list(chunk)
@@ -164,14 +186,18 @@ async def send_chunk(
                 await _fail(core, shop, remaining, actor, outcomes, info)
             return calls
         await note_rms_result(core, shop, None)
-        calls += await _record_results(core, shop, results, actor, outcomes, retried,
-                                       reconciled=reconciled)
+        calls += await _record_results(
+            core, shop, results, actor, outcomes, retried, reconciled=reconciled
+        )
         return calls
     return calls
 
 
 async def _record_results(
-    core: Core, shop: str, results: Sequence[ConfirmResult], actor: str,
+    core: Core,
+    shop: str,
+    results: Sequence[ConfirmResult],
+    actor: str,
     outcomes: dict[str, OrderOutcome],
     retried: tuple[str, ...],
     *,
@@ -192,33 +218,59 @@ async def _record_results(
                 continue
             record = records[number]
             snap = replace(record.snapshot, progress=200, confirmed_at=now)
-            updated = replace(record, stage=Stage.PROCESSING, snapshot=snap, stage_since=now,
-                              polling=True, next_poll_at=now + core.policy.young_interval,
-                              error_key=None, error_code=None, error_message="",
-                              confirmed_by=actor, confirmed_at=now)
+            updated = replace(
+                record,
+                stage=Stage.PROCESSING,
+                snapshot=snap,
+                stage_since=now,
+                polling=True,
+                next_poll_at=now + core.policy.young_interval,
+                error_key=None,
+                error_code=None,
+                error_message="",
+                confirmed_by=actor,
+                confirmed_at=now,
+            )
             await tx.save_order(updated, now)
             await tx.set_intent(number, "confirmed", now, code=result.code, attempted=True)
-            await tx.add_event(shop, EventKind.ORDER_CONFIRMED, number, now,
-                               {"actor": actor, "reconciled": reconciled})
+            await tx.add_event(
+                shop,
+                EventKind.ORDER_CONFIRMED,
+                number,
+                now,
+                {"actor": actor, "reconciled": reconciled},
+            )
             await tx.audit(shop, actor, "confirm", "confirmed", now, order_number=number)
-            outcomes[number] = OrderOutcome(number, Outcome.CONFIRMED, Stage.PROCESSING,
-                                            by=actor, at=now)
+            outcomes[number] = OrderOutcome(
+                number, Outcome.CONFIRMED, Stage.PROCESSING, by=actor, at=now
+            )
     calls = 0
     if unanswered:  # RMS answered, but not for these: ask getOrder what happened to them
-        missing = RmsProtocolError("confirmOrder answer had no result for this order",
-                                   code=MISSING_RESULT)
+        missing = RmsProtocolError(
+            "confirmOrder answer had no result for this order", code=MISSING_RESULT
+        )
         still, calls = await _reconcile(core, shop, unanswered, actor, outcomes, missing)
         if still:
-            await _fail(core, shop, still, actor, outcomes,
-                        ErrorInfo(missing.kind, missing.code, missing.message))
+            await _fail(
+                core,
+                shop,
+                still,
+                actor,
+                outcomes,
+                ErrorInfo(missing.kind, missing.code, missing.message),
+            )
     if refused:
         calls += await _handle_refusals(core, shop, refused, actor, outcomes, retried)
     return calls
 
 
 async def _handle_refusals(
-    core: Core, shop: str, refused: dict[str, tuple[str, str]], actor: str,
-    outcomes: dict[str, OrderOutcome], retried: tuple[str, ...],
+    core: Core,
+    shop: str,
+    refused: dict[str, tuple[str, str]],
+    actor: str,
+    outcomes: dict[str, OrderOutcome],
+    retried: tuple[str, ...],
 ) -> int:
     """RMS refused some orders: re-read them (RMSステータスを取得) and adopt what RMS shows."""
     snaps = {}
@@ -241,29 +293,48 @@ async def _handle_refusals(
             info = ErrorInfo(key, code, message, bot_did)
             if code == CODE_NOT_CONFIRMABLE and record.progress >= 200:
                 await tx.adopt_intent(number, shop, record.snapshot.confirmed_at or now)
-                outcomes[number] = OrderOutcome(number, Outcome.ADOPTED, record.stage, error=info,
-                                                by="rms")
+                outcomes[number] = OrderOutcome(
+                    number, Outcome.ADOPTED, record.stage, error=info, by="rms"
+                )
                 continue
             if code == CODE_POSTAGE_UNSET and record.stage is not Stage.NEEDS_ACTION:
-                record = replace(record, stage=Stage.NEEDS_ACTION, stage_since=now,
-                                 flag_reason=FlagReason.SHIPPING_FEE_UNSET.value)
-                await tx.add_event(shop, EventKind.ORDER_FLAGGED, number, now,
-                                   {"reason": record.flag_reason, "fields": ["postagePrice"]})
+                record = replace(
+                    record,
+                    stage=Stage.NEEDS_ACTION,
+                    stage_since=now,
+                    flag_reason=FlagReason.SHIPPING_FEE_UNSET.value,
+                )
+                await tx.add_event(
+                    shop,
+                    EventKind.ORDER_FLAGGED,
+                    number,
+                    now,
+                    {"reason": record.flag_reason, "fields": ["postagePrice"]},
+                )
             elif record.stage in (Stage.AWAITING, Stage.SENDING):
                 record = with_error(record, key, code, message)
             await tx.save_order(record, now)
             if record.stage is Stage.ERROR or key == "unknown":
-                await tx.add_event(shop, EventKind.ORDER_ERROR, number, now,
-                                   {"error_key": key, "code": code, "message": message,
-                                    "bot_did": list(bot_did)})
-            await tx.audit(shop, actor, "confirm", "failed", now, order_number=number,
-                           detail={"code": code})
+                await tx.add_event(
+                    shop,
+                    EventKind.ORDER_ERROR,
+                    number,
+                    now,
+                    {"error_key": key, "code": code, "message": message, "bot_did": list(bot_did)},
+                )
+            await tx.audit(
+                shop, actor, "confirm", "failed", now, order_number=number, detail={"code": code}
+            )
             outcomes[number] = OrderOutcome(number, Outcome.FAILED, record.stage, error=info)
     return 1
 
 
 async def _reconcile(
-    core: Core, shop: str, numbers: list[str], actor: str, outcomes: dict[str, OrderOutcome],
+    core: Core,
+    shop: str,
+    numbers: list[str],
+    actor: str,
+    outcomes: dict[str, OrderOutcome],
     exc: RmsError,
 ) -> tuple[list[str] | None, int]:
     """After an ambiguous failure: getOrder decides. Returns the numbers still in 100 (safe to
@@ -285,14 +356,21 @@ async def _reconcile(
             record = changes[snap.number].record
             if snap.progress >= 200 and record.stage is not Stage.CANCELLED:
                 await tx.set_intent(snap.number, "confirmed", now, attempted=True)
-                await tx.add_event(shop, EventKind.ORDER_CONFIRMED, snap.number, now,
-                                   {"actor": actor, "reconciled": True})
-                outcomes[snap.number] = OrderOutcome(snap.number, Outcome.CONFIRMED, record.stage,
-                                                     by=actor, at=now)
+                await tx.add_event(
+                    shop,
+                    EventKind.ORDER_CONFIRMED,
+                    snap.number,
+                    now,
+                    {"actor": actor, "reconciled": True},
+                )
+                outcomes[snap.number] = OrderOutcome(
+                    snap.number, Outcome.CONFIRMED, record.stage, by=actor, at=now
+                )
             else:
                 await tx.set_intent(snap.number, "failed", now, code=str(snap.progress))
-                outcomes[snap.number] = OrderOutcome(snap.number, Outcome.FAILED, record.stage,
-                                                     error=ErrorInfo("cancelled"))
+                outcomes[snap.number] = OrderOutcome(
+                    snap.number, Outcome.FAILED, record.stage, error=ErrorInfo("cancelled")
+                )
     missing = [n for n in numbers if n not in by_number]
     if missing:
         await _fail(core, shop, missing, actor, outcomes, ErrorInfo("unknown", None, "not found"))
@@ -300,7 +378,11 @@ async def _reconcile(
 
 
 async def _fail(
-    core: Core, shop: str, numbers: list[str], actor: str, outcomes: dict[str, OrderOutcome],
+    core: Core,
+    shop: str,
+    numbers: list[str],
+    actor: str,
+    outcomes: dict[str, OrderOutcome],
     info: ErrorInfo,
 ) -> None:
     """RMS certainly did not confirm these: release the intent, show エラー with remediation."""
@@ -308,15 +390,37 @@ async def _fail(
     async with core.store.tx() as tx:
         records = await tx.get_orders(numbers)
         for number in numbers:
-            await tx.set_intent(number, "failed", now, code=info.code or info.key,
-                                message=info.message, attempted=True)
+            await tx.set_intent(
+                number,
+                "failed",
+                now,
+                code=info.code or info.key,
+                message=info.message,
+                attempted=True,
+            )
             record = records.get(number)
             if record is not None:
                 await tx.save_order(with_error(record, info.key, info.code, info.message), now)
-            await tx.add_event(shop, EventKind.ORDER_ERROR, number, now,
-                               {"error_key": info.key, "code": info.code,
-                                "message": info.message, "bot_did": list(info.bot_did)})
-            await tx.audit(shop, actor, "confirm", "failed", now, order_number=number,
-                           detail={"error": info.key, "code": info.code})
+            await tx.add_event(
+                shop,
+                EventKind.ORDER_ERROR,
+                number,
+                now,
+                {
+                    "error_key": info.key,
+                    "code": info.code,
+                    "message": info.message,
+                    "bot_did": list(info.bot_did),
+                },
+            )
+            await tx.audit(
+                shop,
+                actor,
+                "confirm",
+                "failed",
+                now,
+                order_number=number,
+                detail={"error": info.key, "code": info.code},
+            )
             outcomes[number] = OrderOutcome(number, Outcome.FAILED, Stage.ERROR, error=info)
     logger.warning("confirm failed for %d order(s) of %s: %s", len(numbers), shop, info.key)

@@ -52,6 +52,7 @@ class Digest:
         """True when no section has a line."""
         return not any(lines for _, lines in self.sections())
 
+
 SECTION_OF: dict[EventKind, str] = {
     EventKind.ORDER_PROCESSED: "processed",
     EventKind.ORDER_FLAGGED: "flagged",

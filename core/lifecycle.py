@@ -42,6 +42,7 @@ class Change:
     events: tuple[tuple[EventKind, Mapping[str, Any]], ...] = ()
     adopted: bool = False  # RMS shows it confirmed and we hold no intent: record one as "rms"
 
+
 def derive_stage(
     snap: RmsOrder, prev: OrderRecord | None, *, reset: bool = False
 ) -> tuple[Stage, str | None]:
@@ -82,8 +83,9 @@ def apply_snapshot(
     """Merge a fresh RMS snapshot into our record and say what changed."""
     stage, reason = derive_stage(snap, prev, reset=reset)
     changed = prev is None or prev.stage is not stage
-    base = prev or OrderRecord(number=snap.number, shop=shop, stage=stage, snapshot=snap,
-                               stage_since=now)
+    base = prev or OrderRecord(
+        number=snap.number, shop=shop, stage=stage, snapshot=snap, stage_since=now
+    )
     record = replace(
         base,
         stage=stage,
@@ -113,8 +115,12 @@ def _stage_events(
     stage, snap = record.stage, record.snapshot
     prev_stage = prev.stage.value if prev else None
     if stage is Stage.NEEDS_ACTION:
-        return [(EventKind.ORDER_FLAGGED,
-                 {"reason": record.flag_reason, "fields": list(snap.unset_fee_fields())})]
+        return [
+            (
+                EventKind.ORDER_FLAGGED,
+                {"reason": record.flag_reason, "fields": list(snap.unset_fee_fields())},
+            )
+        ]
     if stage is Stage.AWAITING:
         if prev is not None and prev.stage is Stage.NEEDS_ACTION:
             fees = {str(p.basket_id): p.postage_price for p in snap.packages}
@@ -145,8 +151,12 @@ def _timers(
     if record.stage in UNCONFIRMED and snap.cancel_due and not record.deadline_warned:
         left = days_left(snap.cancel_due, now)
         if left <= policy.deadline_warn_days:
-            events.append((EventKind.CANCEL_DEADLINE_NEAR,
-                           {"due": snap.cancel_due.isoformat(), "days_left": left}))
+            events.append(
+                (
+                    EventKind.CANCEL_DEADLINE_NEAR,
+                    {"due": snap.cancel_due.isoformat(), "days_left": left},
+                )
+            )
             record = replace(record, deadline_warned=True)
     if record.stage is Stage.PROCESSING and not record.stuck_reported:
         since = snap.confirmed_at or record.stage_since
@@ -161,8 +171,15 @@ def _timers(
 
 def with_error(record: OrderRecord, key: str, code: str | None, message: str) -> OrderRecord:
     """Put an order into エラー with the remediation key and RMS's code/message."""
-    return replace(record, stage=Stage.ERROR, error_key=key, error_code=code,
-                   error_message=message, polling=False, next_poll_at=None)
+    return replace(
+        record,
+        stage=Stage.ERROR,
+        error_key=key,
+        error_code=code,
+        error_message=message,
+        polling=False,
+        next_poll_at=None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,13 +25,15 @@ async def refetch(core: Core, shop: str, numbers: Sequence[str] | str, actor: st
     outcomes: dict[str, OrderOutcome] = {}
     busy = [n for n in wanted if n in core.in_flight]
     for number in busy:
-        outcomes[number] = OrderOutcome(number, Outcome.REFUSED, Stage.SENDING,
-                                        reason=Reason.IN_FLIGHT)
+        outcomes[number] = OrderOutcome(
+            number, Outcome.REFUSED, Stage.SENDING, reason=Reason.IN_FLIGHT
+        )
     known = await core.store.get_orders(wanted)
     for number, record in known.items():
         if record.shop != shop:
-            outcomes[number] = OrderOutcome(number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER,
-                                            detail=record.shop)
+            outcomes[number] = OrderOutcome(
+                number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER, detail=record.shop
+            )
     to_read = [n for n in wanted if n not in outcomes]
     calls = -(-len(to_read) // 100)
     if to_read:
@@ -44,23 +46,37 @@ async def refetch(core: Core, shop: str, numbers: Sequence[str] | str, actor: st
             for number in to_read:
                 change = changes.get(number)
                 if change is None:
-                    outcomes[number] = OrderOutcome(number, Outcome.REFUSED,
-                                                    reason=Reason.UNKNOWN_ORDER)
+                    outcomes[number] = OrderOutcome(
+                        number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER
+                    )
                     continue
                 before = known.get(number)
                 outcome = Outcome.ADOPTED if change.adopted else Outcome.REFRESHED
                 outcomes[number] = OrderOutcome(
-                    number, outcome, change.record.stage,
+                    number,
+                    outcome,
+                    change.record.stage,
                     detail=before.stage.value if before else "",
                 )
-                await tx.audit(shop, actor, "refetch", outcome.value, now, order_number=number,
-                               detail={"stage": change.record.stage.value,
-                                       "progress": change.record.progress})
+                await tx.audit(
+                    shop,
+                    actor,
+                    "refetch",
+                    outcome.value,
+                    now,
+                    order_number=number,
+                    detail={"stage": change.record.stage.value, "progress": change.record.progress},
+                )
     return _report(shop, actor, wanted, outcomes, calls)
 
 
 def _report(
     shop: str, actor: str, wanted: list[str], outcomes: dict[str, OrderOutcome], calls: int
 ) -> Report:
-    return Report(shop=shop, actor=actor, action="refetch",
-                  outcomes=tuple(outcomes[n] for n in wanted), rms_calls=calls)
+    return Report(
+        shop=shop,
+        actor=actor,
+        action="refetch",
+        outcomes=tuple(outcomes[n] for n in wanted),
+        rms_calls=calls,
+    )

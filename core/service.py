@@ -73,8 +73,15 @@ async def apply_snapshots(
         for snap in snaps:
             intent = intents.get(snap.number)
             has_intent = intent is not None and intent.state != "failed"
-            change = apply_snapshot(prevs.get(snap.number), snap, shop, now, core.policy,
-                                    has_intent=has_intent, reset=reset)
+            change = apply_snapshot(
+                prevs.get(snap.number),
+                snap,
+                shop,
+                now,
+                core.policy,
+                has_intent=has_intent,
+                reset=reset,
+            )
             if change.adopted:
                 await tx.adopt_intent(snap.number, shop, snap.confirmed_at or now)
             elif intent is not None and intent.state == "pending" and snap.progress >= 200:
@@ -118,6 +125,10 @@ async def note_rms_result(core: Core, shop: str, error: RmsError | None) -> None
         core.failing[shop] = error.kind
         logger.warning("RMS for shop %s failing: %s (%s)", shop, error.kind, error.code or "-")
         async with core.store.tx() as tx:
-            await tx.add_event(shop, EventKind.RMS_UNHEALTHY, None, now,
-                               {"error_key": error.kind, "code": error.code,
-                                "message": error.message[:300]})
+            await tx.add_event(
+                shop,
+                EventKind.RMS_UNHEALTHY,
+                None,
+                now,
+                {"error_key": error.kind, "code": error.code, "message": error.message[:300]},
+            )

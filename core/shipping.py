@@ -21,24 +21,40 @@ async def resolve_fee(
     """Resolve a -9999 order with fees per package (basketId → text as typed by staff)."""
     record = await core.store.get_order(number)
     if record is None or record.shop != shop:
-        return _single(shop, actor, OrderOutcome(number, Outcome.REFUSED,
-                                                 reason=Reason.UNKNOWN_ORDER))
+        return _single(
+            shop, actor, OrderOutcome(number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER)
+        )
     if record.bundle_id:
-        return _single(shop, actor, OrderOutcome(number, Outcome.REFUSED, record.stage,
-                                                 reason=Reason.BUNDLED))
+        return _single(
+            shop, actor, OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.BUNDLED)
+        )
     if not record.snapshot.fee_unset or record.stage is not Stage.NEEDS_ACTION:
-        return _single(shop, actor, OrderOutcome(number, Outcome.REFUSED, record.stage,
-                                                 reason=Reason.NO_FEE_NEEDED))
+        return _single(
+            shop,
+            actor,
+            OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.NO_FEE_NEEDED),
+        )
     checked = check_fees(record.snapshot, entered)
     if checked.problems:
-        return _single(shop, actor, OrderOutcome(number, Outcome.REFUSED, record.stage,
-                                                 reason=Reason.BAD_FEE,
-                                                 detail=",".join(checked.problems)))
+        return _single(
+            shop,
+            actor,
+            OrderOutcome(
+                number,
+                Outcome.REFUSED,
+                record.stage,
+                reason=Reason.BAD_FEE,
+                detail=",".join(checked.problems),
+            ),
+        )
     if not core.shop(shop).api_option:
         return await _record_manual(core, shop, number, checked.fees, actor)
     if not await _claim(core, number, checked.fees, actor):
-        return _single(shop, actor, OrderOutcome(number, Outcome.REFUSED, record.stage,
-                                                 reason=Reason.IN_FLIGHT))
+        return _single(
+            shop,
+            actor,
+            OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.IN_FLIGHT),
+        )
     return await _write_and_confirm(core, shop, number, checked.fees, actor)
 
 
@@ -51,10 +67,18 @@ async def _record_manual(
         record = await tx.get_order(number)
         assert record is not None
         await tx.save_order(replace(record, intended_fees=dict(fees)), now)
-        await tx.audit(shop, actor, "fee", "recorded", now, order_number=number,
-                       detail={"fees": {str(k): v for k, v in fees.items()}})
-    return _single(shop, actor, OrderOutcome(number, Outcome.FEE_RECORDED, Stage.NEEDS_ACTION,
-                                             fees=dict(fees)))
+        await tx.audit(
+            shop,
+            actor,
+            "fee",
+            "recorded",
+            now,
+            order_number=number,
+            detail={"fees": {str(k): v for k, v in fees.items()}},
+        )
+    return _single(
+        shop, actor, OrderOutcome(number, Outcome.FEE_RECORDED, Stage.NEEDS_ACTION, fees=dict(fees))
+    )
 
 
 async def _claim(core: Core, number: str, fees: Mapping[int, int], actor: str) -> bool:
@@ -74,8 +98,10 @@ async def _claim(core: Core, number: str, fees: Mapping[int, int], actor: str) -
 
 async def _finish(core: Core, number: str, state: str) -> None:
     async with core.store.tx() as tx:
-        await tx.execute("UPDATE fee_requests SET state = ?, updated_at = ? WHERE order_number = ?",
-                         (state, core.clock.now().isoformat(), number))
+        await tx.execute(
+            "UPDATE fee_requests SET state = ?, updated_at = ? WHERE order_number = ?",
+            (state, core.clock.now().isoformat(), number),
+        )
 
 
 async def _write_and_confirm(
@@ -87,8 +113,9 @@ async def _write_and_confirm(
         fresh = await api.get_orders([number])
         if not fresh:
             await _finish(core, number, "failed")
-            return _single(shop, actor, OrderOutcome(number, Outcome.REFUSED,
-                                                     reason=Reason.UNKNOWN_ORDER))
+            return _single(
+                shop, actor, OrderOutcome(number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER)
+            )
         snap = fresh[0]
         if _needs_write(snap, fees):
             try:
@@ -103,27 +130,43 @@ async def _write_and_confirm(
         await note_rms_result(core, shop, exc)
         await _finish(core, number, "failed")
         info = ErrorInfo(exc.kind, exc.code, exc.message)
-        return _single(shop, actor, OrderOutcome(number, Outcome.FAILED, Stage.NEEDS_ACTION,
-                                                 error=info))
+        return _single(
+            shop, actor, OrderOutcome(number, Outcome.FAILED, Stage.NEEDS_ACTION, error=info)
+        )
     await note_rms_result(core, shop, None)
     await apply_snapshots(core, shop, [snap], reset=True)
     now = core.clock.now()
     if snap.fee_unset:
         await _finish(core, number, "failed")
-        return _single(shop, actor, OrderOutcome(number, Outcome.FAILED, Stage.NEEDS_ACTION,
-                                                 reason=Reason.FEE_STILL_UNSET))
+        return _single(
+            shop,
+            actor,
+            OrderOutcome(number, Outcome.FAILED, Stage.NEEDS_ACTION, reason=Reason.FEE_STILL_UNSET),
+        )
     async with core.store.tx() as tx:
-        await tx.add_event(shop, EventKind.ORDER_FEE_RESOLVED, number, now,
-                           {"fees": {str(k): v for k, v in fees.items()}, "via_api": True,
-                            "actor": actor})
-        await tx.audit(shop, actor, "fee", "updated", now, order_number=number,
-                       detail={"fees": {str(k): v for k, v in fees.items()}})
+        await tx.add_event(
+            shop,
+            EventKind.ORDER_FEE_RESOLVED,
+            number,
+            now,
+            {"fees": {str(k): v for k, v in fees.items()}, "via_api": True, "actor": actor},
+        )
+        await tx.audit(
+            shop,
+            actor,
+            "fee",
+            "updated",
+            now,
+            order_number=number,
+            detail={"fees": {str(k): v for k, v in fees.items()}},
+        )
     await _finish(core, number, "done")
     report = await confirm(core, shop, [number], actor)
     confirmed = report.outcomes[0]
     outcome = replace(confirmed, fees=dict(fees))
-    return Report(shop=shop, actor=actor, action="fee", outcomes=(outcome,),
-                  rms_calls=report.rms_calls + 3)
+    return Report(
+        shop=shop, actor=actor, action="fee", outcomes=(outcome,), rms_calls=report.rms_calls + 3
+    )
 
 
 def _needs_write(snap: RmsOrder, fees: Mapping[int, int]) -> bool:

@@ -68,8 +68,13 @@ async def _warn_acquisition_once(core: Core, shop: str, progress: int) -> None:
         return
     now = core.clock.now()
     async with core.store.tx() as tx:
-        await tx.add_event(shop, EventKind.ACQUISITION_WARNING, None, now,
-                           {"progress": progress, "days_back": core.shop(shop).days_back})
+        await tx.add_event(
+            shop,
+            EventKind.ACQUISITION_WARNING,
+            None,
+            now,
+            {"progress": progress, "days_back": core.shop(shop).days_back},
+        )
     await core.store.set_ref(key, now.isoformat())
 
 
@@ -111,8 +116,9 @@ async def check_deadlines(core: Core, shop: str) -> None:
         return
     async with core.store.tx() as tx:
         for record in due:
-            change = apply_snapshot(record, record.snapshot, shop, now, core.policy,
-                                    has_intent=False)
+            change = apply_snapshot(
+                record, record.snapshot, shop, now, core.policy, has_intent=False
+            )
             if change.events:
                 await tx.save_order(change.record, now)
                 for kind, data in change.events:
@@ -126,9 +132,12 @@ async def reconcile(core: Core, shop: str, *, startup: bool = False) -> int:
     RMS confirms synchronously); returns the number of intents resolved.
     """
     now = core.clock.now()
-    pending = [i for i in await core.store.pending_intents(shop)
-               if i.order_number not in core.in_flight
-               and (startup or now - i.updated_at >= RECONCILE_AFTER)]
+    pending = [
+        i
+        for i in await core.store.pending_intents(shop)
+        if i.order_number not in core.in_flight
+        and (startup or now - i.updated_at >= RECONCILE_AFTER)
+    ]
     if not pending:
         return 0
     numbers = [i.order_number for i in pending]
@@ -145,8 +154,13 @@ async def reconcile(core: Core, shop: str, *, startup: bool = False) -> int:
         async with core.store.tx() as tx:
             for snap in moved:
                 if changes[snap.number].record.stage is not Stage.CANCELLED:
-                    await tx.add_event(shop, EventKind.ORDER_CONFIRMED, snap.number, now,
-                                       {"actor": actors[snap.number], "reconciled": True})
+                    await tx.add_event(
+                        shop,
+                        EventKind.ORDER_CONFIRMED,
+                        snap.number,
+                        now,
+                        {"actor": actors[snap.number], "reconciled": True},
+                    )
         resend = [s.number for s in snaps if s.progress == 100]
         outcomes: dict[str, OrderOutcome] = {}
         for i in range(0, len(resend), MAX_NUMBERS_PER_CALL):
@@ -158,8 +172,7 @@ async def reconcile(core: Core, shop: str, *, startup: bool = False) -> int:
             async with core.store.tx() as tx:
                 for number in lost:
                     await tx.set_intent(number, "failed", now, code="NOT_FOUND")
-        logger.info("shop %s: reconciled %d intent(s), resent %d", shop, len(numbers),
-                    len(resend))
+        logger.info("shop %s: reconciled %d intent(s), resent %d", shop, len(numbers), len(resend))
         return len(numbers)
     finally:
         core.in_flight.difference_update(numbers)

@@ -52,8 +52,11 @@ class AdminHandlers:
         """`/rms <subcommand> …` — answers only the person who asked."""
         lang, user = self.d.lang, command["user_id"]
         try:
-            req = parse_rms(command.get("text", ""), self.d.core.shops,
-                            channel_shop=self.d.channel_shop(command["channel_id"]))
+            req = parse_rms(
+                command.get("text", ""),
+                self.d.core.shops,
+                channel_shop=self.d.channel_shop(command["channel_id"]),
+            )
         except InvalidInputError as exc:
             await ack(**error_message(input_error_text(exc, lang), lang))
             return
@@ -78,8 +81,7 @@ class AdminHandlers:
         if verb == "bundle":
             return bundle_report(await bundle(core, shop, numbers, user), lang, shop_name=name)
         if verb == "unbundle":
-            return bundle_report(await unbundle(core, shop, numbers[0], user), lang,
-                                 shop_name=name)
+            return bundle_report(await unbundle(core, shop, numbers[0], user), lang, shop_name=name)
         if verb == "candidates":
             return candidates_message(await candidates(core, shop), lang, shop_name=name)
         if verb == "summary":
@@ -89,8 +91,9 @@ class AdminHandlers:
             return await hook(shop)
         return help_message(lang)
 
-    async def _open_license_modal(self, ack: AsyncAck, command: Body, client: AsyncWebClient,
-                                  shop: str) -> None:
+    async def _open_license_modal(
+        self, ack: AsyncAck, command: Body, client: AsyncWebClient, shop: str
+    ) -> None:
         lang, user = self.d.lang, command["user_id"]
         if not await self.d.auth.allowed(user, Role.ADMIN):
             await ack(**error_message(say("not_allowed", lang), lang))
@@ -119,11 +122,15 @@ class AdminHandlers:
         hook: LicenseHook = self.d.extras["license"]
         await hook(shop, key, user)
         text = say("license_saved", lang)
-        await ack(response_action="update", view={
-            "type": "modal", "title": {"type": "plain_text", "text": t("license_title", lang)},
-            "close": {"type": "plain_text", "text": "OK"},
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
-        })
+        await ack(
+            response_action="update",
+            view={
+                "type": "modal",
+                "title": {"type": "plain_text", "text": t("license_title", lang)},
+                "close": {"type": "plain_text", "text": "OK"},
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+            },
+        )
 
     async def on_home_opened(self, event: Body, client: AsyncWebClient) -> None:
         """Publish the per-shop dashboard for this user."""
@@ -132,12 +139,16 @@ class AdminHandlers:
             return
         await client.views_publish(user_id=event["user"], view=await hook(event["user"]))
 
-    async def on_home_button(self, ack: AsyncAck, action: Body, body: Body,
-                             client: AsyncWebClient) -> None:
+    async def on_home_button(
+        self, ack: AsyncAck, action: Body, body: Body, client: AsyncWebClient
+    ) -> None:
         """Home buttons answer in a DM-like ephemeral: pending, flagged or summary of a shop."""
         await ack()
-        verb = {ids.HOME_PENDING: "pending", ids.HOME_FLAGGED: "flagged",
-                ids.HOME_SUMMARY: "summary"}[action["action_id"]]
+        verb = {
+            ids.HOME_PENDING: "pending",
+            ids.HOME_FLAGGED: "flagged",
+            ids.HOME_SUMMARY: "summary",
+        }[action["action_id"]]
         shop = action.get("value") or next(iter(self.d.core.shops))
         user = body["user"]["id"]
         message = await self._answer(verb, shop, (), user)

@@ -49,9 +49,16 @@ class HandlerDeps:
         return None
 
 
-VALUE_PARTS = {ids.CONFIRM_ORDER: 2, ids.CONFIRM_ALL: 3, ids.CANCEL_ALL: 3, ids.REFETCH_ORDER: 2,
-               ids.RETRY_CONFIRM: 2, ids.REFETCH_MANY: 2, ids.OPEN_FEE_MODAL: 2,
-               ids.SHOW_DETAILS: 2}
+VALUE_PARTS = {
+    ids.CONFIRM_ORDER: 2,
+    ids.CONFIRM_ALL: 3,
+    ids.CANCEL_ALL: 3,
+    ids.REFETCH_ORDER: 2,
+    ids.RETRY_CONFIRM: 2,
+    ids.REFETCH_MANY: 2,
+    ids.OPEN_FEE_MODAL: 2,
+    ids.SHOW_DETAILS: 2,
+}
 METADATA_PARTS = {ids.FEE_MODAL: 4, ids.LICENSE_MODAL: 1}
 
 
@@ -118,8 +125,9 @@ def create_app(
     async def on_error(
         error: Exception, body: dict[str, Any], response: BoltResponse | None
     ) -> BoltResponse | None:
-        logger.error("listener failed for %s", body.get("type") or body.get("command"),
-                     exc_info=error)
+        logger.error(
+            "listener failed for %s", body.get("type") or body.get("command"), exc_info=error
+        )
         if response is None:  # already acked: the HTTP answer has gone out
             return None
         return BoltResponse(status=200, body=say("unexpected_error", deps.lang))

@@ -36,21 +36,28 @@ class FeeHandlers:
         app.action(ids.SHOW_DETAILS)(self.d.wrap(self.on_details))
         app.view(ids.FEE_MODAL)(self.d.wrap(self.on_fee_submit))
 
-    async def on_open_fee_modal(self, ack: AsyncAck, body: Body, action: Body,
-                                client: AsyncWebClient, respond: AsyncRespond) -> None:
+    async def on_open_fee_modal(
+        self, ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         """Open the modal at once (trigger_id lives 3 s), then nothing else."""
         await ack()
         shop, number = ids.unpack_value(action["value"], 2)
         user = body["user"]["id"]
         lang = self.d.lang
         if not await self.d.auth.allowed(user, Role.CONFIRMER):
-            await respond(**error_message(say("not_allowed", lang), lang),
-                          response_type="ephemeral", replace_original=False)
+            await respond(
+                **error_message(say("not_allowed", lang), lang),
+                response_type="ephemeral",
+                replace_original=False,
+            )
             return
         record = await self.d.core.store.get_order(number)
         if record is None:
-            await respond(**error_message(say("unknown_order", lang, number=number), lang),
-                          response_type="ephemeral", replace_original=False)
+            await respond(
+                **error_message(say("unknown_order", lang, number=number), lang),
+                response_type="ephemeral",
+                replace_original=False,
+            )
             return
         channel = body.get("channel", {}).get("id", "")
         ts = (body.get("message") or {}).get("ts", "")
@@ -85,24 +92,37 @@ class FeeHandlers:
             return
         checked = check_fees(record.snapshot, entered)
         if checked.problems:
-            await ack(response_action="errors", errors={
-                ids.fee_block_id(int(b)): say("fee_invalid", self.d.lang) for b in checked.problems
-            })
+            await ack(
+                response_action="errors",
+                errors={
+                    ids.fee_block_id(int(b)): say("fee_invalid", self.d.lang)
+                    for b in checked.problems
+                },
+            )
             return
         await ack()
         if not self.d.dedup.first(f"fee:{view.get('id')}:{number}"):
             return
         self.d.tracker.spawn(self._resolve(shop, number, entered, user, channel, ts), "fee")
 
-    async def _resolve(self, shop: str, number: str, entered: dict[int, str], user: str,
-                       channel: str, ts: str) -> None:
+    async def _resolve(
+        self, shop: str, number: str, entered: dict[int, str], user: str, channel: str, ts: str
+    ) -> None:
         report = await resolve_fee(self.d.core, shop, number, entered, user)
         outcome = report.outcomes[0]
         record = await self.d.core.store.get_order(number)
         lang, cfg = self.d.lang, self.d.core.shop(shop)
         if channel and ts and record is not None:
-            card = flag_card(record, cfg.name, cfg.api_option, lang, resolved=outcome,
-                             now=self.d.core.clock.now(), actor=user, fees=outcome.fees)
+            card = flag_card(
+                record,
+                cfg.name,
+                cfg.api_option,
+                lang,
+                resolved=outcome,
+                now=self.d.core.clock.now(),
+                actor=user,
+                fees=outcome.fees,
+            )
             await self.d.poster.update(channel, ts, card)
         if channel and outcome.outcome not in (Outcome.FEE_RECORDED,):
             for message in confirm_report(report, lang, shop_name=cfg.name):

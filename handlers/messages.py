@@ -5,35 +5,50 @@ from __future__ import annotations
 from handlers.render.i18n import catalogue
 
 _TEXTS: dict[str, tuple[str, str]] = {
-    "accepted_confirm": ("{count}件の注文確認通知を受け付けました。結果はこのチャンネルに投稿します。",
-                         "Confirming {count} order(s); results will be posted in this channel."),
+    "accepted_confirm": (
+        "{count}件の注文確認通知を受け付けました。結果はこのチャンネルに投稿します。",
+        "Confirming {count} order(s); results will be posted in this channel.",
+    ),
     "accepted_refetch": ("RMSステータスを取得しています…", "Fetching the RMS status…"),
-    "confirm_all_started": ("注文確認通知の送信を開始しました。進み具合はチャンネルに表示します。",
-                            "Started sending confirmations; progress is shown in the channel."),
-    "confirm_all_cancelled": ("キャンセルしました。何も送信していません。",
-                              "Cancelled. Nothing was sent."),
-    "not_allowed": ("この操作の権限がありません。管理者に CONFIRMERS / ADMINS への追加を"
-                    "依頼してください。",
-                    "You are not allowed to do this. Ask an admin to add you to "
-                    "CONFIRMERS / ADMINS."),
+    "confirm_all_started": (
+        "注文確認通知の送信を開始しました。進み具合はチャンネルに表示します。",
+        "Started sending confirmations; progress is shown in the channel.",
+    ),
+    "confirm_all_cancelled": (
+        "キャンセルしました。何も送信していません。",
+        "Cancelled. Nothing was sent.",
+    ),
+    "not_allowed": (
+        "この操作の権限がありません。管理者に CONFIRMERS / ADMINS への追加を依頼してください。",
+        "You are not allowed to do this. Ask an admin to add you to CONFIRMERS / ADMINS.",
+    ),
     "unknown_order": ("注文 {number} は見つかりませんでした。", "Order {number} was not found."),
     "fee_invalid": ("0以上の整数(円)で入力してください", "Enter a whole number of yen (0 or more)"),
     "fee_working": ("送料を反映しています…", "Applying the fee…"),
-    "license_saved": ("新しいライセンスキーを受け付けました (暗号化して保存、表示はしません)。"
-                      "有効になるまで5〜30分かかることがあります。使えるようになったら"
-                      "チャンネルでお知らせします。",
-                      "New licence key accepted (stored encrypted, never shown). It can take "
-                      "5–30 minutes to work; the shop channel will be told when it does."),
-    "license_needs_secret_key": ("SECRET_KEY が設定されていないため、ライセンスキーを保存できません。"
-                                 "デプロイ担当者に設定を依頼してください。",
-                                 "SECRET_KEY is not set, so licence keys cannot be stored. "
-                                 "Ask whoever deploys the bot to set it."),
+    "license_saved": (
+        "新しいライセンスキーを受け付けました (暗号化して保存、表示はしません)。"
+        "有効になるまで5〜30分かかることがあります。使えるようになったら"
+        "チャンネルでお知らせします。",
+        "New licence key accepted (stored encrypted, never shown). It can take "
+        "5–30 minutes to work; the shop channel will be told when it does.",
+    ),
+    "license_needs_secret_key": (
+        "SECRET_KEY が設定されていないため、ライセンスキーを保存できません。"
+        "デプロイ担当者に設定を依頼してください。",
+        "SECRET_KEY is not set, so licence keys cannot be stored. "
+        "Ask whoever deploys the bot to set it.",
+    ),
     "license_empty": ("ライセンスキーを入力してください", "Paste the new licence key"),
-    "license_too_long": ("ライセンスキーは50文字以内です", "A licence key has at most 50 characters"),
-    "unexpected_error": ("申し訳ありません。処理中に予期しないエラーが発生しました。もう一度お試しください。"
-                         "繰り返す場合は管理者に連絡してください。",
-                         "Sorry, something unexpected went wrong. Please try again; if it keeps "
-                         "happening, tell an admin."),
+    "license_too_long": (
+        "ライセンスキーは50文字以内です",
+        "A licence key has at most 50 characters",
+    ),
+    "unexpected_error": (
+        "申し訳ありません。処理中に予期しないエラーが発生しました。もう一度お試しください。"
+        "繰り返す場合は管理者に連絡してください。",
+        "Sorry, something unexpected went wrong. Please try again; if it keeps "
+        "happening, tell an admin.",
+    ),
     "summary_unavailable": ("サマリーはまだ利用できません。", "The summary is not available yet."),
 }
 

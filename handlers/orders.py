@@ -73,13 +73,15 @@ class OrderHandlers:
             return
         await ack(text=t("accepted_refetch", self.d.lang))
         numbers: Sequence[str] | str = ALL if req.all else req.numbers
-        self.d.tracker.spawn(self._refetch(req.shop, numbers, command["user_id"], respond),
-                             "refetch")
+        self.d.tracker.spawn(
+            self._refetch(req.shop, numbers, command["user_id"], respond), "refetch"
+        )
 
     # -- buttons -------------------------------------------------------------------------------
 
-    async def on_confirm_all(self, ack: AsyncAck, body: Body, action: Body,
-                             respond: AsyncRespond) -> None:
+    async def on_confirm_all(
+        self, ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond
+    ) -> None:
         """The confirm-all button of the prompt: runs once per prompt, whoever clicks."""
         await ack()
         shop, _count, token = ids.unpack_value(action["value"], 3)
@@ -96,8 +98,9 @@ class OrderHandlers:
         await ack()
         await respond(text=t("confirm_all_cancelled", self.d.lang), replace_original=True)
 
-    async def on_confirm_button(self, ack: AsyncAck, body: Body, action: Body,
-                                respond: AsyncRespond) -> None:
+    async def on_confirm_button(
+        self, ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond
+    ) -> None:
         """注文確認通知 for one order (card) or a retry of several (remediation card)."""
         await ack()
         shop, numbers = _shop_and_numbers(action["value"])
@@ -107,11 +110,13 @@ class OrderHandlers:
         if not await self._allowed_click(respond, user, Role.CONFIRMER, shop, "confirm"):
             return
         thread = _thread_of(body)
-        self.d.tracker.spawn(self._confirm(shop, numbers, user, channel, thread_ts=thread),
-                             "confirm")
+        self.d.tracker.spawn(
+            self._confirm(shop, numbers, user, channel, thread_ts=thread), "confirm"
+        )
 
-    async def on_refetch_button(self, ack: AsyncAck, body: Body, action: Body,
-                                respond: AsyncRespond) -> None:
+    async def on_refetch_button(
+        self, ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond
+    ) -> None:
         """RMSステータスを取得 for one or several orders."""
         await ack()
         shop, numbers = _shop_and_numbers(action["value"])
@@ -122,8 +127,15 @@ class OrderHandlers:
 
     # -- work after the ack ---------------------------------------------------------------------
 
-    async def _confirm(self, shop: str, numbers: Sequence[str] | str, user: str, channel: str,
-                       *, thread_ts: str | None = None) -> Report:
+    async def _confirm(
+        self,
+        shop: str,
+        numbers: Sequence[str] | str,
+        user: str,
+        channel: str,
+        *,
+        thread_ts: str | None = None,
+    ) -> Report:
         lang, poster = self.d.lang, self.d.poster
         total = len(numbers) if not isinstance(numbers, str) else await self._awaiting(shop)
         progress_ts: str | None = None
@@ -146,19 +158,24 @@ class OrderHandlers:
         await self.d.publisher.drain(digests=False)
         return report
 
-    async def _refetch(self, shop: str, numbers: Sequence[str] | str, user: str,
-                       respond: AsyncRespond) -> None:
+    async def _refetch(
+        self, shop: str, numbers: Sequence[str] | str, user: str, respond: AsyncRespond
+    ) -> None:
         report = await refetch(self.d.core, shop, numbers, user)
-        for message in refetch_report(report, self.d.lang,
-                                      shop_name=self.d.core.shop(shop).name)[:4]:
+        for message in refetch_report(report, self.d.lang, shop_name=self.d.core.shop(shop).name)[
+            :4
+        ]:
             await respond(**message, response_type="ephemeral", replace_original=False)
         await self.d.publisher.drain(digests=False)
 
     async def _parse(self, ack: AsyncAck, command: Body) -> OrdersRequest | None:
         """Parse the command text; a bad token is answered (ephemeral) and nothing is sent."""
         try:
-            return parse_orders(command.get("text", ""), self.d.core.shops,
-                                channel_shop=self.d.channel_shop(command["channel_id"]))
+            return parse_orders(
+                command.get("text", ""),
+                self.d.core.shops,
+                channel_shop=self.d.channel_shop(command["channel_id"]),
+            )
         except InvalidInputError as exc:
             await ack(**error_message(input_error_text(exc, self.d.lang), self.d.lang))
             return None
@@ -175,8 +192,9 @@ class OrderHandlers:
             refusal = decide(record, None)
             excluded[refusal.reason if refusal and refusal.reason else Reason.FEE_UNSET] += 1
         value = ids.pack_value(shop, count, secrets.token_hex(6))
-        return confirm_all_prompt(count, dict(excluded), self.d.core.shop(shop).name,
-                                  self.d.lang, value)
+        return confirm_all_prompt(
+            count, dict(excluded), self.d.core.shop(shop).name, self.d.lang, value
+        )
 
     async def _allowed(self, ack: AsyncAck, user: str, role: Role, shop: str, what: str) -> bool:
         if await self.d.auth.allowed(user, role):
@@ -185,13 +203,17 @@ class OrderHandlers:
         await ack(**error_message(t("not_allowed", self.d.lang), self.d.lang))
         return False
 
-    async def _allowed_click(self, respond: AsyncRespond, user: str, role: Role, shop: str,
-                             what: str) -> bool:
+    async def _allowed_click(
+        self, respond: AsyncRespond, user: str, role: Role, shop: str, what: str
+    ) -> bool:
         if await self.d.auth.allowed(user, role):
             return True
         await self._audit_denied(user, shop, what)
-        await respond(**error_message(t("not_allowed", self.d.lang), self.d.lang),
-                      response_type="ephemeral", replace_original=False)
+        await respond(
+            **error_message(t("not_allowed", self.d.lang), self.d.lang),
+            response_type="ephemeral",
+            replace_original=False,
+        )
         return False
 
     async def _audit_denied(self, user: str, shop: str, what: str) -> None:

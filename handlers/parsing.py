@@ -15,8 +15,16 @@ ALL_WORDS = frozenset({"all", "全部", "すべて", "全て"})
 MAX_NUMBERS = 500  # per command: 5 confirmOrder calls; bigger runs use `all`
 SEPARATORS = re.compile(r"[\s,、，;；・]+")
 _DASHES = str.maketrans(dict.fromkeys("‐‑‒–—―−ー－", "-"))
-SUBCOMMANDS = ("help", "pending", "flagged", "bundle", "unbundle", "candidates", "summary",
-               "license")
+SUBCOMMANDS = (
+    "help",
+    "pending",
+    "flagged",
+    "bundle",
+    "unbundle",
+    "candidates",
+    "summary",
+    "license",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +63,9 @@ def is_order_number(token: str) -> bool:
     return True
 
 
-def _shop_of(tokens: list[str], shops: Collection[str], channel_shop: str | None) -> tuple[
-    str, list[str]
-]:
+def _shop_of(
+    tokens: list[str], shops: Collection[str], channel_shop: str | None
+) -> tuple[str, list[str]]:
     named = [t for t in tokens if t in shops]
     rest = [t for t in tokens if t not in shops]
     if len(set(named)) > 1:

@@ -34,16 +34,25 @@ class SlackPoster:
             await self._clock.sleep(self._spacing - (now - last))
         self._last[channel] = self._clock.now().timestamp()
 
-    async def post(self, channel: str, message: Message, *, thread_ts: str | None = None,
-                   key: str | None = None) -> str:
+    async def post(
+        self,
+        channel: str,
+        message: Message,
+        *,
+        thread_ts: str | None = None,
+        key: str | None = None,
+    ) -> str:
         """Post one message; returns its ts. Raises SlackApiError when Slack refuses it.
 
         ``key`` is attached as message metadata so a post that may have happened before a crash
         can be found again (``find_posted``) instead of being posted twice."""
         async with self._locks[channel]:
             await self._pace(channel)
-            kwargs: dict[str, Any] = {"channel": channel, "text": message.get("text", ""),
-                                      "blocks": message.get("blocks")}
+            kwargs: dict[str, Any] = {
+                "channel": channel,
+                "text": message.get("text", ""),
+                "blocks": message.get("blocks"),
+            }
             if thread_ts:
                 kwargs["thread_ts"] = thread_ts
             if key:
@@ -54,16 +63,19 @@ class SlackPoster:
     async def find_posted(self, channel: str, key: str, oldest: float) -> str | None:
         """The ts of the message posted with ``key`` since ``oldest``, or None."""
         response = await self._client.conversations_history(
-            channel=channel, oldest=str(oldest), limit=200, include_all_metadata=True)
+            channel=channel, oldest=str(oldest), limit=200, include_all_metadata=True
+        )
         for item in response.get("messages") or []:
             metadata = item.get("metadata") or {}
             if metadata.get("event_type") == POST_EVENT and (
-                    (metadata.get("event_payload") or {}).get("key") == key):
+                (metadata.get("event_payload") or {}).get("key") == key
+            ):
                 return str(item["ts"])
         return None
 
-    async def post_all(self, channel: str, messages: Sequence[Message], *,
-                       key: str | None = None) -> str:
+    async def post_all(
+        self, channel: str, messages: Sequence[Message], *, key: str | None = None
+    ) -> str:
         """Post a main message and its continuations as thread replies; returns the main ts."""
         ts = await self.post(channel, messages[0], key=key)
         for extra in messages[1:]:
@@ -74,8 +86,9 @@ class SlackPoster:
         """Edit a message in place (chat.update)."""
         async with self._locks[channel]:
             await self._pace(channel)
-            await self._client.chat_update(channel=channel, ts=ts, text=message.get("text", ""),
-                                           blocks=message.get("blocks"))
+            await self._client.chat_update(
+                channel=channel, ts=ts, text=message.get("text", ""), blocks=message.get("blocks")
+            )
 
     async def update_all(self, channel: str, ts: str, messages: Sequence[Message]) -> None:
         """Edit a message and add its continuations as thread replies."""
@@ -85,6 +98,6 @@ class SlackPoster:
 
     async def ephemeral(self, channel: str, user: str, message: Message) -> None:
         """Post a message only ``user`` sees (errors, refusals, lists)."""
-        await self._client.chat_postEphemeral(channel=channel, user=user,
-                                              text=message.get("text", ""),
-                                              blocks=message.get("blocks"))
+        await self._client.chat_postEphemeral(
+            channel=channel, user=user, text=message.get("text", ""), blocks=message.get("blocks")
+        )

@@ -28,10 +28,17 @@ from handlers.render.remedy import remediation_card
 
 logger = logging.getLogger(__name__)
 POSTING = "posting:"  # refs: a post that was started (key → channel, event ids, time)
-ALERT_KINDS = frozenset({EventKind.LICENSE_EXPIRING, EventKind.LICENSE_EXPIRED,
-                         EventKind.LICENSE_RENEWED, EventKind.LICENSE_CHECK_FAILED,
-                         EventKind.RMS_UNHEALTHY, EventKind.RMS_RECOVERED,
-                         EventKind.ACQUISITION_WARNING})
+ALERT_KINDS = frozenset(
+    {
+        EventKind.LICENSE_EXPIRING,
+        EventKind.LICENSE_EXPIRED,
+        EventKind.LICENSE_RENEWED,
+        EventKind.LICENSE_CHECK_FAILED,
+        EventKind.RMS_UNHEALTHY,
+        EventKind.RMS_RECOVERED,
+        EventKind.ACQUISITION_WARNING,
+    }
+)
 
 
 def card_link(ref: str) -> str:
@@ -43,8 +50,14 @@ def card_link(ref: str) -> str:
 class Publisher:
     """Posts what the core recorded. One drain at a time; safe to call after every change."""
 
-    def __init__(self, core: Core, poster: SlackPoster, *, lang: Lang = "ja",
-                 summary_channel: str | None = None) -> None:
+    def __init__(
+        self,
+        core: Core,
+        poster: SlackPoster,
+        *,
+        lang: Lang = "ja",
+        summary_channel: str | None = None,
+    ) -> None:
         self.core = core
         self.poster = poster
         self.lang = lang
@@ -67,8 +80,10 @@ class Publisher:
                 posted = await self._publish(events, digests=digests)
             except SlackApiError as exc:
                 if not self.failing:
-                    logger.warning("posting to Slack failed (%s); will retry",
-                                   exc.response.get("error") if exc.response else exc)
+                    logger.warning(
+                        "posting to Slack failed (%s); will retry",
+                        exc.response.get("error") if exc.response else exc,
+                    )
                 self.failing = True
                 return 0
             if self.failing:
@@ -96,8 +111,12 @@ class Publisher:
             return len(done)
         # A confirmation the requester just saw in its report is not repeated in the digest;
         # ones the bot finished by itself (reconciled after a crash or timeout) are.
-        digest_events = [e for e in events if is_digest_kind(e.kind) and not (
-            e.kind is EventKind.ORDER_CONFIRMED and not e.data.get("reconciled"))]
+        digest_events = [
+            e
+            for e in events
+            if is_digest_kind(e.kind)
+            and not (e.kind is EventKind.ORDER_CONFIRMED and not e.data.get("reconciled"))
+        ]
         for digest in build_digests(digest_events, self.core.shops):
             links = {}
             for prefix, lines in (("card", digest.flagged), ("remedy_for", digest.errors)):
@@ -140,30 +159,47 @@ class Publisher:
             if await self.core.store.get_ref(ref_key):
                 continue
             data: dict[str, Any] = dict(group[-1].data)
-            info = ErrorInfo(key, data.get("code"), str(data.get("message") or ""),
-                             tuple(data.get("bot_did") or ()))
+            info = ErrorInfo(
+                key,
+                data.get("code"),
+                str(data.get("message") or ""),
+                tuple(data.get("bot_did") or ()),
+            )
             numbers = [e.order_number for e in group if e.order_number]
             cfg = self.core.shop(shop)
             messages = remediation_card(info, numbers, cfg.name, self.lang, shop=shop)
             ts = await self._post_once(ref_key, cfg.channel, messages, [], ref=ref_key)
             for event in group:
                 if event.order_number:
-                    await self.core.store.set_ref(f"remedy_for:{event.order_number}",
-                                                  f"{cfg.channel}|{ts}")
+                    await self.core.store.set_ref(
+                        f"remedy_for:{event.order_number}", f"{cfg.channel}|{ts}"
+                    )
 
-    async def _post_once(self, key: str, channel: str, messages: Sequence[dict[str, Any]],
-                         ids: Sequence[int], *, ref: str | None = None) -> str:
+    async def _post_once(
+        self,
+        key: str,
+        channel: str,
+        messages: Sequence[dict[str, Any]],
+        ids: Sequence[int],
+        *,
+        ref: str | None = None,
+    ) -> str:
         """Post a message (and its thread) once: the intent is stored first and the post carries
         ``key`` as metadata, so a crash in between is recognised, not posted again."""
-        marker = {"channel": channel, "ids": list(ids), "ref": ref,
-                  "at": self.core.clock.now().timestamp()}
+        marker = {
+            "channel": channel,
+            "ids": list(ids),
+            "ref": ref,
+            "at": self.core.clock.now().timestamp(),
+        }
         await self.core.store.set_ref(POSTING + key, json.dumps(marker))
         ts = await self.poster.post_all(channel, messages, key=key)
         await self._finish(key, channel, ts, ids, ref)
         return ts
 
-    async def _finish(self, key: str, channel: str, ts: str, ids: Sequence[int],
-                      ref: str | None) -> None:
+    async def _finish(
+        self, key: str, channel: str, ts: str, ids: Sequence[int], ref: str | None
+    ) -> None:
         store = self.core.store
         if ids:
             await store.mark_posted(ids, self.core.clock.now())
@@ -179,8 +215,11 @@ class Publisher:
             try:
                 ts = await self.poster.find_posted(marker["channel"], key, marker["at"] - 60)
             except SlackApiError as exc:  # e.g. no channels:history scope: at-least-once
-                logger.warning("cannot check whether %s was posted (%s); posting it again",
-                               key, exc.response.get("error") if exc.response else exc)
+                logger.warning(
+                    "cannot check whether %s was posted (%s); posting it again",
+                    key,
+                    exc.response.get("error") if exc.response else exc,
+                )
                 ts = None
             if ts is None:
                 await self.core.store.delete_ref(name)

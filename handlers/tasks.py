@@ -27,8 +27,7 @@ class TaskTracker:
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.error("background task %s failed", task.get_name(),
-                         exc_info=task.exception())
+            logger.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
     @property
     def pending(self) -> int:
@@ -44,6 +43,7 @@ class TaskTracker:
         for task in pending:
             task.cancel()
         if pending:
-            logger.warning("abandoned %d task(s) at shutdown; their intents will be reconciled",
-                           len(pending))
+            logger.warning(
+                "abandoned %d task(s) at shutdown; their intents will be reconciled", len(pending)
+            )
             await asyncio.gather(*pending, return_exceptions=True)

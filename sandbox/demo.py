@@ -77,23 +77,25 @@ class Demo:
     def health_url(self) -> str:
         return self.bot_url.rsplit("/slack/events", 1)[0] + "/healthz"
 
-    def background(self, stop: asyncio.Event, *, arrivals_on: bool = True,
-                   faults: bool = True) -> list[asyncio.Task[Any]]:
+    def background(
+        self, stop: asyncio.Event, *, arrivals_on: bool = True, faults: bool = True
+    ) -> list[asyncio.Task[Any]]:
         """Start the bot's jobs loop and the scenario's clock-driven events."""
-        tasks: list[asyncio.Task[Any]] = [
-            asyncio.create_task(self.rt.jobs.run(stop), name="jobs")]
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(self.rt.jobs.run(stop), name="jobs")]
         if arrivals_on:
             sleep = asyncio.sleep
             tasks += [
-                asyncio.create_task(arrivals(self.sim, SHOPS, stop, sleep, faults=faults),
-                                    name="arrivals"),
+                asyncio.create_task(
+                    arrivals(self.sim, SHOPS, stop, sleep, faults=faults), name="arrivals"
+                ),
                 asyncio.create_task(story(self.sim, self.info, stop, sleep), name="story"),
             ]
         return tasks
 
 
-async def _serve(app: web.Application, host: str, port: int,
-                 moved: list[str], what: str) -> tuple[web.AppRunner, int]:
+async def _serve(
+    app: web.Application, host: str, port: int, moved: list[str], what: str
+) -> tuple[web.AppRunner, int]:
     """Serve ``app`` on ``port``, or on a free port when that one is taken."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -116,8 +118,9 @@ def _fresh_database(path: Path) -> None:
             Path(f"{path}{suffix}").unlink()
 
 
-def demo_settings(config: DemoConfig, *, slack_api_url: str, rms_base_url: str,
-                  signing_secret: str, bot_port: int) -> Settings:
+def demo_settings(
+    config: DemoConfig, *, slack_api_url: str, rms_base_url: str, signing_secret: str, bot_port: int
+) -> Settings:
     """Settings for the demo bot, from values only (no .env, no os.environ)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     shops_file = config.data_dir / "shops.toml"
@@ -152,30 +155,51 @@ async def build(config: DemoConfig | None = None) -> AsyncIterator[Demo]:
     clock = config.clock or SystemClock()
     moved: list[str] = []
     runners: list[web.AppRunner] = []
-    sim = RmsSimulator(clock, requests_per_second=config.sim_requests_per_second,
-                       processing_delay=config.processing_delay, seed=config.seed)
+    sim = RmsSimulator(
+        clock,
+        requests_per_second=config.sim_requests_per_second,
+        processing_delay=config.processing_delay,
+        seed=config.seed,
+    )
     info = seed(sim, clock.now())
     signing_secret = secrets.token_hex(32)
     slack = SlackEmulator(signing_secret=signing_secret)
     try:
-        runner, rms_port = await _serve(sim.make_app(), config.host, config.rms_port, moved,
-                                        "RMS simulator")
+        runner, rms_port = await _serve(
+            sim.make_app(), config.host, config.rms_port, moved, "RMS simulator"
+        )
         runners.append(runner)
         rms_url = f"http://{config.host}:{rms_port}"
-        runner, slack_port = await _serve(slack.make_app(), config.host, config.slack_port,
-                                          moved, "Slack console")
+        runner, slack_port = await _serve(
+            slack.make_app(), config.host, config.slack_port, moved, "Slack console"
+        )
         runners.append(runner)
         slack.base_url = f"http://{config.host}:{slack_port}"
-        settings = demo_settings(config, slack_api_url=slack.api_url, rms_base_url=rms_url,
-                                 signing_secret=signing_secret, bot_port=config.bot_port)
+        settings = demo_settings(
+            config,
+            slack_api_url=slack.api_url,
+            rms_base_url=rms_url,
+            signing_secret=signing_secret,
+            bot_port=config.bot_port,
+        )
         async with running(settings, clock=clock, tick=config.tick) as rt:
-            runner, bot_port = await _serve(rt.web_app(), config.host, config.bot_port, moved,
-                                            "bot")
+            runner, bot_port = await _serve(
+                rt.web_app(), config.host, config.bot_port, moved, "bot"
+            )
             runners.append(runner)
             slack.bot_url = f"http://{config.host}:{bot_port}/slack/events"
             try:
-                yield Demo(config, sim, slack, rt, info, f"{slack.base_url}/", rms_url,
-                           slack.bot_url, moved)
+                yield Demo(
+                    config,
+                    sim,
+                    slack,
+                    rt,
+                    info,
+                    f"{slack.base_url}/",
+                    rms_url,
+                    slack.bot_url,
+                    moved,
+                )
             finally:
                 await runners.pop().cleanup()  # the bot stops taking requests first
     finally:
@@ -218,8 +242,9 @@ def banner(demo: Demo) -> str:
     return "\n".join(lines)
 
 
-async def run(config: DemoConfig, *, seconds: float | None = None, faults: bool = True,
-              out: Any = None) -> int:
+async def run(
+    config: DemoConfig, *, seconds: float | None = None, faults: bool = True, out: Any = None
+) -> int:
     """Run the demo until Ctrl-C/SIGTERM (or ``seconds``); returns the exit status."""
     out = out or sys.stdout
     stop = asyncio.Event()
@@ -256,19 +281,38 @@ async def run(config: DemoConfig, *, seconds: float | None = None, faults: bool 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox.demo",
-        description="Run the bot against the RMS simulator and the Slack emulator (loopback).")
-    parser.add_argument("--seconds", type=float, default=None,
-                        help="exit by itself after this many seconds (smoke test)")
-    parser.add_argument("--port-base", type=int, default=None, metavar="N",
-                        help="console on N, simulator on N+1, bot on N+2 "
-                             "(default: console 8082, simulator 8081, bot 3000)")
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR,
-                        help="where shops.toml and the (fresh) database go (default data/demo)")
-    parser.add_argument("--no-faults", action="store_true",
-                        help="never inject QPS or maintenance errors")
+        description="Run the bot against the RMS simulator and the Slack emulator (loopback).",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="exit by itself after this many seconds (smoke test)",
+    )
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=None,
+        metavar="N",
+        help="console on N, simulator on N+1, bot on N+2 "
+        "(default: console 8082, simulator 8081, bot 3000)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DATA_DIR,
+        help="where shops.toml and the (fresh) database go (default data/demo)",
+    )
+    parser.add_argument(
+        "--no-faults", action="store_true", help="never inject QPS or maintenance errors"
+    )
     parser.add_argument("--quiet", action="store_true", help="log warnings only")
-    parser.add_argument("--lang", choices=("ja", "en"), default="ja",
-                        help="language of the bot's messages (default ja)")
+    parser.add_argument(
+        "--lang",
+        choices=("ja", "en"),
+        default="ja",
+        help="language of the bot's messages (default ja)",
+    )
     return parser
 
 
@@ -279,8 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv[:1] == ["demo"]:  # python -m bot demo
             argv = argv[1:]
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     config = DemoConfig(data_dir=args.data_dir, language=args.lang)
     if args.port_base is not None:

@@ -105,25 +105,48 @@ class ScenarioInfo:
 
 # A returning customer: full orderer fields so the orders share orderer and destination (同梱候補).
 REPEAT_BUYER: dict[str, Any] = {
-    "familyName": "森", "firstName": "陽子", "familyNameKana": "モリ", "firstNameKana": "ヨウコ",
-    "zipCode1": "154", "zipCode2": "0004", "prefecture": "東京都", "city": "世田谷区",
+    "familyName": "森",
+    "firstName": "陽子",
+    "familyNameKana": "モリ",
+    "firstNameKana": "ヨウコ",
+    "zipCode1": "154",
+    "zipCode2": "0004",
+    "prefecture": "東京都",
+    "city": "世田谷区",
     "subAddress": "太子堂４丁目１−１ キャロットタワー８０５",
-    "phoneNumber1": "03", "phoneNumber2": "5432", "phoneNumber3": "1098",
+    "phoneNumber1": "03",
+    "phoneNumber2": "5432",
+    "phoneNumber3": "1098",
     "emailAddress": "5f0c1e2d3a4b5c6d7e8f90a1b2c3d4e5s1@pc.fw.rakuten.ne.jp",
 }
 GIFT_BUYER: dict[str, Any] = {
-    "familyName": "岡田", "firstName": "健二",
-    "familyNameKana": "オカダ", "firstNameKana": "ケンジ",
-    "zipCode1": "604", "zipCode2": "8005", "prefecture": "京都府", "city": "京都市中京区",
-    "subAddress": "河原町通三条上る恵比須町４２７", "phoneNumber1": "075",
-    "phoneNumber2": "211", "phoneNumber3": "3456",
+    "familyName": "岡田",
+    "firstName": "健二",
+    "familyNameKana": "オカダ",
+    "firstNameKana": "ケンジ",
+    "zipCode1": "604",
+    "zipCode2": "8005",
+    "prefecture": "京都府",
+    "city": "京都市中京区",
+    "subAddress": "河原町通三条上る恵比須町４２７",
+    "phoneNumber1": "075",
+    "phoneNumber2": "211",
+    "phoneNumber3": "3456",
     "emailAddress": "0a9b8c7d6e5f40312233445566778899s2@pc.fw.rakuten.ne.jp",
 }
 GIFT_RECIPIENT: dict[str, Any] = {
-    "familyName": "岡田", "firstName": "トシ子", "familyNameKana": "オカダ",
-    "firstNameKana": "トシコ", "zipCode1": "790", "zipCode2": "0003", "prefecture": "愛媛県",
-    "city": "松山市", "subAddress": "三番町４丁目７−２", "phoneNumber1": "089",
-    "phoneNumber2": "941", "phoneNumber3": "7788",
+    "familyName": "岡田",
+    "firstName": "トシ子",
+    "familyNameKana": "オカダ",
+    "firstNameKana": "トシコ",
+    "zipCode1": "790",
+    "zipCode2": "0003",
+    "prefecture": "愛媛県",
+    "city": "松山市",
+    "subAddress": "三番町４丁目７−２",
+    "phoneNumber1": "089",
+    "phoneNumber2": "941",
+    "phoneNumber3": "7788",
 }
 
 
@@ -133,8 +156,7 @@ def seed(sim: RmsSimulator, clock_now: datetime) -> ScenarioInfo:
     # Keys expire at 23:59:59 JST of their last day (rms-api.md §2.3).
     last_day = (clock_now + timedelta(days=KEY_DAYS_LEFT)).astimezone(JST).date()
     info.key_expires = datetime.combine(last_day, time(23, 59, 59), tzinfo=JST)
-    sim.add_shop(MAIN.shop_id, MAIN.service_secret, MAIN.license_key,
-                 key_expires=info.key_expires)
+    sim.add_shop(MAIN.shop_id, MAIN.service_secret, MAIN.license_key, key_expires=info.key_expires)
     sim.add_shop(API.shop_id, API.service_secret, API.license_key)
 
     def ago(**delta: float) -> datetime:
@@ -144,10 +166,20 @@ def seed(sim: RmsSimulator, clock_now: datetime) -> ScenarioInfo:
         return info.add(case, sim.add_order(shop.shop_id, **kwargs))
 
     # --- メイン店 (no API option) ---------------------------------------------------------
-    for hours, extra in ((9, {}), (7.5, {"items": 2}), (6, {"settlement_code": COD}),
-                         (5.2, {}), (4.1, {"items": 3}), (3.3, {"settlement_code": DEFERRED}),
-                         (2.4, {}), (1.6, {"items": 2}), (0.8, {}), (0.3, {"settlement_code": COD}),
-                         (26, {}), (30, {"items": 2})):
+    for hours, extra in (
+        (9, {}),
+        (7.5, {"items": 2}),
+        (6, {"settlement_code": COD}),
+        (5.2, {}),
+        (4.1, {"items": 3}),
+        (3.3, {"settlement_code": DEFERRED}),
+        (2.4, {}),
+        (1.6, {"items": 2}),
+        (0.8, {}),
+        (0.3, {"settlement_code": COD}),
+        (26, {}),
+        (30, {"items": 2}),
+    ):
         order("normal", MAIN, ordered_at=ago(hours=hours), **extra)
     order("fee_unset", MAIN, ordered_at=ago(hours=5), postage=-9999, isolated_island=True)
     order("fee_unset", MAIN, ordered_at=ago(hours=2), postage=-9999)
@@ -163,24 +195,40 @@ def seed(sim: RmsSimulator, clock_now: datetime) -> ScenarioInfo:
     sim.set_progress(confirmed, 200)
 
     # --- API店 (API option: fees are written back to RMS) -----------------------------------
-    for hours, extra in ((8.5, {}), (6.8, {"items": 2}), (5.5, {}), (4.4, {"settlement_code": COD}),
-                         (3.1, {}), (2.2, {"items": 2}), (1.1, {}), (0.5, {}), (28, {})):
+    for hours, extra in (
+        (8.5, {}),
+        (6.8, {"items": 2}),
+        (5.5, {}),
+        (4.4, {"settlement_code": COD}),
+        (3.1, {}),
+        (2.2, {"items": 2}),
+        (1.1, {}),
+        (0.5, {}),
+        (28, {}),
+    ):
         order("normal", API, ordered_at=ago(hours=hours), **extra)
     order("fee_unset", API, ordered_at=ago(hours=4.8), postage=-9999)
     order("fee_unset", API, ordered_at=ago(hours=1.4), postage=-9999, isolated_island=True)
-    order("fee_unset_packages", API, ordered_at=ago(hours=2.6), packages=3,
-          postage=[-9999, 500, -9999])
+    order(
+        "fee_unset_packages",
+        API,
+        ordered_at=ago(hours=2.6),
+        packages=3,
+        postage=[-9999, 500, -9999],
+    )
     for hours in (7, 2.9):
-        order("bundle", API, ordered_at=ago(hours=hours), orderer=GIFT_BUYER,
-              recipient=GIFT_RECIPIENT)
+        order(
+            "bundle", API, ordered_at=ago(hours=hours), orderer=GIFT_BUYER, recipient=GIFT_RECIPIENT
+        )
     order("prepay", API, ordered_at=ago(hours=9.5), settlement_code=PREPAY_BANK, prepay=True)
     confirmed = order("confirmed_in_rms", API, ordered_at=ago(hours=12))
     sim.set_progress(confirmed, 300)
     return info
 
 
-async def story(sim: RmsSimulator, info: ScenarioInfo, stop: asyncio.Event, sleep: Sleep,
-                *, after: float = 25.0) -> None:
+async def story(
+    sim: RmsSimulator, info: ScenarioInfo, stop: asyncio.Event, sleep: Sleep, *, after: float = 25.0
+) -> None:
     """Scripted events once the bot has read the orders: work done outside the bot."""
     steps: list[tuple[str, int, frozenset[int], str]] = [
         ("confirmed_later_in_rms", 200, frozenset({100}), "a colleague confirmed it in RMS"),
@@ -196,9 +244,16 @@ async def story(sim: RmsSimulator, info: ScenarioInfo, stop: asyncio.Event, slee
                 logger.info("scenario: %s → %d (%s)", number, progress, why)
 
 
-async def arrivals(sim: RmsSimulator, shops: Sequence[ScenarioShop], stop: asyncio.Event,
-                   sleep: Sleep, *, rng: random.Random | None = None, faults: bool = True,
-                   every: tuple[float, float] = (30.0, 60.0)) -> list[str]:
+async def arrivals(
+    sim: RmsSimulator,
+    shops: Sequence[ScenarioShop],
+    stop: asyncio.Event,
+    sleep: Sleep,
+    *,
+    rng: random.Random | None = None,
+    faults: bool = True,
+    every: tuple[float, float] = (30.0, 60.0),
+) -> list[str]:
     """Add a new order every ~30–60 s; rarely inject a QPS 403 or a short maintenance window.
 
     Returns the numbers added (when ``stop`` is set or the task is cancelled, it just ends).

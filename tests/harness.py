@@ -70,19 +70,32 @@ async def harness(
         async with SqliteStore.open(db) as store:
             configs, clients = {}, {}
             for name, (_shop_id, secret, key, api, channel) in SHOPS.items():
-                configs[name] = ShopConfig(key=name, name=f"{name} shop", channel=channel,
-                                           api_option=api)
+                configs[name] = ShopConfig(
+                    key=name, name=f"{name} shop", channel=channel, api_option=api
+                )
                 clients[name] = RmsHttpClient(
-                    session, base_url=str(server.make_url("")), service_secret=secret,
-                    license_key=key, clock=clock, requests_per_second=rps or 1000.0,
-                    timeout=timeout, rng=random.Random(1),
+                    session,
+                    base_url=str(server.make_url("")),
+                    service_secret=secret,
+                    license_key=key,
+                    clock=clock,
+                    requests_per_second=rps or 1000.0,
+                    timeout=timeout,
+                    rng=random.Random(1),
                 )
                 await store.upsert_shop(configs[name])
-            core = Core(store=store, clock=clock, shops=configs, rms=clients,
-                        policy=policy or Policy(), retry=retry or RetryPolicy(),
-                        rng=random.Random(7))
-            yield Harness(clock, sim, store, core, server, session,
-                          {n: v[0] for n, v in SHOPS.items()})
+            core = Core(
+                store=store,
+                clock=clock,
+                shops=configs,
+                rms=clients,
+                policy=policy or Policy(),
+                retry=retry or RetryPolicy(),
+                rng=random.Random(7),
+            )
+            yield Harness(
+                clock, sim, store, core, server, session, {n: v[0] for n, v in SHOPS.items()}
+            )
     finally:
         await session.close()
         await server.close()

@@ -94,8 +94,13 @@ class SqliteStore:
 
     async def set_shop_field(self, shop: str, field: str, value: Any) -> None:
         """Set one status column of a shop (last_success, license_* …)."""
-        allowed = {"last_success", "license_expires", "license_key_enc",
-                   "license_key_pending_enc", "license_warned_days"}
+        allowed = {
+            "last_success",
+            "license_expires",
+            "license_key_enc",
+            "license_key_pending_enc",
+            "license_warned_days",
+        }
         if field not in allowed:
             raise ValueError(f"unknown shop field {field}")
         async with self.tx() as t:
@@ -250,8 +255,10 @@ class SqliteStore:
     async def refs_with_prefix(self, prefix: str) -> dict[str, str]:
         """Every named value whose key starts with ``prefix``."""
         async with self.read() as r:
-            rows = await r.rows("SELECT key, value FROM refs WHERE key >= ? AND key < ?",
-                                (prefix, prefix + "\uffff"))
+            rows = await r.rows(
+                "SELECT key, value FROM refs WHERE key >= ? AND key < ?",
+                (prefix, prefix + "\uffff"),
+            )
         return {str(row["key"]): str(row["value"]) for row in rows}
 
     async def delete_ref(self, key: str) -> None:

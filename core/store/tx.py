@@ -154,9 +154,11 @@ class Tx:
 
     async def save_order(self, record: OrderRecord, now: datetime) -> None:
         """Insert or replace our record of an order."""
-        fees = json.dumps({str(k): v for k, v in record.intended_fees.items()}) if (
-            record.intended_fees
-        ) else None
+        fees = (
+            json.dumps({str(k): v for k, v in record.intended_fees.items()})
+            if (record.intended_fees)
+            else None
+        )
         await self._db.execute(
             f"""INSERT INTO orders ({_ORDER_COLUMNS}, created_at, updated_at)
                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
@@ -275,8 +277,15 @@ class Tx:
         await self._db.execute(
             """INSERT INTO audit (at, shop, actor, action, order_number, outcome, detail)
                VALUES (?,?,?,?,?,?,?)""",
-            (iso(at), shop, actor, action, order_number, outcome,
-             json.dumps(detail or {}, ensure_ascii=False)),
+            (
+                iso(at),
+                shop,
+                actor,
+                action,
+                order_number,
+                outcome,
+                json.dumps(detail or {}, ensure_ascii=False),
+            ),
         )
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:

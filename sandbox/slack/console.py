@@ -22,11 +22,15 @@ def add_routes(app: web.Application, emu: SlackEmulator) -> None:
     """GET / and /console/*: the page, its assets, state polling and the staff actions."""
 
     async def index(_request: web.Request) -> web.FileResponse:
-        return web.FileResponse(STATIC / "index.html",
-                                headers={"Content-Type": "text/html; charset=utf-8"})
+        return web.FileResponse(
+            STATIC / "index.html", headers={"Content-Type": "text/html; charset=utf-8"}
+        )
 
-    def action(handler: Callable[[dict[str, Any], str], Awaitable[dict[str, Any]]],
-               *, needs_bot: bool = True) -> Any:
+    def action(
+        handler: Callable[[dict[str, Any], str], Awaitable[dict[str, Any]]],
+        *,
+        needs_bot: bool = True,
+    ) -> Any:
         async def route(request: web.Request) -> web.Response:
             try:
                 body = await request.json()
@@ -39,6 +43,7 @@ def add_routes(app: web.Application, emu: SlackEmulator) -> None:
                 return _json(await handler(body, user))
             except (KeyError, LookupError) as exc:
                 return _json({"error": f"not found: {exc}"}, status=404)
+
         return route
 
     async def command(body: dict[str, Any], user: str) -> dict[str, Any]:
@@ -46,20 +51,27 @@ def add_routes(app: web.Application, emu: SlackEmulator) -> None:
         if not match:
             return {"hint": "スラッシュコマンドを入力してください（例: /rms-status all）"}
         channel = str(body.get("channel") or next(iter(emu.channels)))
-        return _result(await emu.send_command(match[1], match[2] or "", user=user,
-                                              channel=channel))
+        return _result(await emu.send_command(match[1], match[2] or "", user=user, channel=channel))
 
     async def click(body: dict[str, Any], user: str) -> dict[str, Any]:
-        args = {"action_id": str(body["action_id"]), "value": str(body.get("value") or ""),
-                "block_id": str(body.get("block_id") or ""), "user": user}
+        args = {
+            "action_id": str(body["action_id"]),
+            "value": str(body.get("value") or ""),
+            "block_id": str(body.get("block_id") or ""),
+            "user": user,
+        }
         if body.get("view_id"):
             return _result(await emu.click_view(str(body["view_id"]), **args))
-        return _result(await emu.click(channel=str(body["channel"]),
-                                       message_ts=str(body["message_ts"]), **args))
+        return _result(
+            await emu.click(
+                channel=str(body["channel"]), message_ts=str(body["message_ts"]), **args
+            )
+        )
 
     async def submit(body: dict[str, Any], user: str) -> dict[str, Any]:
-        return _result(await emu.submit_view(str(body["view_id"]), body.get("values") or {},
-                                             user=user))
+        return _result(
+            await emu.submit_view(str(body["view_id"]), body.get("values") or {}, user=user)
+        )
 
     async def close(body: dict[str, Any], user: str) -> dict[str, Any]:
         emu.close_views(user, str(body["view_id"]) if body.get("view_id") else None)
@@ -95,8 +107,10 @@ def console_state(emu: SlackEmulator, user: str, channel: str) -> dict[str, Any]
         "team": {"id": emu.team_id, "domain": emu.team_domain},
         "bot": {"user_id": emu.bot_user_id, "name": emu.bot_name, "url": emu.bot_url},
         "users": [{"id": uid, "name": name} for uid, name in emu.users.items()],
-        "channels": [{"id": cid, "name": name, "count": len(emu.messages(cid))}
-                     for cid, name in emu.channels.items()],
+        "channels": [
+            {"id": cid, "name": name, "count": len(emu.messages(cid))}
+            for cid, name in emu.channels.items()
+        ],
         "user": user,
         "channel": channel,
         "messages": [_message(emu, m) for m in emu.messages(channel)],
@@ -107,20 +121,39 @@ def console_state(emu: SlackEmulator, user: str, channel: str) -> dict[str, Any]
 
 
 def _message(emu: SlackEmulator, msg: Message) -> dict[str, Any]:
-    return {"ts": msg.ts, "user": msg.user, "user_name": emu.user_name(msg.user),
-            "is_bot": msg.user == emu.bot_user_id, "text": msg.text, "blocks": msg.blocks,
-            "thread_ts": msg.thread_ts, "edited": msg.edited,
-            "replies": [_message(emu, r) for r in msg.replies]}
+    return {
+        "ts": msg.ts,
+        "user": msg.user,
+        "user_name": emu.user_name(msg.user),
+        "is_bot": msg.user == emu.bot_user_id,
+        "text": msg.text,
+        "blocks": msg.blocks,
+        "thread_ts": msg.thread_ts,
+        "edited": msg.edited,
+        "replies": [_message(emu, r) for r in msg.replies],
+    }
 
 
 def _ephemeral(eph: Ephemeral) -> dict[str, Any]:
-    return {"ts": eph.ts, "channel": eph.channel, "text": eph.text, "blocks": eph.blocks,
-            "source": eph.source, "thread_ts": eph.thread_ts}
+    return {
+        "ts": eph.ts,
+        "channel": eph.channel,
+        "text": eph.text,
+        "blocks": eph.blocks,
+        "source": eph.source,
+        "thread_ts": eph.thread_ts,
+    }
 
 
 def _view(view: View) -> dict[str, Any]:
-    return {"id": view.id, "type": view.type, "hash": view.hash, "view": view.view,
-            "errors": view.errors, "values": view.values}
+    return {
+        "id": view.id,
+        "type": view.type,
+        "hash": view.hash,
+        "view": view.view,
+        "errors": view.errors,
+        "values": view.values,
+    }
 
 
 def _result(result: InboundResult) -> dict[str, Any]:
@@ -128,5 +161,4 @@ def _result(result: InboundResult) -> dict[str, Any]:
 
 
 def _json(obj: Any, status: int = 200) -> web.Response:
-    return web.json_response(obj, status=status,
-                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return web.json_response(obj, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))

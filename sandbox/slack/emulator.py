@@ -18,8 +18,10 @@ from sandbox.slack import console, payloads
 from sandbox.slack.socket_mode import SocketMode
 
 DEFAULT_USERS = {"U0TANAKA": "田中", "U0SATO": "佐藤", "U0SUZUKI": "鈴木", "U0YAMADA": "山田"}
-DEFAULT_USERGROUPS = {"S0MANAGERS": ("U0SUZUKI",),
-                      "S0STAFF": ("U0TANAKA", "U0SATO", "U0SUZUKI", "U0YAMADA")}
+DEFAULT_USERGROUPS = {
+    "S0MANAGERS": ("U0SUZUKI",),
+    "S0STAFF": ("U0TANAKA", "U0SATO", "U0SUZUKI", "U0YAMADA"),
+}
 CHANNEL_NAMES = {"C0SHOP1": "shop-main", "C0SHOP2": "shop-second", "C0SUMMARY": "managers"}
 RESPONSE_URL_POSTS = 5  # Slack accepts five posts per response_url
 _JSON_PARAMS = ("blocks", "view", "attachments", "metadata")
@@ -108,13 +110,20 @@ class ApiError(Exception):
 class SlackEmulator:
     """One workspace with one bot; the Web API the bot calls and the Slack client staff use."""
 
-    def __init__(self, *, signing_secret: str, bot_url: str | None = None,
-                 bot_token: str = "xoxb-emulator", team_id: str = "T0EMULATOR",
-                 bot_user_id: str = "U0BOT",
-                 channels: Sequence[str] = ("C0SHOP1", "C0SHOP2", "C0SUMMARY"),
-                 users: Mapping[str, str] | None = None,
-                 usergroups: Mapping[str, Sequence[str]] | None = None,
-                 clock: Callable[[], float] = time.time, ack_timeout: float = 3.0) -> None:
+    def __init__(
+        self,
+        *,
+        signing_secret: str,
+        bot_url: str | None = None,
+        bot_token: str = "xoxb-emulator",
+        team_id: str = "T0EMULATOR",
+        bot_user_id: str = "U0BOT",
+        channels: Sequence[str] = ("C0SHOP1", "C0SHOP2", "C0SUMMARY"),
+        users: Mapping[str, str] | None = None,
+        usergroups: Mapping[str, Sequence[str]] | None = None,
+        clock: Callable[[], float] = time.time,
+        ack_timeout: float = 3.0,
+    ) -> None:
         self.signing_secret, self.bot_url, self.bot_token = signing_secret, bot_url, bot_token
         self.team_id, self.team_domain, self.bot_user_id = team_id, "emulator", bot_user_id
         self.bot_id, self.app_id, self.bot_name = "B0BOT", "A0EMULATOR", "rms-bot"
@@ -152,8 +161,11 @@ class SlackEmulator:
         return list(self._messages.get(channel, []))
 
     def ephemerals(self, user: str, channel: str | None = None) -> list[Ephemeral]:
-        return [e for e in self._ephemerals
-                if e.user == user and (channel is None or e.channel == channel)]
+        return [
+            e
+            for e in self._ephemerals
+            if e.user == user and (channel is None or e.channel == channel)
+        ]
 
     def open_modal(self, user: str) -> View | None:
         stack = self._modal_stack.get(user) or []
@@ -182,8 +194,15 @@ class SlackEmulator:
             while not predicate():
                 await self._changed.wait()
 
-    def fail_next(self, method: str, *, status: int = 429, error: str = "ratelimited",
-                  retry_after: int = 0, count: int = 1) -> None:
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        error: str = "ratelimited",
+        retry_after: int = 0,
+        count: int = 1,
+    ) -> None:
         """Answer the next ``count`` calls of ``method`` with a failure instead of doing them."""
         self._failures.setdefault(method, []).extend([(status, error, retry_after)] * count)
 
@@ -217,8 +236,14 @@ class SlackEmulator:
     def find_ephemeral(self, ts: str) -> Ephemeral | None:
         return next((e for e in self._ephemerals if e.ts == ts), None)
 
-    def post(self, channel: str, user: str, text: str, blocks: list[dict[str, Any]],
-             thread_ts: str | None = None) -> Message:
+    def post(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        thread_ts: str | None = None,
+    ) -> Message:
         msg = Message(self._next_ts(), channel, user, text, blocks, thread_ts)
         if thread_ts:
             parent = self.find_message(channel, thread_ts)
@@ -232,8 +257,15 @@ class SlackEmulator:
             self._messages[channel].append(msg)
         return msg
 
-    def post_ephemeral(self, channel: str, user: str, text: str, blocks: list[dict[str, Any]],
-                       source: str, thread_ts: str | None = None) -> Ephemeral:
+    def post_ephemeral(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        source: str,
+        thread_ts: str | None = None,
+    ) -> Ephemeral:
         eph = Ephemeral(self._next_ts(), channel, user, text, blocks, source, thread_ts)
         self._ephemerals.append(eph)
         return eph
@@ -295,8 +327,9 @@ class SlackEmulator:
         self._notify()
         return web.json_response(body, status=status, headers=headers, dumps=_dumps)
 
-    def _dispatch(self, method: str, params: dict[str, Any],
-                  token: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _dispatch(
+        self, method: str, params: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         handler = _METHODS.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
@@ -328,8 +361,9 @@ class SlackEmulator:
             call.error = exc.error
             self._notify()
             status = 404 if exc.error.endswith("_url") else 400
-            return web.json_response({"ok": False, "error": exc.error, **exc.extra},
-                                     status=status, dumps=_dumps)
+            return web.json_response(
+                {"ok": False, "error": exc.error, **exc.extra}, status=status, dumps=_dumps
+            )
         self._notify()
         return web.json_response({"ok": True})
 
@@ -345,8 +379,11 @@ class SlackEmulator:
             origin.original = None
             return
         if _truthy(params.get("replace_original")) and kind:
-            target = (self.find_ephemeral(ts) if kind == "ephemeral"
-                      else self.find_message(origin.channel, ts))
+            target = (
+                self.find_ephemeral(ts)
+                if kind == "ephemeral"
+                else self.find_message(origin.channel, ts)
+            )
             if target is not None:
                 target.text, target.blocks = text, blocks
                 if isinstance(target, Message):
@@ -360,8 +397,9 @@ class SlackEmulator:
             eph = self.post_ephemeral(origin.channel, origin.user, text, blocks, source, thread_ts)
             origin.original = ("ephemeral", eph.ts)
 
-    def _new_origin(self, user: str, channel: str,
-                    original: tuple[str, str] | None = None) -> tuple[_Origin, str]:
+    def _new_origin(
+        self, user: str, channel: str, original: tuple[str, str] | None = None
+    ) -> tuple[_Origin, str]:
         key = f"{self.team_id}-{next(self._seq)}-emu"
         origin = self._origins[key] = _Origin(user, channel, original)
         return origin, f"{self.base_url.rstrip('/')}/respond/{key}"
@@ -370,29 +408,50 @@ class SlackEmulator:
         """A view as Slack returns it from views.* and sends it in payloads."""
         stack = self._modal_stack.get(view.user, [])
         return {
-            "close": None, "submit": None, "clear_on_close": False, "notify_on_close": False,
-            "private_metadata": "", "callback_id": "", "external_id": "",
-            **view.view, "id": view.id, "team_id": self.team_id, "type": view.type,
-            "state": {"values": dict(values or {})}, "hash": view.hash,
+            "close": None,
+            "submit": None,
+            "clear_on_close": False,
+            "notify_on_close": False,
+            "private_metadata": "",
+            "callback_id": "",
+            "external_id": "",
+            **view.view,
+            "id": view.id,
+            "team_id": self.team_id,
+            "type": view.type,
+            "state": {"values": dict(values or {})},
+            "hash": view.hash,
             "root_view_id": stack[0] if view.id in stack else view.id,
-            "previous_view_id": None, "app_id": self.app_id, "bot_id": self.bot_id,
+            "previous_view_id": None,
+            "app_id": self.app_id,
+            "bot_id": self.bot_id,
             "app_installed_team_id": self.team_id,
         }
 
     # -- inbound: drive the bot the way Slack does --------------------------------------
-    async def deliver(self, body: bytes, *, kind: str = "raw",
-                      headers: Mapping[str, str] | None = None,
-                      content_type: str = "application/x-www-form-urlencoded") -> InboundResult:
+    async def deliver(
+        self,
+        body: bytes,
+        *,
+        kind: str = "raw",
+        headers: Mapping[str, str] | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
+    ) -> InboundResult:
         """POST a signed body to the bot; ``headers`` may add e.g. X-Slack-Retry-Num."""
         if not self.bot_url:
             raise RuntimeError("SlackEmulator has no bot_url to deliver to")
-        signed = {"Content-Type": content_type,
-                  **payloads.sign(self.signing_secret, body, int(self.clock())), **(headers or {})}
+        signed = {
+            "Content-Type": content_type,
+            **payloads.sign(self.signing_secret, body, int(self.clock())),
+            **(headers or {}),
+        }
         if self._session is None:
             self._session = aiohttp.ClientSession()
         try:
             async with self._session.post(
-                self.bot_url, data=body, headers=signed,
+                self.bot_url,
+                data=body,
+                headers=signed,
                 timeout=aiohttp.ClientTimeout(total=self.ack_timeout),
             ) as resp:
                 text = await resp.text()
@@ -407,21 +466,33 @@ class SlackEmulator:
         return result
 
     def _who(self, user: str) -> dict[str, Any]:
-        return {"user_id": user, "user_name": self.user_name(user), "team_id": self.team_id,
-                "team_domain": self.team_domain, "api_app_id": self.app_id,
-                "trigger_id": self.new_trigger(user)}
+        return {
+            "user_id": user,
+            "user_name": self.user_name(user),
+            "team_id": self.team_id,
+            "team_domain": self.team_domain,
+            "api_app_id": self.app_id,
+            "trigger_id": self.new_trigger(user),
+        }
 
-    async def send_command(self, command: str, text: str, *, user: str = "U0TANAKA",
-                           channel: str = "C0SHOP1") -> InboundResult:
+    async def send_command(
+        self, command: str, text: str, *, user: str = "U0TANAKA", channel: str = "C0SHOP1"
+    ) -> InboundResult:
         origin, response_url = self._new_origin(user, channel)
-        body = payloads.command_body(command=command, text=text, channel_id=channel,
-                                     channel_name=self.channels.get(channel, channel),
-                                     response_url=response_url, **self._who(user))
+        body = payloads.command_body(
+            command=command,
+            text=text,
+            channel_id=channel,
+            channel_name=self.channels.get(channel, channel),
+            response_url=response_url,
+            **self._who(user),
+        )
         result = await self.deliver(body, kind="slash_command")
         if result.status != 200:  # Slack tells the user the command failed
             error = result.body if result.status == 0 else "http_service_error"
-            self.post_ephemeral(channel, user, f'{command} failed with the error "{error}"', [],
-                                "slack")
+            self.post_ephemeral(
+                channel, user, f'{command} failed with the error "{error}"', [], "slack"
+            )
         else:
             self._show_ack(origin, result)
         self._notify()
@@ -433,11 +504,20 @@ class SlackEmulator:
             try:
                 self.show_response(origin, ack, source="ack")
             except ApiError as exc:
-                self.post_ephemeral(origin.channel, origin.user, f"ack rejected: {exc.error}", [],
-                                    "slack")
+                self.post_ephemeral(
+                    origin.channel, origin.user, f"ack rejected: {exc.error}", [], "slack"
+                )
 
-    async def click(self, *, channel: str, message_ts: str, action_id: str, value: str = "",
-                    user: str = "U0TANAKA", block_id: str = "") -> InboundResult:
+    async def click(
+        self,
+        *,
+        channel: str,
+        message_ts: str,
+        action_id: str,
+        value: str = "",
+        user: str = "U0TANAKA",
+        block_id: str = "",
+    ) -> InboundResult:
         """Click a button in a channel message or in one of ``user``'s ephemeral messages."""
         msg = self.find_message(channel, message_ts)
         eph = None if msg else self.find_ephemeral(message_ts)
@@ -447,38 +527,65 @@ class SlackEmulator:
         found = payloads.find_action(source.blocks, action_id, block_id)
         element, bid = found if found else (None, block_id)
         origin, response_url = self._new_origin(
-            user, source.channel, ("message" if msg else "ephemeral", message_ts))
-        message = None if msg is None else {
-            "type": "message", "ts": msg.ts, "user": msg.user, "text": msg.text,
-            "blocks": msg.blocks, **({"thread_ts": msg.thread_ts} if msg.thread_ts else {}),
-        }
+            user, source.channel, ("message" if msg else "ephemeral", message_ts)
+        )
+        message = (
+            None
+            if msg is None
+            else {
+                "type": "message",
+                "ts": msg.ts,
+                "user": msg.user,
+                "text": msg.text,
+                "blocks": msg.blocks,
+                **({"thread_ts": msg.thread_ts} if msg.thread_ts else {}),
+            }
+        )
         body = payloads.block_actions_body(
-            action=payloads.action_from_element(element, action_id=action_id, block_id=bid,
-                                                value=value),
-            action_ts=f"{self.clock():.6f}", channel_id=source.channel,
+            action=payloads.action_from_element(
+                element, action_id=action_id, block_id=bid, value=value
+            ),
+            action_ts=f"{self.clock():.6f}",
+            channel_id=source.channel,
             channel_name=self.channels.get(source.channel, source.channel),
-            message_ts=message_ts, message=message, is_ephemeral=eph is not None,
-            response_url=response_url, **self._who(user))
+            message_ts=message_ts,
+            message=message,
+            is_ephemeral=eph is not None,
+            response_url=response_url,
+            **self._who(user),
+        )
         result = await self.deliver(body, kind="block_actions")
         if result.status == 200:
             self._show_ack(origin, result)
         self._notify()
         return result
 
-    async def click_view(self, view_id: str, action_id: str, *, value: str = "",
-                         user: str = "U0TANAKA", block_id: str = "") -> InboundResult:
+    async def click_view(
+        self,
+        view_id: str,
+        action_id: str,
+        *,
+        value: str = "",
+        user: str = "U0TANAKA",
+        block_id: str = "",
+    ) -> InboundResult:
         """Click a button inside a modal or the Home tab (container type "view")."""
         view = self.views[view_id]
         found = payloads.find_action(view.blocks, action_id, block_id)
         element, bid = found if found else (None, block_id)
         body = payloads.block_actions_body(
-            action=payloads.action_from_element(element, action_id=action_id, block_id=bid,
-                                                value=value),
-            action_ts=f"{self.clock():.6f}", view=self.view_json(view), **self._who(user))
+            action=payloads.action_from_element(
+                element, action_id=action_id, block_id=bid, value=value
+            ),
+            action_ts=f"{self.clock():.6f}",
+            view=self.view_json(view),
+            **self._who(user),
+        )
         return await self.deliver(body, kind="block_actions")
 
-    async def submit_view(self, view_id: str, values: dict[str, dict[str, dict[str, Any]]], *,
-                          user: str = "U0TANAKA") -> InboundResult:
+    async def submit_view(
+        self, view_id: str, values: dict[str, dict[str, dict[str, Any]]], *, user: str = "U0TANAKA"
+    ) -> InboundResult:
         """Submit an open modal; apply the ack's response_action like Slack does."""
         view = self.views[view_id]
         if view.closed or view.type != "modal":
@@ -506,12 +613,20 @@ class SlackEmulator:
 
     async def open_app_home(self, user: str = "U0TANAKA") -> InboundResult:
         home = self.home(user)
-        event = payloads.app_home_opened(user=user, channel=f"D0{user[1:]}",
-                                         event_ts=f"{self.clock():.6f}",
-                                         view=self.view_json(home) if home else None)
-        body = payloads.event_body(event=event, team_id=self.team_id, api_app_id=self.app_id,
-                                   bot_user_id=self.bot_user_id, event_id=self._next_id("Ev"),
-                                   event_time=int(self.clock()))
+        event = payloads.app_home_opened(
+            user=user,
+            channel=f"D0{user[1:]}",
+            event_ts=f"{self.clock():.6f}",
+            view=self.view_json(home) if home else None,
+        )
+        body = payloads.event_body(
+            event=event,
+            team_id=self.team_id,
+            api_app_id=self.app_id,
+            bot_user_id=self.bot_user_id,
+            event_id=self._next_id("Ev"),
+            event_time=int(self.clock()),
+        )
         return await self.deliver(body, kind="events_api", content_type="application/json")
 
     def _open_view(self, user: str, view: dict[str, Any], *, push: bool) -> View:
@@ -525,23 +640,40 @@ class SlackEmulator:
 
 # -- Web API methods: (emulator, params) -> the fields of an ok response ----------------------
 
+
 def _auth_test(emu: SlackEmulator, _params: dict[str, Any]) -> dict[str, Any]:
-    return {"url": f"https://{emu.team_domain}.slack.com/", "team": "Emulator",
-            "user": emu.bot_name, "team_id": emu.team_id, "user_id": emu.bot_user_id,
-            "bot_id": emu.bot_id, "is_enterprise_install": False}
+    return {
+        "url": f"https://{emu.team_domain}.slack.com/",
+        "team": "Emulator",
+        "user": emu.bot_name,
+        "team_id": emu.team_id,
+        "user_id": emu.bot_user_id,
+        "bot_id": emu.bot_id,
+        "is_enterprise_install": False,
+    }
 
 
 def _message_json(emu: SlackEmulator, msg: Message) -> dict[str, Any]:
-    out = {"type": "message", "ts": msg.ts, "user": msg.user, "text": msg.text,
-           "blocks": msg.blocks, "bot_id": emu.bot_id, "team": emu.team_id}
+    out = {
+        "type": "message",
+        "ts": msg.ts,
+        "user": msg.user,
+        "text": msg.text,
+        "blocks": msg.blocks,
+        "bot_id": emu.bot_id,
+        "team": emu.team_id,
+    }
     return {**out, "thread_ts": msg.thread_ts} if msg.thread_ts else out
 
 
 def _content(params: dict[str, Any], *, required: bool = True) -> tuple[str, list[Any]]:
     blocks, text = params.get("blocks") or [], str(params.get("text") or "")
     if errors := payloads.block_errors(blocks):
-        raise ApiError("invalid_blocks", errors=errors,
-                       response_metadata={"messages": [f"[ERROR] {e}" for e in errors]})
+        raise ApiError(
+            "invalid_blocks",
+            errors=errors,
+            response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
+        )
     if required and not text and not blocks:
         raise ApiError("no_text")
     return text, list(blocks)
@@ -585,8 +717,7 @@ def _update(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
     if "blocks" in params:
         msg.blocks = blocks
     msg.edited = True
-    return {"channel": channel, "ts": msg.ts, "text": msg.text,
-            "message": _message_json(emu, msg)}
+    return {"channel": channel, "ts": msg.ts, "text": msg.text, "message": _message_json(emu, msg)}
 
 
 def _delete(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
@@ -602,19 +733,30 @@ def _post_ephemeral(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any
     if not params.get("user"):
         raise ApiError("user_not_in_channel")
     text, blocks = _content(params)
-    eph = emu.post_ephemeral(channel, str(params["user"]), text, blocks, "chat.postEphemeral",
-                             params.get("thread_ts") or None)
+    eph = emu.post_ephemeral(
+        channel,
+        str(params["user"]),
+        text,
+        blocks,
+        "chat.postEphemeral",
+        params.get("thread_ts") or None,
+    )
     return {"message_ts": eph.ts}
 
 
 def _checked_view(params: dict[str, Any], kind: str) -> dict[str, Any]:
     view = params.get("view")
     if not isinstance(view, dict) or view.get("type") != kind:
-        raise ApiError("invalid_arguments", response_metadata={"messages": [
-            f"[ERROR] view.type must be {kind} [json-pointer:/view/type]"]})
+        raise ApiError(
+            "invalid_arguments",
+            response_metadata={
+                "messages": [f"[ERROR] view.type must be {kind} [json-pointer:/view/type]"]
+            },
+        )
     if errors := payloads.view_errors(view):
-        raise ApiError("invalid_arguments",
-                       response_metadata={"messages": [f"[ERROR] {e}" for e in errors]})
+        raise ApiError(
+            "invalid_arguments", response_metadata={"messages": [f"[ERROR] {e}" for e in errors]}
+        )
     return view
 
 
@@ -625,8 +767,9 @@ def _take_trigger(emu: SlackEmulator, params: dict[str, Any]) -> str:
     return user
 
 
-def _views_open(emu: SlackEmulator, params: dict[str, Any], *,
-                push: bool = False) -> dict[str, Any]:
+def _views_open(
+    emu: SlackEmulator, params: dict[str, Any], *, push: bool = False
+) -> dict[str, Any]:
     view = _checked_view(params, "modal")
     opened = emu._open_view(_take_trigger(emu, params), view, push=push)
     return {"view": emu.view_json(opened)}
@@ -634,8 +777,14 @@ def _views_open(emu: SlackEmulator, params: dict[str, Any], *,
 
 def _views_update(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
     view_id, external_id = params.get("view_id"), params.get("external_id")
-    target = next((v for v in emu.views.values() if v.id == view_id or (
-        external_id and v.view.get("external_id") == external_id)), None)
+    target = next(
+        (
+            v
+            for v in emu.views.values()
+            if v.id == view_id or (external_id and v.view.get("external_id") == external_id)
+        ),
+        None,
+    )
     if target is None:
         raise ApiError("not_found")
     if params.get("hash") and params["hash"] != target.hash:
@@ -667,8 +816,15 @@ def _usergroup_users(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, An
 
 def _conversations_info(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
     cid = emu.channel_id(params.get("channel"))
-    return {"channel": {"id": cid, "name": emu.channels[cid], "is_channel": True,
-                        "is_member": True, "is_private": False}}
+    return {
+        "channel": {
+            "id": cid,
+            "name": emu.channels[cid],
+            "is_channel": True,
+            "is_member": True,
+            "is_private": False,
+        }
+    }
 
 
 def _users_info(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
@@ -676,16 +832,30 @@ def _users_info(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
     if uid not in emu.users:
         raise ApiError("user_not_found")
     name = emu.users[uid]
-    return {"user": {"id": uid, "team_id": emu.team_id, "name": uid.lower(), "real_name": name,
-                     "is_bot": False, "profile": {"display_name": name, "real_name": name}}}
+    return {
+        "user": {
+            "id": uid,
+            "team_id": emu.team_id,
+            "name": uid.lower(),
+            "real_name": name,
+            "is_bot": False,
+            "profile": {"display_name": name, "real_name": name},
+        }
+    }
 
 
 _METHODS: dict[str, Callable[[SlackEmulator, dict[str, Any]], dict[str, Any]]] = {
-    "auth.test": _auth_test, "chat.postMessage": _post_message, "chat.update": _update,
-    "chat.delete": _delete, "chat.postEphemeral": _post_ephemeral, "views.open": _views_open,
+    "auth.test": _auth_test,
+    "chat.postMessage": _post_message,
+    "chat.update": _update,
+    "chat.delete": _delete,
+    "chat.postEphemeral": _post_ephemeral,
+    "views.open": _views_open,
     "views.push": lambda emu, params: _views_open(emu, params, push=True),
-    "views.update": _views_update, "views.publish": _views_publish,
-    "usergroups.users.list": _usergroup_users, "conversations.info": _conversations_info,
+    "views.update": _views_update,
+    "views.publish": _views_publish,
+    "usergroups.users.list": _usergroup_users,
+    "conversations.info": _conversations_info,
     "conversations.history": _history,
     "users.info": _users_info,
 }

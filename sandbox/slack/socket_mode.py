@@ -34,8 +34,9 @@ class SocketMode:
         """Return once a client has connected and received hello."""
         await asyncio.wait_for(self._connected.wait(), timeout)
 
-    async def send(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0,
-                   timeout: float = 5.0) -> dict[str, Any]:
+    async def send(
+        self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0, timeout: float = 5.0
+    ) -> dict[str, Any]:
         """Deliver one envelope (``slash_commands``, ``interactive``, ``events_api``) and return
         the client's ack message."""
         if not self._sockets:
@@ -43,19 +44,29 @@ class SocketMode:
         envelope_id = str(uuid.uuid4())
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._acks[envelope_id] = future
-        await self._sockets[-1].send_json({
-            "envelope_id": envelope_id, "type": kind, "payload": payload,
-            "accepts_response_payload": kind != "events_api",
-            "retry_attempt": retry_attempt, "retry_reason": "timeout" if retry_attempt else "",
-        })
+        await self._sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": retry_attempt,
+                "retry_reason": "timeout" if retry_attempt else "",
+            }
+        )
         return await asyncio.wait_for(future, timeout)
 
     async def _link(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._sockets.append(ws)
-        await ws.send_json({"type": "hello", "num_connections": len(self._sockets),
-                            "connection_info": {"app_id": "A0EMULATOR"}})
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self._sockets),
+                "connection_info": {"app_id": "A0EMULATOR"},
+            }
+        )
         self._connected.set()
         try:
             async for message in ws:

@@ -21,8 +21,14 @@ from tests.fakes import FakeClock
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 WAIT_MS = 15_000
 BAD_NUMBER = "12345-2026-1"
@@ -36,8 +42,9 @@ def _why_no_browser() -> str | None:
     except ImportError as exc:
         return f"the Python playwright package is not installed ({exc})"
     if shutil.which("fc-list"):
-        found = subprocess.run(["fc-list", ":lang=ja", "family"], capture_output=True,
-                               text=True, check=False).stdout.strip()
+        found = subprocess.run(
+            ["fc-list", ":lang=ja", "family"], capture_output=True, text=True, check=False
+        ).stdout.strip()
         if not found:
             return "no Japanese font (apt-get install fonts-noto-cjk): text would render as boxes"
     return None
@@ -67,20 +74,28 @@ async def test_staff_confirm_fix_a_fee_and_see_errors_in_the_browser(tmp_path, b
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     clock = FakeClock()
-    config = DemoConfig(data_dir=tmp_path / "demo", slack_port=0, rms_port=0, bot_port=0,
-                        clock=clock, sim_requests_per_second=None)
+    config = DemoConfig(
+        data_dir=tmp_path / "demo",
+        slack_port=0,
+        rms_port=0,
+        bot_port=0,
+        clock=clock,
+        sim_requests_per_second=None,
+    )
     async with build(config) as demo:
         await demo.rt.jobs.cycle()  # the first intake: flag cards and a digest per shop
-        page = await browser.new_page(viewport={"width": 1280, "height": 1500}, locale="ja-JP",
-                                      timezone_id="Asia/Tokyo")
+        page = await browser.new_page(
+            viewport={"width": 1280, "height": 1500}, locale="ja-JP", timezone_id="Asia/Tokyo"
+        )
         page.set_default_timeout(WAIT_MS)
         expect.set_options(timeout=WAIT_MS)
         try:
             await page.goto(demo.console_url)
             messages = page.get_by_test_id("message")
             fee_number = demo.info.of_shop("fee_unset", MAIN)[0]
-            await expect(messages.filter(has_text="送料未設定").filter(
-                has_text=fee_number).first).to_be_visible()
+            await expect(
+                messages.filter(has_text="送料未設定").filter(has_text=fee_number).first
+            ).to_be_visible()
             await expect(messages.filter(has_text="新着").first).to_be_visible()
             await page.screenshot(path=ARTIFACTS / "01-digest-and-flag-cards.png")
 
@@ -88,13 +103,15 @@ async def test_staff_confirm_fix_a_fee_and_see_errors_in_the_browser(tmp_path, b
             number = demo.info.of_shop("normal", MAIN)[0]
             await page.get_by_test_id("message-input").fill(f"/confirm {number}")
             await page.get_by_test_id("message-send").click()
-            await expect(messages.filter(has_text=number).filter(
-                has_text="楽天処理中").first).to_be_visible()
+            await expect(
+                messages.filter(has_text=number).filter(has_text="楽天処理中").first
+            ).to_be_visible()
             await page.screenshot(path=ARTIFACTS / "02-confirm-processing.png")
             clock.advance(minutes=2)  # past the simulator's processing delay and the poll time
             await demo.rt.jobs.cycle()
-            await expect(messages.filter(has_text=number).filter(
-                has_text="楽天処理済").first).to_be_visible()
+            await expect(
+                messages.filter(has_text=number).filter(has_text="楽天処理済").first
+            ).to_be_visible()
             assert [n for n, _ in demo.sim.confirm_log] == [number]
 
             # 送料を入力して承認… on a -9999 multi-package card of the API-option shop

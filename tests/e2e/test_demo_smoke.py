@@ -21,22 +21,37 @@ def _config(tmp_path: Path) -> DemoConfig:
 
 
 def _card_for(messages, number):
-    return next((m for m in messages if number in m.text and "送料未設定" in json.dumps(
-        m.blocks, ensure_ascii=False)), None)
+    return next(
+        (
+            m
+            for m in messages
+            if number in m.text and "送料未設定" in json.dumps(m.blocks, ensure_ascii=False)
+        ),
+        None,
+    )
 
 
 async def test_demo_serves_the_console_and_health_and_posts_the_seeded_flag_cards(tmp_path):
     async with build(_config(tmp_path)) as demo:
-        expected = {(shop.channel, n) for shop in SHOPS for case in FLAG_CASES
-                    for n in demo.info.of_shop(case, shop)}
+        expected = {
+            (shop.channel, n)
+            for shop in SHOPS
+            for case in FLAG_CASES
+            for n in demo.info.of_shop(case, shop)
+        }
         assert len(expected) == 6  # two -9999 orders and one multi-package order per shop
         stop = asyncio.Event()
         tasks = demo.background(stop, arrivals_on=False)
         try:
-            await demo.slack.wait_until(lambda: all(
-                _card_for(demo.slack.messages(ch), n) for ch, n in expected) and all(
-                any("新着" in m.text for m in demo.slack.messages(s.channel)) for s in SHOPS),
-                timeout=20)
+            await demo.slack.wait_until(
+                lambda: (
+                    all(_card_for(demo.slack.messages(ch), n) for ch, n in expected)
+                    and all(
+                        any("新着" in m.text for m in demo.slack.messages(s.channel)) for s in SHOPS
+                    )
+                ),
+                timeout=20,
+            )
             async with aiohttp.ClientSession() as http:
                 async with http.get(demo.console_url) as page:
                     assert page.status == 200
@@ -83,8 +98,16 @@ def test_scenario_covers_every_case_with_about_forty_orders():
     sim = RmsSimulator(clock, requests_per_second=None)
     info = seed(sim, clock.now())
     assert 35 <= len(info.numbers) <= 45
-    for case in ("normal", "fee_unset", "fee_unset_packages", "bundle", "prepay",
-                 "rakuten_cancels", "confirmed_in_rms", "cancel_deadline"):
+    for case in (
+        "normal",
+        "fee_unset",
+        "fee_unset_packages",
+        "bundle",
+        "prepay",
+        "rakuten_cancels",
+        "confirmed_in_rms",
+        "cancel_deadline",
+    ):
         assert info.orders.get(case), case
     assert {n.split("-")[0] for n in info.numbers} == {s.shop_id for s in SHOPS}
     multi = sim.order(info.first("fee_unset_packages"))["PackageModelList"]

@@ -23,8 +23,11 @@ async def test_slack_outage_loses_nothing_and_posts_nothing_twice(tmp_path):
         assert await s.rt.deps.publisher.drain() > 0  # Slack is back
         assert await s.rt.deps.publisher.drain() == 0  # nothing left, nothing repeated
         title = "要対応: 送料未設定"
-        cards = [m for m in s.slack.messages("C0SHOP1")
-                 if flagged in str(m.blocks) and title in m.blocks[0]["text"]["text"]]
+        cards = [
+            m
+            for m in s.slack.messages("C0SHOP1")
+            if flagged in str(m.blocks) and title in m.blocks[0]["text"]["text"]
+        ]
         assert len(cards) == 1
 
 

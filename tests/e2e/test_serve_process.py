@@ -64,8 +64,17 @@ async def test_serve_answers_slack_and_stops_cleanly_on_sigterm(tmp_path):
         "POLL_INTERVAL_SECONDS": "300",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "serve", "--env-file", "", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        "--env-file",
+        "",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     try:
         health = await wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
         assert health["mode"] == "http"

@@ -64,8 +64,9 @@ async def test_a_day_of_cycles_posts_one_digest_per_change_and_one_summary(tmp_p
         # the clerk's confirmations reached 楽天処理済 (RMS took 30 min) and the digest said so
         processed = await s.rt.core.store.numbers_in_stages("main", [Stage.PROCESSED])
         assert set(confirmed) == set(processed)
-        assert "楽天処理済" in json.dumps([m.blocks for m in s.slack.messages("C0SHOP1")],
-                                       ensure_ascii=False)
+        assert "楽天処理済" in json.dumps(
+            [m.blocks for m in s.slack.messages("C0SHOP1")], ensure_ascii=False
+        )
 
         # exactly one daily summary (18:00 JST), with the store's numbers
         summaries = s.slack.messages("C0SUMMARY")
@@ -76,12 +77,16 @@ async def test_a_day_of_cycles_posts_one_digest_per_change_and_one_summary(tmp_p
         assert f"{len(processed)}件" in text
 
         # the licence warning at 7 days left, once
-        main_text = json.dumps([m.blocks for m in s.slack.messages("C0SHOP1")],
-                               ensure_ascii=False)
+        main_text = json.dumps([m.blocks for m in s.slack.messages("C0SHOP1")], ensure_ascii=False)
         assert main_text.count("ライセンスキーの期限まであと7日") == 1
 
         # no secret in anything the bot said
         said = json.dumps([c.params for c in s.slack.calls], ensure_ascii=False)
-        for secret in ("SP-main-secret", "SL-main-key", "SP-api-secret", "SL-api-key",
-                       "test-signing-secret"):
+        for secret in (
+            "SP-main-secret",
+            "SL-main-key",
+            "SP-api-secret",
+            "SL-api-key",
+            "test-signing-secret",
+        ):
             assert secret not in said

@@ -16,8 +16,9 @@ def said(result):
 
 
 def all_text(slack, channel):
-    return "\n".join(m.text + json.dumps(m.blocks, ensure_ascii=False)
-                     for m in slack.messages(channel))
+    return "\n".join(
+        m.text + json.dumps(m.blocks, ensure_ascii=False) for m in slack.messages(channel)
+    )
 
 
 async def test_licence_key_is_renewed_through_the_modal_and_never_shown(tmp_path, caplog):
@@ -29,8 +30,15 @@ async def test_licence_key_is_renewed_through_the_modal_and_never_shown(tmp_path
         modal = s.slack.open_modal("U0SUZUKI")
         assert modal is not None
         s.sim.issue_key(SHOP_IDS["main"], new_key, activates_after=timedelta(minutes=20))
-        answer = await s.slack.submit_view(modal.id, {ids.LICENSE_BLOCK: {ids.LICENSE_INPUT: {
-            "type": "plain_text_input", "value": new_key}}}, user="U0SUZUKI")
+        answer = await s.slack.submit_view(
+            modal.id,
+            {
+                ids.LICENSE_BLOCK: {
+                    ids.LICENSE_INPUT: {"type": "plain_text_input", "value": new_key}
+                }
+            },
+            user="U0SUZUKI",
+        )
         assert answer.status == 200
         await s.settle()
         daily = s.rt.jobs.after_cycle[1]
@@ -39,8 +47,11 @@ async def test_licence_key_is_renewed_through_the_modal_and_never_shown(tmp_path
             await daily()
         await s.rt.deps.publisher.drain()
         renewed = await s.rt.core.store.events_between(
-            "main", s.clock.now() - timedelta(days=1), s.clock.now() + timedelta(days=1),
-            [EventKind.LICENSE_RENEWED])
+            "main",
+            s.clock.now() - timedelta(days=1),
+            s.clock.now() + timedelta(days=1),
+            [EventKind.LICENSE_RENEWED],
+        )
         assert len(renewed) == 1
         assert "更新" in all_text(s.slack, "C0SHOP1")
         # the bot now uses the new key for RMS calls

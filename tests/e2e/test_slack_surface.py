@@ -66,8 +66,7 @@ async def test_forged_stale_and_missing_signatures_get_401(tmp_path):
     async with bot_stack(tmp_path) as s:
         body = b"command=%2Fconfirm&text=all&user_id=U0TANAKA&channel_id=C0SHOP1&team_id=T0"
         now = int(time.time())
-        cases = [sign("wrong-secret", body, now), sign(s.slack.signing_secret, body, now - 600),
-                 {}]
+        cases = [sign("wrong-secret", body, now), sign(s.slack.signing_secret, body, now - 600), {}]
         async with ClientSession() as session:
             for headers in cases:
                 headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
@@ -106,11 +105,20 @@ async def test_confirm_all_asks_first_then_runs_once(tmp_path):
         assert "3件" in said(result)
         assert "送料未設定" in said(result)
         prompt = s.slack.ephemerals("U0TANAKA")[-1]
-        button = next(e for b in prompt.blocks if b["type"] == "actions" for e in b["elements"]
-                      if e["action_id"] == ids.CONFIRM_ALL)
+        button = next(
+            e
+            for b in prompt.blocks
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["action_id"] == ids.CONFIRM_ALL
+        )
         for _ in range(2):  # a double click
-            await s.slack.click(channel="C0SHOP1", message_ts=prompt.ts,
-                                action_id=ids.CONFIRM_ALL, value=button["value"])
+            await s.slack.click(
+                channel="C0SHOP1",
+                message_ts=prompt.ts,
+                action_id=ids.CONFIRM_ALL,
+                value=button["value"],
+            )
         await s.settle()
         assert len(s.sim.calls_to("confirmOrder")) == 1
         assert len(s.sim.confirm_log) == 3
@@ -123,20 +131,25 @@ async def test_fee_modal_resolves_unset_fee_orders_on_both_api_option_paths(tmp_
         await intake(s.rt.core, "api")
         await intake(s.rt.core, "main")
         await s.rt.deps.publisher.drain()
-        for shop, channel, number in (("api", "C0SHOP2", with_api),
-                                      ("main", "C0SHOP1", without)):
+        for shop, channel, number in (("api", "C0SHOP2", with_api), ("main", "C0SHOP1", without)):
             card = next(m for m in s.slack.messages(channel) if number in m.text + str(m.blocks))
             assert "送料未設定" in str(card.blocks)
-            await s.slack.click(channel=channel, message_ts=card.ts,
-                                action_id=ids.OPEN_FEE_MODAL, value=f"{shop}|{number}")
+            await s.slack.click(
+                channel=channel,
+                message_ts=card.ts,
+                action_id=ids.OPEN_FEE_MODAL,
+                value=f"{shop}|{number}",
+            )
             modal = s.slack.open_modal("U0TANAKA")
             assert modal is not None
             block = next(b["block_id"] for b in modal.view["blocks"] if b["type"] == "input")
-            bad = await s.slack.submit_view(modal.id, {block: {ids.FEE_INPUT: {
-                "type": "plain_text_input", "value": "abc"}}})
+            bad = await s.slack.submit_view(
+                modal.id, {block: {ids.FEE_INPUT: {"type": "plain_text_input", "value": "abc"}}}
+            )
             assert "errors" in said(bad)
-            ok = await s.slack.submit_view(modal.id, {block: {ids.FEE_INPUT: {
-                "type": "plain_text_input", "value": "800"}}})
+            ok = await s.slack.submit_view(
+                modal.id, {block: {ids.FEE_INPUT: {"type": "plain_text_input", "value": "800"}}}
+            )
             assert ok.status == 200
             await s.settle()
         assert len(s.sim.sender_updates) == 1  # only the API-option shop writes to RMS

@@ -19,11 +19,18 @@ async def test_socket_mode_delivers_commands_and_returns_the_ack(tmp_path):
         await handler.connect_async()
         try:
             await s.slack.socket_mode.wait_connected()
-            payload = {"command": "/confirm", "text": number, "user_id": "U0TANAKA",
-                       "user_name": "tanaka", "channel_id": "C0SHOP1", "channel_name": "shop",
-                       "team_id": "T0EMULATOR", "api_app_id": "A0EMULATOR",
-                       "response_url": f"{s.slack.base_url}/respond/socket",
-                       "trigger_id": "trigger-1"}
+            payload = {
+                "command": "/confirm",
+                "text": number,
+                "user_id": "U0TANAKA",
+                "user_name": "tanaka",
+                "channel_id": "C0SHOP1",
+                "channel_name": "shop",
+                "team_id": "T0EMULATOR",
+                "api_app_id": "A0EMULATOR",
+                "response_url": f"{s.slack.base_url}/respond/socket",
+                "trigger_id": "trigger-1",
+            }
             ack = await s.slack.socket_mode.send("slash_commands", payload)
             assert "1件" in ack["payload"]["text"]
             await s.settle()

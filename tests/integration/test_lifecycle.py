@@ -172,8 +172,9 @@ async def test_unset_fee_order_is_refused_then_resolved_with_the_api_option_and_
         baskets = [p.basket_id for p in record.snapshot.packages]
         bad = await resolve_fee(h.core, "api", number, {baskets[0]: "-1", baskets[1]: "600"}, "U1")
         assert bad.outcomes[0].reason is Reason.BAD_FEE
-        report = await resolve_fee(h.core, "api", number,
-                                   {baskets[0]: "８００", baskets[1]: "600"}, "U0TANAKA")
+        report = await resolve_fee(
+            h.core, "api", number, {baskets[0]: "８００", baskets[1]: "600"}, "U0TANAKA"
+        )
         assert report.outcomes[0].outcome is Outcome.CONFIRMED
         assert len(h.sim.sender_updates) == 1
         assert h.sim.order(number)["PackageModelList"][0]["postagePrice"] == 800
@@ -286,9 +287,18 @@ async def test_stuck_orders_are_reported_once():
 
 async def test_bundling_requires_confirmed_fee_complete_orders_with_one_destination():
     async with harness() as h:
-        person = {"familyName": "山田", "firstName": "花子", "zipCode1": "150", "zipCode2": "0001",
-                  "prefecture": "東京都", "city": "渋谷区神宮前", "subAddress": "1-2-3",
-                  "phoneNumber1": "03", "phoneNumber2": "1234", "phoneNumber3": "5678"}
+        person = {
+            "familyName": "山田",
+            "firstName": "花子",
+            "zipCode1": "150",
+            "zipCode2": "0001",
+            "prefecture": "東京都",
+            "city": "渋谷区神宮前",
+            "subAddress": "1-2-3",
+            "phoneNumber1": "03",
+            "phoneNumber2": "1234",
+            "phoneNumber3": "5678",
+        }
         a = h.add_order(orderer=person, recipient=person)
         b = h.add_order(orderer=person, recipient=person)
         await intake(h.core, "main")
@@ -301,7 +311,9 @@ async def test_bundling_requires_confirmed_fee_complete_orders_with_one_destinat
         record = await h.store.get_order(a)
         assert record.bundle_id
         assert (await confirm(h.core, "main", [a], "U1")).outcomes[0].outcome in (
-            Outcome.ALREADY_CONFIRMED, Outcome.REFUSED)
+            Outcome.ALREADY_CONFIRMED,
+            Outcome.REFUSED,
+        )
         undone = await unbundle(h.core, "main", b, "U0TANAKA")
         assert {o.outcome for o in undone.outcomes} == {Outcome.UNBUNDLED}
         assert not (await h.store.get_order(a)).bundle_id

@@ -61,8 +61,13 @@ def connect(
     session: aiohttp.ClientSession, server: TestServer, clock: FakeClock
 ) -> Callable[..., RmsHttpClient]:
     def make(**overrides: Any) -> RmsHttpClient:
-        options: dict[str, Any] = {"service_secret": SECRET, "license_key": KEY, "clock": clock,
-                                   "timeout": 2.0, "rng": random.Random(0)}
+        options: dict[str, Any] = {
+            "service_secret": SECRET,
+            "license_key": KEY,
+            "clock": clock,
+            "timeout": 2.0,
+            "rng": random.Random(0),
+        }
         options.update(overrides)
         return RmsHttpClient(session, base_url=str(server.make_url("")), **options)
 
@@ -100,8 +105,10 @@ async def test_search_finds_orders_of_the_given_progress_oldest_first(
     assert RMS_DATETIME.fullmatch(call.body["startDatetime"])
     assert call.body["endDatetime"] == (now.astimezone(JST).strftime("%Y-%m-%dT%H:%M:%S+0900"))
     assert call.body["PaginationRequestModel"] == {
-        "requestRecordsAmount": 1000, "requestPage": 1,
-        "SortModelList": [{"sortColumn": 1, "sortDirection": 1}]}
+        "requestRecordsAmount": 1000,
+        "requestPage": 1,
+        "SortModelList": [{"sortColumn": 1, "sortDirection": 1}],
+    }
     assert client.last_success == clock.now()
 
 
@@ -136,8 +143,9 @@ async def test_a_window_beyond_the_15000_cap_is_halved_until_everything_is_reach
     http_mock: aioresponses, session: aiohttp.ClientSession, clock: FakeClock
 ) -> None:
     start = datetime(2026, 11, 1, tzinfo=JST)
-    orders = [(start + timedelta(seconds=40 * i), f"{SHOP}-20261101-{i:010d}")
-              for i in range(15_001)]
+    orders = [
+        (start + timedelta(seconds=40 * i), f"{SHOP}-20261101-{i:010d}") for i in range(15_001)
+    ]
     windows: list[tuple[str, str, int]] = []
 
     def search(url: Any, **kwargs: Any) -> CallbackResult:
@@ -148,18 +156,32 @@ async def test_a_window_beyond_the_15000_cap_is_halved_until_everything_is_reach
         size = body["PaginationRequestModel"]["requestRecordsAmount"]
         hits = [n for at, n in orders if low <= at <= high]
         windows.append((body["startDatetime"], body["endDatetime"], page))
-        return CallbackResult(payload={
-            "orderNumberList": hits[:15_000][(page - 1) * size : page * size],
-            "MessageModelList": [{"messageType": "INFO", "messageCode": "INFO_101", "message": ""}],
-            "PaginationResponseModel": {"totalRecordsAmount": len(hits),
-                                        "totalPages": -(-len(hits) // size), "requestPage": page},
-        })
+        return CallbackResult(
+            payload={
+                "orderNumberList": hits[:15_000][(page - 1) * size : page * size],
+                "MessageModelList": [
+                    {"messageType": "INFO", "messageCode": "INFO_101", "message": ""}
+                ],
+                "PaginationResponseModel": {
+                    "totalRecordsAmount": len(hits),
+                    "totalPages": -(-len(hits) // size),
+                    "requestPage": page,
+                },
+            }
+        )
 
     http_mock.post("http://rms.test" + SEARCH_PATH, callback=search, repeat=True)
-    client = RmsHttpClient(session, base_url="http://rms.test", service_secret=SECRET,
-                           license_key=KEY, clock=clock, requests_per_second=1000.0)
+    client = RmsHttpClient(
+        session,
+        base_url="http://rms.test",
+        service_secret=SECRET,
+        license_key=KEY,
+        clock=clock,
+        requests_per_second=1000.0,
+    )
     numbers = await client.search_order_numbers(
-        progress=[100], start=start, end=start + timedelta(days=7))
+        progress=[100], start=start, end=start + timedelta(days=7)
+    )
     assert numbers == [n for _, n in orders]
     assert windows[0][2] == 1 and windows[1][0] == windows[0][0] and windows[1][1] < windows[0][1]
     assert len(windows) == 1 + 8 + 8  # the capped probe, then two halves of 7,5xx orders
@@ -224,8 +246,12 @@ async def test_confirm_reports_each_order_on_its_own(
     unknown = f"{SHOP}-20261128-0000000001"
     results = await client.confirm_orders([good, no_postage, moved, cancelled, unknown])
     assert [(r.ok, r.code[-9:]) for r in results] == [
-        (True, "_INFO_101"), (False, "ERROR_105"), (False, "ERROR_103"), (False, "ERROR_102"),
-        (False, "ERROR_101")]
+        (True, "_INFO_101"),
+        (False, "ERROR_105"),
+        (False, "ERROR_103"),
+        (False, "ERROR_102"),
+        (False, "ERROR_101"),
+    ]
     assert all(r.message for r in results)
 
 
@@ -249,13 +275,17 @@ async def test_update_postage_round_trip_then_confirm(
     [sent_number, body] = sim.sender_updates[0]
     assert sent_number == number
     assert [p["postagePrice"] for p in body["PackageModelList"]] == [800, 500]
-    assert body["PackageModelList"][0]["ItemModelList"] == order.raw["PackageModelList"][0][
-        "ItemModelList"]
+    assert (
+        body["PackageModelList"][0]["ItemModelList"]
+        == order.raw["PackageModelList"][0]["ItemModelList"]
+    )
     [after] = await client.get_orders([number])
     assert [p.postage_price for p in after.packages] == [800, 500]
     assert after.postage_price == 1300
-    assert after.total_price == sum(
-        i.price_tax_incl * i.units for p in after.packages for i in p.items) + 1300
+    assert (
+        after.total_price
+        == sum(i.price_tax_incl * i.units for p in after.packages for i in p.items) + 1300
+    )
     assert not after.fee_unset
     [result] = await client.confirm_orders([number])
     assert result.ok
@@ -278,9 +308,20 @@ async def test_update_postage_without_the_info_code_is_rejected(
 ) -> None:
     number = sim.add_order(SHOP, postage=UNSET_FEE)
     [order] = await client.get_orders([number])
-    sim.fail_next("updateOrderSender", status=200, body={"MessageModelList": [
-        {"messageType": "WARNING", "messageCode": "ORDER_EXT_API_UPDATE_ORDERSENDER_WARNING_1",
-         "message": "?", "orderNumber": number}]})
+    sim.fail_next(
+        "updateOrderSender",
+        status=200,
+        body={
+            "MessageModelList": [
+                {
+                    "messageType": "WARNING",
+                    "messageCode": "ORDER_EXT_API_UPDATE_ORDERSENDER_WARNING_1",
+                    "message": "?",
+                    "orderNumber": number,
+                }
+            ]
+        },
+    )
     with pytest.raises(errors.RmsRejectedError, match="WARNING_1"):
         await client.update_postage(order, {order.packages[0].basket_id: 600})
 
@@ -291,8 +332,9 @@ async def test_licence_expiry_is_tokyo_end_of_day(
 ) -> None:
     expiry = await client.license_expiry()
     expected_day = (clock.now() + timedelta(days=90)).astimezone(JST).date()
-    assert expiry == datetime(expected_day.year, expected_day.month, expected_day.day,
-                              23, 59, 59, tzinfo=JST)
+    assert expiry == datetime(
+        expected_day.year, expected_day.month, expected_day.day, 23, 59, 59, tzinfo=JST
+    )
     assert expiry.utcoffset() == timedelta(hours=9)
     [call] = sim.calls_to("license")
     assert call.body == {"licenseKey": KEY}
@@ -314,7 +356,9 @@ async def test_a_renewed_key_takes_effect_without_a_new_client(
 
 # --- failures ----------------------------------------------------------------------------------
 async def test_bad_credentials_fail_at_once_and_never_leak(
-    connect: Callable[..., RmsHttpClient], sim: RmsSimulator, caplog: pytest.LogCaptureFixture,
+    connect: Callable[..., RmsHttpClient],
+    sim: RmsSimulator,
+    caplog: pytest.LogCaptureFixture,
     clock: FakeClock,
 ) -> None:
     client = connect(license_key="SL_wrong_key")
@@ -347,9 +391,15 @@ async def test_real_qps_throttling_is_waited_out_on_reads(
     sim.add_shop(SHOP, SECRET, KEY)
     numbers = [sim.add_order(SHOP) for _ in range(3)]
     async with TestServer(sim.make_app()) as server:
-        client = RmsHttpClient(session, base_url=str(server.make_url("")), service_secret=SECRET,
-                               license_key=KEY, clock=clock, requests_per_second=100.0,
-                               rng=random.Random(0))
+        client = RmsHttpClient(
+            session,
+            base_url=str(server.make_url("")),
+            service_secret=SECRET,
+            license_key=KEY,
+            clock=clock,
+            requests_per_second=100.0,
+            rng=random.Random(0),
+        )
         for number in numbers:  # back to back: faster than RMS's 1 request/s
             [order] = await client.get_orders([number])
             assert order.number == number
@@ -443,8 +493,14 @@ async def test_no_server_is_unavailable(session: aiohttp.ClientSession, clock: F
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = RmsHttpClient(session, base_url=f"http://127.0.0.1:{port}", service_secret=SECRET,
-                           license_key=KEY, clock=clock, max_read_attempts=2)
+    client = RmsHttpClient(
+        session,
+        base_url=f"http://127.0.0.1:{port}",
+        service_secret=SECRET,
+        license_key=KEY,
+        clock=clock,
+        max_read_attempts=2,
+    )
     with pytest.raises(errors.RmsUnavailableError) as caught:
         await client.license_expiry()
     assert isinstance(caught.value.__cause__, aiohttp.ClientError | OSError)
@@ -474,8 +530,10 @@ async def test_a_validation_error_carries_rms_codes(
 ) -> None:
     with pytest.raises(errors.RmsRejectedError) as caught:  # beyond the 730-day look-back
         await client.search_order_numbers(
-            progress=[100], start=clock.now() - timedelta(days=800),
-            end=clock.now() - timedelta(days=790))
+            progress=[100],
+            start=clock.now() - timedelta(days=800),
+            end=clock.now() - timedelta(days=790),
+        )
     assert caught.value.codes == ("ORDER_EXT_API_SEARCH_ORDER_ERROR_014",)
     assert len(sim.calls) == 1
 
@@ -487,13 +545,23 @@ async def test_requests_carry_esa_auth_and_unescaped_utf8_json(
 
     def confirm(url: Any, **kwargs: Any) -> CallbackResult:
         seen.append(kwargs)
-        return CallbackResult(payload={"MessageModelList": [
-            {"messageType": "INFO", "messageCode": "ORDER_EXT_API_CONFIRM_ORDER_INFO_101",
-             "message": "注文確認に成功しました。", "orderNumber": "注文-1"}]})
+        return CallbackResult(
+            payload={
+                "MessageModelList": [
+                    {
+                        "messageType": "INFO",
+                        "messageCode": "ORDER_EXT_API_CONFIRM_ORDER_INFO_101",
+                        "message": "注文確認に成功しました。",
+                        "orderNumber": "注文-1",
+                    }
+                ]
+            }
+        )
 
     http_mock.post("http://rms.test" + CONFIRM_PATH, callback=confirm)
-    client = RmsHttpClient(session, base_url="http://rms.test/", service_secret="aaa",
-                           license_key="bbb", clock=clock)
+    client = RmsHttpClient(
+        session, base_url="http://rms.test/", service_secret="aaa", license_key="bbb", clock=clock
+    )
     [result] = await client.confirm_orders(["注文-1"])
     assert result.ok
     [kwargs] = seen
@@ -505,10 +573,14 @@ async def test_requests_carry_esa_auth_and_unescaped_utf8_json(
 async def test_a_truncated_body_is_a_protocol_error(
     http_mock: aioresponses, session: aiohttp.ClientSession, clock: FakeClock
 ) -> None:
-    http_mock.post("http://rms.test" + SEARCH_PATH, status=200,
-                   body=b'{"orderNumberList": [], "MessageModelList": [{"messageType": "IN')
-    client = RmsHttpClient(session, base_url="http://rms.test", service_secret=SECRET,
-                           license_key=KEY, clock=clock)
+    http_mock.post(
+        "http://rms.test" + SEARCH_PATH,
+        status=200,
+        body=b'{"orderNumberList": [], "MessageModelList": [{"messageType": "IN',
+    )
+    client = RmsHttpClient(
+        session, base_url="http://rms.test", service_secret=SECRET, license_key=KEY, clock=clock
+    )
     with pytest.raises(errors.RmsProtocolError) as caught:
         await client.search_order_numbers(progress=[100], **_last_two_weeks(clock))
     assert isinstance(caught.value.__cause__, json.JSONDecodeError)
@@ -518,8 +590,9 @@ async def test_a_transport_error_is_unavailable(
     http_mock: aioresponses, session: aiohttp.ClientSession, clock: FakeClock
 ) -> None:
     http_mock.post("http://rms.test" + CONFIRM_PATH, exception=aiohttp.ServerDisconnectedError())
-    client = RmsHttpClient(session, base_url="http://rms.test", service_secret=SECRET,
-                           license_key=KEY, clock=clock)
+    client = RmsHttpClient(
+        session, base_url="http://rms.test", service_secret=SECRET, license_key=KEY, clock=clock
+    )
     with pytest.raises(errors.RmsUnavailableError) as caught:
         await client.confirm_orders([f"{SHOP}-20261128-0000000001"])
     assert isinstance(caught.value.__cause__, aiohttp.ServerDisconnectedError)
@@ -537,18 +610,24 @@ class Backend:
 
 
 @pytest.fixture(params=["simulator"])
-def backend(request: pytest.FixtureRequest, sim: RmsSimulator, client: RmsHttpClient,
-            clock: FakeClock) -> Backend:
+def backend(
+    request: pytest.FixtureRequest, sim: RmsSimulator, client: RmsHttpClient, clock: FakeClock
+) -> Backend:
     if request.param == "simulator":
-        return Backend(api=client, add_order=lambda **kw: sim.add_order(SHOP, **kw),
-                       progress_of=lambda n: int(sim.order(n)["orderProgress"]), now=clock.now)
+        return Backend(
+            api=client,
+            add_order=lambda **kw: sim.add_order(SHOP, **kw),
+            progress_of=lambda n: int(sim.order(n)["orderProgress"]),
+            now=clock.now,
+        )
     raise NotImplementedError(request.param)
 
 
 async def test_contract_new_orders_are_found_and_read(backend: Backend) -> None:
     numbers = [backend.add_order() for _ in range(3)]
     found = await backend.api.search_order_numbers(
-        progress=[100], start=backend.now() - timedelta(days=1), end=backend.now())
+        progress=[100], start=backend.now() - timedelta(days=1), end=backend.now()
+    )
     assert found == numbers
     orders = await backend.api.get_orders([*found, f"{SHOP}-20261128-0000000001"])
     assert [(o.number, o.progress) for o in orders] == [(n, 100) for n in numbers]

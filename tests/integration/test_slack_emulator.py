@@ -37,12 +37,16 @@ class FakeBot:
         def register(fn: Callable[[dict[str, Any]], Awaitable[Reply]]) -> Any:
             self.handlers[kind] = fn
             return fn
+
         return register
 
     async def handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        if not self.verifier.is_valid(raw, request.headers.get("X-Slack-Request-Timestamp", ""),
-                                      request.headers.get("X-Slack-Signature", "")):
+        if not self.verifier.is_valid(
+            raw,
+            request.headers.get("X-Slack-Request-Timestamp", ""),
+            request.headers.get("X-Slack-Signature", ""),
+        ):
             return web.json_response({"error": "invalid request"}, status=401)
         if request.content_type == "application/json":
             body = json.loads(raw)
@@ -50,8 +54,7 @@ class FakeBot:
             form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
             body = json.loads(form["payload"]) if "payload" in form else form
         self.received.append(body)
-        kind = (body.get("command") or (body.get("event") or {}).get("type")
-                or body.get("type", ""))
+        kind = body.get("command") or (body.get("event") or {}).get("type") or body.get("type", "")
         reply = await self.handlers[kind](body) if kind in self.handlers else None
         if isinstance(reply, web.Response):
             return reply
@@ -67,8 +70,9 @@ async def slack() -> AsyncIterator[tuple[SlackEmulator, FakeBot]]:
     bot_app.router.add_post("/slack/events", bot.handle)
     bot_server = TestServer(bot_app, host="127.0.0.1")
     await bot_server.start_server()
-    emu = SlackEmulator(signing_secret=SECRET,
-                        bot_url=f"http://127.0.0.1:{bot_server.port}/slack/events")
+    emu = SlackEmulator(
+        signing_secret=SECRET, bot_url=f"http://127.0.0.1:{bot_server.port}/slack/events"
+    )
     server = TestServer(emu.make_app(), host="127.0.0.1")
     await server.start_server()
     emu.base_url = f"http://127.0.0.1:{server.port}"
@@ -79,74 +83,127 @@ async def slack() -> AsyncIterator[tuple[SlackEmulator, FakeBot]]:
 
 
 def button(action_id: str, value: str, text: str = "確認", **extra: Any) -> dict[str, Any]:
-    return {"type": "button", "action_id": action_id, "value": value,
-            "text": {"type": "plain_text", "text": text}, **extra}
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "value": value,
+        "text": {"type": "plain_text", "text": text},
+        **extra,
+    }
 
 
-CARD = [{"type": "section",
-         "text": {"type": "mrkdwn", "text": "*要対応* 注文 123456-20261128-00000001"}},
-        {"type": "actions", "block_id": "order", "elements": [
+CARD = [
+    {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": "*要対応* 注文 123456-20261128-00000001"},
+    },
+    {
+        "type": "actions",
+        "block_id": "order",
+        "elements": [
             button("approve", "123456-20261128-00000001", style="primary"),
-            button("reject", "123456-20261128-00000001", "却下", style="danger")]}]
+            button("reject", "123456-20261128-00000001", "却下", style="danger"),
+        ],
+    },
+]
 
 
 # -- payloads (pure) ------------------------------------------------------------------------
 
+
 def test_signature_is_what_bolt_verifies() -> None:
     headers = p.sign(SECRET, b"a=1&b=%E7%94%B0", 1_764_300_000)
-    expected = SignatureVerifier(SECRET).generate_signature(timestamp="1764300000",
-                                                            body=b"a=1&b=%E7%94%B0")
+    expected = SignatureVerifier(SECRET).generate_signature(
+        timestamp="1764300000", body=b"a=1&b=%E7%94%B0"
+    )
     assert headers == {"X-Slack-Request-Timestamp": "1764300000", "X-Slack-Signature": expected}
 
 
 def test_command_body_carries_every_slack_field() -> None:
-    body = p.command_body(command="/confirm", text="all 本店", user_id="U1", user_name="田中",
-                          channel_id="C1", channel_name="shop", team_id="T1", team_domain="d",
-                          api_app_id="A1", response_url="http://x/respond/1", trigger_id="t.1")
+    body = p.command_body(
+        command="/confirm",
+        text="all 本店",
+        user_id="U1",
+        user_name="田中",
+        channel_id="C1",
+        channel_name="shop",
+        team_id="T1",
+        team_domain="d",
+        api_app_id="A1",
+        response_url="http://x/respond/1",
+        trigger_id="t.1",
+    )
     form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
     assert {k: form[k] for k in ("command", "text", "user_name", "trigger_id")} == {
-        "command": "/confirm", "text": "all 本店", "user_name": "田中", "trigger_id": "t.1"}
-    assert {"token", "team_id", "team_domain", "channel_id", "channel_name", "user_id",
-            "api_app_id", "response_url"} <= form.keys()
+        "command": "/confirm",
+        "text": "all 本店",
+        "user_name": "田中",
+        "trigger_id": "t.1",
+    }
+    assert {
+        "token",
+        "team_id",
+        "team_domain",
+        "channel_id",
+        "channel_name",
+        "user_id",
+        "api_app_id",
+        "response_url",
+    } <= form.keys()
 
 
 def test_block_errors_name_the_limits_slack_enforces() -> None:
     assert p.block_errors([{"type": "divider"}] * 50) == []
     assert p.block_errors([{"type": "divider"}] * 51) == [
-        "must be less than 51 items [json-pointer:/blocks]"]
+        "must be less than 51 items [json-pointer:/blocks]"
+    ]
     long = [{"type": "section", "text": {"type": "mrkdwn", "text": "あ" * 3001}}]
     assert p.block_errors(long) == [
-        "must be less than 3001 characters [json-pointer:/blocks/0/text/text]"]
-    assert p.view_errors({"type": "modal", "title": {"type": "plain_text", "text": "x" * 25},
-                          "blocks": [{"type": "divider"}] * 100}) == [
-        "must be less than 25 characters [json-pointer:/view/title/text]"]
+        "must be less than 3001 characters [json-pointer:/blocks/0/text/text]"
+    ]
+    assert p.view_errors(
+        {
+            "type": "modal",
+            "title": {"type": "plain_text", "text": "x" * 25},
+            "blocks": [{"type": "divider"}] * 100,
+        }
+    ) == ["must be less than 25 characters [json-pointer:/view/title/text]"]
 
 
 # -- Web API ---------------------------------------------------------------------------------
+
 
 async def test_auth_test_answers_as_the_bot(slack: tuple[SlackEmulator, FakeBot]) -> None:
     emu, bot = slack
     resp = await bot.client.auth_test()
     assert (resp["ok"], resp["user_id"], resp["team_id"], resp["bot_id"]) == (
-        True, "U0BOT", "T0EMULATOR", "B0BOT")
+        True,
+        "U0BOT",
+        "T0EMULATOR",
+        "B0BOT",
+    )
     assert emu.calls_to("auth.test")[0].token == "xoxb-emulator"
 
 
 async def test_post_update_and_ephemeral_round_trip(slack: tuple[SlackEmulator, FakeBot]) -> None:
     emu, bot = slack
     first = await bot.client.chat_postMessage(channel="C0SHOP1", text="確認中", blocks=CARD)
-    second = await bot.client.chat_postMessage(channel="#shop-main", text="スレッド",
-                                               thread_ts=first["ts"])
+    second = await bot.client.chat_postMessage(
+        channel="#shop-main", text="スレッド", thread_ts=first["ts"]
+    )
     assert float(second["ts"]) > float(first["ts"])
     await bot.client.chat_postMessage(channel="C0SHOP1", text="返信の返信", thread_ts=second["ts"])
     await bot.client.chat_update(channel="C0SHOP1", ts=first["ts"], text="確認済み ✅", blocks=[])
-    eph = await bot.client.chat_postEphemeral(channel="C0SHOP1", user="U0SATO",
-                                              text="権限がありません")
+    eph = await bot.client.chat_postEphemeral(
+        channel="C0SHOP1", user="U0SATO", text="権限がありません"
+    )
 
     [msg] = emu.messages("C0SHOP1")
     assert (msg.text, msg.blocks, msg.edited) == ("確認済み ✅", [], True)
     assert [(r.text, r.thread_ts) for r in msg.replies] == [
-        ("スレッド", first["ts"]), ("返信の返信", first["ts"])]
+        ("スレッド", first["ts"]),
+        ("返信の返信", first["ts"]),
+    ]
     assert [e.text for e in emu.ephemerals("U0SATO")] == ["権限がありません"]
     assert emu.ephemerals("U0SATO")[0].ts == eph["message_ts"]
     assert emu.calls_to("chat.update")[0].params["blocks"] == []
@@ -181,16 +238,22 @@ async def test_block_limits_are_enforced(slack: tuple[SlackEmulator, FakeBot]) -
 
 
 async def test_rate_limit_then_success_through_the_retry_handler(
-        slack: tuple[SlackEmulator, FakeBot], monkeypatch: pytest.MonkeyPatch) -> None:
+    slack: tuple[SlackEmulator, FakeBot], monkeypatch: pytest.MonkeyPatch
+) -> None:
     emu, _bot = slack
     monkeypatch.setattr(random, "random", lambda: 0.0)  # the handler's jitter: no real sleep
-    client = AsyncWebClient(token=emu.bot_token, base_url=emu.api_url,
-                            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)])
+    client = AsyncWebClient(
+        token=emu.bot_token,
+        base_url=emu.api_url,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)],
+    )
     emu.fail_next("chat.postMessage", retry_after=0)
     resp = await client.chat_postMessage(channel="C0SHOP2", text="ダイジェスト")
     assert resp["ok"]
     assert [c.error for c in await emu.wait_for("chat.postMessage", count=2)] == [
-        "ratelimited", None]
+        "ratelimited",
+        None,
+    ]
     emu.fail_next("chat.postMessage", status=200, error="fatal_error")
     with pytest.raises(SlackApiError) as info:
         await client.chat_postMessage(channel="C0SHOP2", text="x")
@@ -205,8 +268,10 @@ async def test_wait_for_gives_up_with_what_it_saw(slack: tuple[SlackEmulator, Fa
 
 # -- inbound: signed requests into the bot --------------------------------------------------
 
+
 async def test_signed_command_reaches_the_bot_and_its_ack_is_shown(
-        slack: tuple[SlackEmulator, FakeBot]) -> None:
+    slack: tuple[SlackEmulator, FakeBot],
+) -> None:
     emu, bot = slack
 
     @bot.on("/rms-status")
@@ -216,10 +281,26 @@ async def test_signed_command_reaches_the_bot_and_its_ack_is_shown(
     result = await emu.send_command("/rms-status", "all", user="U0SATO", channel="C0SHOP2")
     assert (result.status, result.body) == (200, "確認しています…")
     [body] = bot.received
-    assert {k: body[k] for k in ("command", "text", "user_id", "user_name", "channel_id",
-                                 "channel_name", "team_id")} == {
-        "command": "/rms-status", "text": "all", "user_id": "U0SATO", "user_name": "佐藤",
-        "channel_id": "C0SHOP2", "channel_name": "shop-second", "team_id": "T0EMULATOR"}
+    assert {
+        k: body[k]
+        for k in (
+            "command",
+            "text",
+            "user_id",
+            "user_name",
+            "channel_id",
+            "channel_name",
+            "team_id",
+        )
+    } == {
+        "command": "/rms-status",
+        "text": "all",
+        "user_id": "U0SATO",
+        "user_name": "佐藤",
+        "channel_id": "C0SHOP2",
+        "channel_name": "shop-second",
+        "team_id": "T0EMULATOR",
+    }
     assert body["response_url"].startswith(f"{emu.base_url}/respond/")
     assert body["trigger_id"]
     [eph] = emu.ephemerals("U0SATO")
@@ -227,7 +308,8 @@ async def test_signed_command_reaches_the_bot_and_its_ack_is_shown(
 
 
 async def test_response_url_posts_in_channel_and_replaces_the_ephemeral(
-        slack: tuple[SlackEmulator, FakeBot]) -> None:
+    slack: tuple[SlackEmulator, FakeBot],
+) -> None:
     emu, bot = slack
 
     @bot.on("/confirm")
@@ -254,26 +336,36 @@ async def test_a_bad_signature_shows_slacks_failure(slack: tuple[SlackEmulator, 
 
 
 async def test_click_on_a_message_button_then_replace_original(
-        slack: tuple[SlackEmulator, FakeBot]) -> None:
+    slack: tuple[SlackEmulator, FakeBot],
+) -> None:
     emu, bot = slack
     posted = await bot.client.chat_postMessage(channel="C0SHOP1", text="要対応", blocks=CARD)
 
     @bot.on("block_actions")
     async def _approve(body: dict[str, Any]) -> None:
         async with aiohttp.ClientSession() as http:
-            await http.post(body["response_url"],
-                            json={"replace_original": True, "text": "承認済み（田中）"})
+            await http.post(
+                body["response_url"], json={"replace_original": True, "text": "承認済み（田中）"}
+            )
 
     result = await emu.click(channel="C0SHOP1", message_ts=posted["ts"], action_id="approve")
     assert result.status == 200
     [body] = bot.received
-    assert body["container"] == {"type": "message", "message_ts": posted["ts"],
-                                 "channel_id": "C0SHOP1", "is_ephemeral": False}
+    assert body["container"] == {
+        "type": "message",
+        "message_ts": posted["ts"],
+        "channel_id": "C0SHOP1",
+        "is_ephemeral": False,
+    }
     assert body["message"]["ts"] == posted["ts"]
     assert body["message"]["blocks"] == CARD
     action = body["actions"][0]
     assert (action["action_id"], action["block_id"], action["value"], action["type"]) == (
-        "approve", "order", "123456-20261128-00000001", "button")
+        "approve",
+        "order",
+        "123456-20261128-00000001",
+        "button",
+    )
     assert body["user"]["id"] == "U0TANAKA"
     [msg] = emu.messages("C0SHOP1")
     assert (msg.text, msg.blocks, msg.edited) == ("承認済み（田中）", [], True)
@@ -282,8 +374,11 @@ async def test_click_on_a_message_button_then_replace_original(
 async def test_click_on_an_ephemeral_button(slack: tuple[SlackEmulator, FakeBot]) -> None:
     emu, bot = slack
     eph = await bot.client.chat_postEphemeral(
-        channel="C0SHOP1", user="U0TANAKA", text="本当に確認しますか？",
-        blocks=[{"type": "actions", "elements": [button("confirm_all", "batch-7", "はい")]}])
+        channel="C0SHOP1",
+        user="U0TANAKA",
+        text="本当に確認しますか？",
+        blocks=[{"type": "actions", "elements": [button("confirm_all", "batch-7", "はい")]}],
+    )
 
     @bot.on("block_actions")
     async def _yes(body: dict[str, Any]) -> None:
@@ -298,12 +393,21 @@ async def test_click_on_an_ephemeral_button(slack: tuple[SlackEmulator, FakeBot]
     assert emu.ephemerals("U0TANAKA") == []
 
 
-MODAL = {"type": "modal", "callback_id": "license", "private_metadata": "shop=main",
-         "title": {"type": "plain_text", "text": "ライセンスキー"},
-         "submit": {"type": "plain_text", "text": "保存"},
-         "blocks": [{"type": "input", "block_id": "key", "label": {"type": "plain_text",
-                     "text": "licenseKey"},
-                     "element": {"type": "plain_text_input", "action_id": "value"}}]}
+MODAL = {
+    "type": "modal",
+    "callback_id": "license",
+    "private_metadata": "shop=main",
+    "title": {"type": "plain_text", "text": "ライセンスキー"},
+    "submit": {"type": "plain_text", "text": "保存"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "key",
+            "label": {"type": "plain_text", "text": "licenseKey"},
+            "element": {"type": "plain_text_input", "action_id": "value"},
+        }
+    ],
+}
 
 
 async def test_modal_open_errors_then_success(slack: tuple[SlackEmulator, FakeBot]) -> None:
@@ -333,8 +437,9 @@ async def test_modal_open_errors_then_success(slack: tuple[SlackEmulator, FakeBo
     submitted = bot.received[-1]["view"]
     assert (submitted["private_metadata"], submitted["callback_id"]) == ("shop=main", "license")
 
-    await emu.submit_view(modal.id, {"key": {"value": {"type": "plain_text_input",
-                                                       "value": "SP123"}}})
+    await emu.submit_view(
+        modal.id, {"key": {"value": {"type": "plain_text_input", "value": "SP123"}}}
+    )
     assert emu.open_modal("U0TANAKA") is None
     assert emu.views[modal.id].closed
 
@@ -342,9 +447,15 @@ async def test_modal_open_errors_then_success(slack: tuple[SlackEmulator, FakeBo
 async def test_modal_update_and_clear_acks(slack: tuple[SlackEmulator, FakeBot]) -> None:
     emu, bot = slack
     answers: list[dict[str, Any]] = [
-        {"response_action": "update", "view": {**MODAL, "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": "保存しました"}}]}},
-        {"response_action": "clear"}]
+        {
+            "response_action": "update",
+            "view": {
+                **MODAL,
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "保存しました"}}],
+            },
+        },
+        {"response_action": "clear"},
+    ]
 
     @bot.on("/rms")
     async def _open(body: dict[str, Any]) -> None:
@@ -370,15 +481,24 @@ async def test_app_home_opened_and_published(slack: tuple[SlackEmulator, FakeBot
 
     @bot.on("app_home_opened")
     async def _home(body: dict[str, Any]) -> None:
-        await bot.client.views_publish(user_id=body["event"]["user"], view={
-            "type": "home", "blocks": [{"type": "header", "text": {
-                "type": "plain_text", "text": "未確認 3件"}}]})
+        await bot.client.views_publish(
+            user_id=body["event"]["user"],
+            view={
+                "type": "home",
+                "blocks": [
+                    {"type": "header", "text": {"type": "plain_text", "text": "未確認 3件"}}
+                ],
+            },
+        )
 
     result = await emu.open_app_home("U0SUZUKI")
     assert result.status == 200
     event = bot.received[0]
     assert (event["type"], event["event"]["tab"], event["event"]["user"]) == (
-        "event_callback", "home", "U0SUZUKI")
+        "event_callback",
+        "home",
+        "U0SUZUKI",
+    )
     home = emu.home("U0SUZUKI")
     assert home is not None
     assert home.blocks[0]["text"]["text"] == "未確認 3件"
@@ -386,6 +506,7 @@ async def test_app_home_opened_and_published(slack: tuple[SlackEmulator, FakeBot
 
 
 # -- console JSON API -----------------------------------------------------------------------
+
 
 async def test_console_state_and_actions(slack: tuple[SlackEmulator, FakeBot]) -> None:
     emu, bot = slack
@@ -402,30 +523,42 @@ async def test_console_state_and_actions(slack: tuple[SlackEmulator, FakeBot]) -
         assert 'data-testid="message-input"' in html
         assert (await http.get("/console/static/console.js")).status == 200
 
-        sent = await http.post("/console/command",
-                               json={"user": "U0SATO", "channel": "C0SHOP1",
-                                     "text": "/rms-status all"})
+        sent = await http.post(
+            "/console/command",
+            json={"user": "U0SATO", "channel": "C0SHOP1", "text": "/rms-status all"},
+        )
         assert (await sent.json())["status"] == 200
         hint = await (await http.post("/console/command", json={"text": "hello"})).json()
         assert "hint" in hint
 
-        state = await (await http.get("/console/state",
-                                      params={"user": "U0SATO", "channel": "C0SHOP1"})).json()
+        state = await (
+            await http.get("/console/state", params={"user": "U0SATO", "channel": "C0SHOP1"})
+        ).json()
         assert [m["ts"] for m in state["messages"]] == [posted["ts"]]
         assert state["messages"][0]["blocks"] == CARD
         assert [e["text"] for e in state["ephemerals"]] == ["全3件: 楽天処理済 1件"]
         assert {c["id"]: c["name"] for c in state["channels"]} == {
-            "C0SHOP1": "shop-main", "C0SHOP2": "shop-second", "C0SUMMARY": "managers"}
+            "C0SHOP1": "shop-main",
+            "C0SHOP2": "shop-second",
+            "C0SUMMARY": "managers",
+        }
         assert {"U0TANAKA", "U0SATO", "U0SUZUKI"} <= {u["id"] for u in state["users"]}
         assert state["modal"] is None
 
-        same = await (await http.get("/console/state",
-                                     params={"since": str(state["version"])})).json()
+        same = await (
+            await http.get("/console/state", params={"since": str(state["version"])})
+        ).json()
         assert same == {"version": state["version"], "unchanged": True}
 
-        clicked = await http.post("/console/click", json={
-            "user": "U0SATO", "channel": "C0SHOP1", "message_ts": posted["ts"],
-            "action_id": "reject"})
+        clicked = await http.post(
+            "/console/click",
+            json={
+                "user": "U0SATO",
+                "channel": "C0SHOP1",
+                "message_ts": posted["ts"],
+                "action_id": "reject",
+            },
+        )
         assert (await clicked.json())["status"] == 200
     assert bot.received[-1]["actions"][0]["action_id"] == "reject"
     assert bot.received[-1]["user"]["id"] == "U0SATO"

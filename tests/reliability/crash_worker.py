@@ -39,11 +39,24 @@ async def run(db: str, rms: str, seed: int, now: datetime) -> dict[str, object]:
     config = ShopConfig(key=SHOP, name="main shop", channel=channel, api_option=api_option)
     async with aiohttp.ClientSession() as session, SqliteStore.open(db) as store:
         await store.upsert_shop(config)
-        client = RmsHttpClient(session, base_url=rms, service_secret=secret, license_key=key,
-                               clock=clock, requests_per_second=1000.0, timeout=10.0,
-                               rng=random.Random(seed))
-        core = Core(store=store, clock=clock, shops={SHOP: config}, rms={SHOP: client},
-                    retry=RetryPolicy(attempts=3), rng=random.Random(seed))
+        client = RmsHttpClient(
+            session,
+            base_url=rms,
+            service_secret=secret,
+            license_key=key,
+            clock=clock,
+            requests_per_second=1000.0,
+            timeout=10.0,
+            rng=random.Random(seed),
+        )
+        core = Core(
+            store=store,
+            clock=clock,
+            shops={SHOP: config},
+            rms={SHOP: client},
+            retry=RetryPolicy(attempts=3),
+            rng=random.Random(seed),
+        )
         sys.stdout.write("ready\n")
         sys.stdout.flush()
         reconciled = await reconcile(core, SHOP, startup=True)
@@ -57,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True)
     parser.add_argument("--rms", required=True, help="base URL of the RMS simulator")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--now", default=FakeClock().now().isoformat(),
-                        help="the simulator's current time (ISO 8601, aware)")
+    parser.add_argument(
+        "--now",
+        default=FakeClock().now().isoformat(),
+        help="the simulator's current time (ISO 8601, aware)",
+    )
     args = parser.parse_args(argv)
     done = asyncio.run(run(args.db, args.rms, args.seed, datetime.fromisoformat(args.now)))
     sys.stdout.write(json.dumps(done) + "\n")

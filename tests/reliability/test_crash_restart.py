@@ -132,18 +132,40 @@ async def local_core(scenario: Scenario) -> AsyncIterator[Core]:
     config = ShopConfig(key="main", name="main shop", channel=channel, api_option=api_option)
     async with aiohttp.ClientSession() as session, SqliteStore.open(scenario.db) as store:
         await store.upsert_shop(config)
-        client = RmsHttpClient(session, base_url=scenario.url, service_secret=secret,
-                               license_key=key, clock=scenario.clock, requests_per_second=1000.0,
-                               rng=random.Random(0))
-        yield Core(store=store, clock=scenario.clock, shops={"main": config},
-                   rms={"main": client}, rng=random.Random(0))
+        client = RmsHttpClient(
+            session,
+            base_url=scenario.url,
+            service_secret=secret,
+            license_key=key,
+            clock=scenario.clock,
+            requests_per_second=1000.0,
+            rng=random.Random(0),
+        )
+        yield Core(
+            store=store,
+            clock=scenario.clock,
+            shops={"main": config},
+            rms={"main": client},
+            rng=random.Random(0),
+        )
 
 
 async def start_worker(scenario: Scenario, seed: int) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.reliability.crash_worker", "--db", str(scenario.db),
-        "--rms", scenario.url, "--seed", str(seed), "--now", scenario.clock.now().isoformat(),
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "tests.reliability.crash_worker",
+        "--db",
+        str(scenario.db),
+        "--rms",
+        scenario.url,
+        "--seed",
+        str(seed),
+        "--now",
+        scenario.clock.now().isoformat(),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
@@ -202,8 +224,11 @@ async def one_scenario(seed: int, template: Path, tmp_path: Path) -> Scenario:
         log = [n for n, _ in scenario.sim.confirm_log]
         assert len(log) == ORDERS, (seed, scenario.kills, summary)
         assert sorted(log) == sorted(numbers)
-        sent = Counter(n for call in scenario.sim.calls_to("confirmOrder")
-                       for n in call.body["orderNumberList"])
+        sent = Counter(
+            n
+            for call in scenario.sim.calls_to("confirmOrder")
+            for n in call.body["orderNumberList"]
+        )
         resent = {n: c for n, c in sent.items() if c > 1}
         assert resent == {}, f"seed {seed}: confirmOrder received twice for {resent}"
 
@@ -215,8 +240,11 @@ async def one_scenario(seed: int, template: Path, tmp_path: Path) -> Scenario:
             assert counts == {Stage.PROCESSED: ORDERS}, (seed, counts, scenario.kills)
             intents = await core.store.count_intents("main")
             assert intents == {"confirmed": ORDERS}, (seed, intents)
-            confirmed = Counter(e.order_number for e in await core.store.unposted_events(100_000)
-                                if e.kind is EventKind.ORDER_CONFIRMED)
+            confirmed = Counter(
+                e.order_number
+                for e in await core.store.unposted_events(100_000)
+                if e.kind is EventKind.ORDER_CONFIRMED
+            )
             assert set(confirmed) <= set(numbers)
             assert max(confirmed.values(), default=1) == 1, "an order announced confirmed twice"
     return scenario

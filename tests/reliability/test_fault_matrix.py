@@ -95,6 +95,7 @@ FAULT_IDS = [f.name for f in FAULTS]
 
 # --- a simulator that can also break the connection itself -------------------------------------
 
+
 @dataclass
 class TransportFault:
     function: str
@@ -158,8 +159,9 @@ class FlakySimulator(RmsSimulator):
                 transport.close()
             return answer
         body = bytes(answer.body)  # type: ignore[arg-type]
-        cut = web.StreamResponse(status=answer.status,
-                                 headers={"Content-Type": "application/json; charset=utf-8"})
+        cut = web.StreamResponse(
+            status=answer.status, headers={"Content-Type": "application/json; charset=utf-8"}
+        )
         cut.content_length = len(body)
         await cut.prepare(request)
         await cut.write(body[: len(body) // 2])
@@ -167,8 +169,9 @@ class FlakySimulator(RmsSimulator):
         return cut
 
 
-def inject(h: Harness, fault: Fault, function: str, *, applied: bool = False,
-           count: int = PERSIST) -> None:
+def inject(
+    h: Harness, fault: Fault, function: str, *, applied: bool = False, count: int = PERSIST
+) -> None:
     """Make the next ``count`` calls of ``function`` fail like ``fault``.
 
     ``applied``: RMS performs the request before the failure (only meaningful for the
@@ -181,9 +184,15 @@ def inject(h: Harness, fault: Fault, function: str, *, applied: bool = False,
     elif fault.slow and applied:  # the real answer, too late
         sim.fail_next(function, count, status=200, delay=SLOW_ANSWER)
     else:
-        sim.fail_next(function, count, status=fault.status, body=fault.body,
-                      content_type=fault.content_type, delay=SLOW_ANSWER if fault.slow else 0.0,
-                      apply_first=applied)
+        sim.fail_next(
+            function,
+            count,
+            status=fault.status,
+            body=fault.body,
+            content_type=fault.content_type,
+            delay=SLOW_ANSWER if fault.slow else 0.0,
+            apply_first=applied,
+        )
 
 
 def lift(h: Harness) -> None:
@@ -198,11 +207,13 @@ def rig(fault: Fault | None = None):
     clock = FakeClock()
     sim = FlakySimulator(clock, requests_per_second=None, processing_delay=timedelta(minutes=30))
     timeout = CLIENT_TIMEOUT if fault is not None and fault.slow else 2.0
-    return harness(clock, sim=sim, rps=None, timeout=timeout,
-                   retry=RetryPolicy(attempts=CONFIRM_ATTEMPTS))
+    return harness(
+        clock, sim=sim, rps=None, timeout=timeout, retry=RetryPolicy(attempts=CONFIRM_ATTEMPTS)
+    )
 
 
 # --- invariants ------------------------------------------------------------------------------
+
 
 async def events(h: Harness, kind: EventKind | None = None) -> list[Any]:
     found = await h.store.unposted_events(10_000)
@@ -240,6 +251,7 @@ async def seed(h: Harness, count: int = 3, shop: str = "main") -> list[str]:
 
 
 # --- the operations ----------------------------------------------------------------------------
+
 
 async def op_intake(h: Harness, fault: Fault) -> None:
     numbers = [h.add_order() for _ in range(3)]
@@ -419,8 +431,11 @@ async def test_write_applied_by_rms_before_the_fault_is_reconciled_not_resent(
         await OPERATIONS[operation](h, fault, applied=True)
 
 
-@pytest.mark.parametrize("fault", [f for f in FAULTS if f.retryable and not f.slow],
-                         ids=[f.name for f in FAULTS if f.retryable and not f.slow])
+@pytest.mark.parametrize(
+    "fault",
+    [f for f in FAULTS if f.retryable and not f.slow],
+    ids=[f.name for f in FAULTS if f.retryable and not f.slow],
+)
 async def test_one_transient_read_failure_is_retried_by_the_client(fault: Fault):
     async with rig(fault) as h:
         numbers = await seed(h)
@@ -451,8 +466,7 @@ async def test_every_fault_at_once_across_a_bulk_confirm_never_confirms_twice():
         h.clock.advance(minutes=3)
         await reconcile(h.core, "main")
         again = await confirm(h.core, "main", numbers, "U0SATO")
-        assert {o.outcome for o in again.outcomes} <= {Outcome.ALREADY_CONFIRMED,
-                                                       Outcome.CONFIRMED}
+        assert {o.outcome for o in again.outcomes} <= {Outcome.ALREADY_CONFIRMED, Outcome.CONFIRMED}
         assert sorted(confirmed_in_rms(h)) == sorted(numbers)
         await assert_safe(h, numbers)
         counts = await h.store.stage_counts("main")
@@ -463,15 +477,24 @@ async def test_every_fault_at_once_across_a_bulk_confirm_never_confirms_twice():
 async def test_confirm_answer_missing_results_for_orders_rms_confirmed(answer):
     async with rig() as h:
         numbers = await seed(h)
-        messages = [] if answer == "empty list" else [{
-            "messageType": "INFO", "messageCode": "ORDER_EXT_API_CONFIRM_ORDER_INFO_101",
-            "message": "注文確認に成功しました。", "orderNumber": numbers[0]}]
-        h.sim.fail_next("confirmOrder", status=200, body={"MessageModelList": messages},
-                        apply_first=True)
+        messages = (
+            []
+            if answer == "empty list"
+            else [
+                {
+                    "messageType": "INFO",
+                    "messageCode": "ORDER_EXT_API_CONFIRM_ORDER_INFO_101",
+                    "message": "注文確認に成功しました。",
+                    "orderNumber": numbers[0],
+                }
+            ]
+        )
+        h.sim.fail_next(
+            "confirmOrder", status=200, body={"MessageModelList": messages}, apply_first=True
+        )
         report = await confirm(h.core, "main", numbers, "U0TANAKA")
         await assert_safe(h, numbers)
         assert sorted(confirmed_in_rms(h)) == sorted(numbers)
         assert len(h.sim.calls_to("confirmOrder")) == 1
         assert await events(h, EventKind.ORDER_ERROR) == []
-        assert [(o.outcome, o.by) for o in report.outcomes] == [
-            (Outcome.CONFIRMED, "U0TANAKA")] * 3
+        assert [(o.outcome, o.by) for o in report.outcomes] == [(Outcome.CONFIRMED, "U0TANAKA")] * 3

@@ -34,25 +34,68 @@ from tests.stack import bot_stack
 SHOPS = {"main": "C0SHOP1", "api": "C0SHOP2"}
 ASCII_NUMBER = re.compile(r"[0-9]{6,7}-[0-9]{8}-(?:[0-9]{8}|[0-9]{10})")
 SLACK_TEXT_LIMIT = 3000
-FUZZ = settings(max_examples=200, deadline=None, database=None, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 DASHES = "-‐‑‒–—―−ー－"
-SEPARATORS = [" ", "  ", "\u3000", "\t", "\n", "\r\n", ",", "、", "，", "・", ";", "；", ", ",
-              "\u200b", "|", "/"]
-WORDS = [*ALL_WORDS, "ALL", "Ａｌｌ", *SHOPS, "MAIN", "ａｐｉ", *SUBCOMMANDS, "HELP", "shop", "-",
-         "--", "—", "", "`all`", "<@U0TANAKA>", "&lt;", "*", "${jndi:x}", "{detail}", "%s"]
+SEPARATORS = [
+    " ",
+    "  ",
+    "\u3000",
+    "\t",
+    "\n",
+    "\r\n",
+    ",",
+    "、",
+    "，",
+    "・",
+    ";",
+    "；",
+    ", ",
+    "\u200b",
+    "|",
+    "/",
+]
+WORDS = [
+    *ALL_WORDS,
+    "ALL",
+    "Ａｌｌ",
+    *SHOPS,
+    "MAIN",
+    "ａｐｉ",
+    *SUBCOMMANDS,
+    "HELP",
+    "shop",
+    "-",
+    "--",
+    "—",
+    "",
+    "`all`",
+    "<@U0TANAKA>",
+    "&lt;",
+    "*",
+    "${jndi:x}",
+    "{detail}",
+    "%s",
+]
 
 
 @st.composite
 def order_numbers(draw: st.DrawFn) -> str:
     """Order numbers as staff paste them: ASCII or full-width digits, any dash, any date."""
     shop = draw(st.integers(0, 9_999_999)).__format__(draw(st.sampled_from(["06d", "07d"])))
-    day = draw(st.dates(min_value=datetime(1999, 1, 1).date(),
-                        max_value=datetime(2099, 12, 31).date()))
-    date = day.strftime("%Y%m%d") if draw(st.booleans()) else draw(
-        st.from_regex(r"\A[0-9]{8}\Z"))  # mostly real dates; sometimes 20261332 and friends
+    day = draw(
+        st.dates(min_value=datetime(1999, 1, 1).date(), max_value=datetime(2099, 12, 31).date())
+    )
+    date = (
+        day.strftime("%Y%m%d") if draw(st.booleans()) else draw(st.from_regex(r"\A[0-9]{8}\Z"))
+    )  # mostly real dates; sometimes 20261332 and friends
     serial = draw(st.from_regex(r"\A(?:[0-9]{8}|[0-9]{10}|[0-9]{1,12})\Z"))
     text = draw(st.sampled_from(DASHES)).join([shop, date, serial])
     return text.translate(FULL_WIDTH) if draw(st.booleans()) else text
@@ -131,8 +174,10 @@ def test_parse_rms_gives_a_request_or_a_clear_error(text, channel_shop):
 
 
 @FUZZ
-@given(numbers=st.lists(order_numbers(), min_size=1, max_size=30),
-       separators=st.lists(st.sampled_from(SEPARATORS[:-2]), min_size=1))
+@given(
+    numbers=st.lists(order_numbers(), min_size=1, max_size=30),
+    separators=st.lists(st.sampled_from(SEPARATORS[:-2]), min_size=1),
+)
 def test_valid_numbers_survive_full_width_digits_dashes_and_separators(numbers, separators):
     """Whatever digits, dashes and separators: the numbers come out as ASCII or as an error."""
     text = "".join(separators[i % len(separators)] + n for i, n in enumerate(numbers))
@@ -145,13 +190,16 @@ def test_valid_numbers_survive_full_width_digits_dashes_and_separators(numbers, 
     assert len(request.numbers) == len(set(request.numbers))
 
 
-@pytest.mark.parametrize("token", [
-    "111111-20261128-0000000001",
-    "zz",
-    "﷽",  # NFKC expands it eighteen-fold
-    "１１１１１１－２０２６１１２８－００００００００１１",
-    "111111-20261128-0000000001、",
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "111111-20261128-0000000001",
+        "zz",
+        "﷽",  # NFKC expands it eighteen-fold
+        "１１１１１１－２０２６１１２８－００００００００１１",
+        "111111-20261128-0000000001、",
+    ],
+)
 @pytest.mark.parametrize("parse", [parse_orders, parse_rms])
 def test_ten_thousand_tokens_get_an_answer_fast(token, parse):
     text = " ".join([token] * 10_000)
@@ -170,8 +218,10 @@ def test_more_than_five_hundred_distinct_numbers_is_too_many():
 
 
 def test_full_width_digits_and_japanese_separators_are_accepted():
-    text = ("１１１１１１ー２０２６１１２８ー０００００００００１、\t"
-            "111111－20261128－0000000002，\n111111-20261128-0000000001")
+    text = (
+        "１１１１１１ー２０２６１１２８ー０００００００００１、\t"
+        "111111－20261128－0000000002，\n111111-20261128-0000000001"
+    )
     request = parse_orders(text, SHOPS, channel_shop="main")
     assert request.numbers == ("111111-20261128-0000000001", "111111-20261128-0000000002")
 
@@ -184,17 +234,33 @@ def test_non_ascii_digits_are_not_order_numbers(number):
 
 # --- through the real app ---------------------------------------------------------------------
 
+
 def nasty_texts(seed: int = 20261128, count: int = 24) -> list[str]:
     rnd = random.Random(seed)
-    alphabet = ("0123456789０１２３４５６７８９-ー－、，・ \t\n" "allmainapi全部すべて"
-                "<>&*_~`\"'\\/{}%$#@!?" "\u200b\u200e\u202e\ufeff" "😀🇯🇵👩‍👩‍👧" "﷽ｱｲｳ漢字")
+    alphabet = (
+        "0123456789０１２３４５６７８９-ー－、，・ \t\n"
+        "allmainapi全部すべて"
+        "<>&*_~`\"'\\/{}%$#@!?"
+        "\u200b\u200e\u202e\ufeff"
+        "😀🇯🇵👩‍👩‍👧"
+        "﷽ｱｲｳ漢字"
+    )
     texts = [
-        "", " ", "\n\n", "all", "ALL main", "全部 api", "all 111111-20261128-0000000001",
+        "",
+        " ",
+        "\n\n",
+        "all",
+        "ALL main",
+        "全部 api",
+        "all 111111-20261128-0000000001",
         "111111-20261128-0000000001 main api",
         "１１１１１１ー２０２６１１２８ー００００００００９９",
-        "<!channel> <@U0TANAKA> <#C0SHOP1|shop-main>", "*bold* _it_ ~s~ `code` ```block```",
-        "&lt;script&gt;alert(1)&lt;/script&gt;", "{detail} %s %(x)s ${jndi:ldap://x}",
-        " ".join(["zz"] * 10_000), " ".join(["111111-20261128-0000000001"] * 10_000),
+        "<!channel> <@U0TANAKA> <#C0SHOP1|shop-main>",
+        "*bold* _it_ ~s~ `code` ```block```",
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+        "{detail} %s %(x)s ${jndi:ldap://x}",
+        " ".join(["zz"] * 10_000),
+        " ".join(["111111-20261128-0000000001"] * 10_000),
         "\n".join(f"111111-20261128-{i:010d}" for i in range(501)),
     ]
     while len(texts) < count:
@@ -215,8 +281,9 @@ async def test_signed_commands_with_fuzzed_text_always_get_200_and_words(tmp_pat
             shown = result.json.get("text") if result.json else result.body
             assert shown and shown.strip(), (command, text[:80], result.body[:200])
         await s.settle()
-        refused = [e.text for u in ("U0TANAKA",) for e in s.slack.ephemerals(u)
-                   if e.source == "slack"]
+        refused = [
+            e.text for u in ("U0TANAKA",) for e in s.slack.ephemerals(u) if e.source == "slack"
+        ]
         assert refused == []  # Slack never had to say "failed" or "ack rejected"
         errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
         assert errors == []

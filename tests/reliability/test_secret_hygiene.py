@@ -45,11 +45,23 @@ RENEWED_KEY = "SL-RENEWED-SENTINEL-5e2d"
 BOT_TOKEN = "xoxb-SLACK-SENTINEL"
 SIGNING_SECRET = "SIGNING-SENTINEL"
 SECRET_KEY = "SECRET-KEY-SENTINEL-0b7e"
-PAIRS = [(SERVICE_SECRET, LICENSE_KEY), (API_SERVICE_SECRET, API_LICENSE_KEY),
-         (SERVICE_SECRET, RENEWED_KEY)]
+PAIRS = [
+    (SERVICE_SECRET, LICENSE_KEY),
+    (API_SERVICE_SECRET, API_LICENSE_KEY),
+    (SERVICE_SECRET, RENEWED_KEY),
+]
 TOKENS = [base64.b64encode(f"{s}:{k}".encode()).decode() for s, k in PAIRS]
-SENTINELS = [SERVICE_SECRET, LICENSE_KEY, API_SERVICE_SECRET, API_LICENSE_KEY, RENEWED_KEY,
-             BOT_TOKEN, SIGNING_SECRET, SECRET_KEY, *TOKENS]
+SENTINELS = [
+    SERVICE_SECRET,
+    LICENSE_KEY,
+    API_SERVICE_SECRET,
+    API_LICENSE_KEY,
+    RENEWED_KEY,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    SECRET_KEY,
+    *TOKENS,
+]
 LEAK_MARKERS = [*SENTINELS, "SENTINEL"]  # also catches a secret cut short or re-encoded
 
 SHOPS_TOML = f"""
@@ -127,30 +139,48 @@ async def scenarios(s: Stack, tmp_path: Path) -> None:
 
     # the -9,999 fee modal with the API option: updateOrderSender, then confirmOrder
     card = next(m for m in slack.messages("C0SHOP2") if unset in m.text + str(m.blocks))
-    await slack.click(channel="C0SHOP2", message_ts=card.ts, action_id=ids.OPEN_FEE_MODAL,
-                      value=f"api|{unset}")
+    await slack.click(
+        channel="C0SHOP2", message_ts=card.ts, action_id=ids.OPEN_FEE_MODAL, value=f"api|{unset}"
+    )
     modal = slack.open_modal("U0TANAKA")
     assert modal is not None
     block = next(b["block_id"] for b in modal.view["blocks"] if b["type"] == "input")
-    await slack.submit_view(modal.id, {block: {ids.FEE_INPUT: {"type": "plain_text_input",
-                                                               "value": "800"}}})
+    await slack.submit_view(
+        modal.id, {block: {ids.FEE_INPUT: {"type": "plain_text_input", "value": "800"}}}
+    )
     await s.settle()
     assert unset in [n for n, _ in sim.confirm_log]
 
     # 401 on confirmOrder (the licence remediation card), then RMS error bodies that echo the
     # credentials back — a JSON message and an HTML error page
     core.retry = type(core.retry)(attempts=1)
-    sim.fail_next("confirmOrder", status=401, body={"Results": {
-        "errorCode": "ES01-01", "message": f"Un-Authorised key={LICENSE_KEY}"}})
+    sim.fail_next(
+        "confirmOrder",
+        status=401,
+        body={"Results": {"errorCode": "ES01-01", "message": f"Un-Authorised key={LICENSE_KEY}"}},
+    )
     await slack.send_command("/confirm", doomed, channel="C0SHOP1")
     await s.settle()
-    sim.fail_next("getOrder", 4, status=500, body={"Results": {
-        "errorCode": "SYSTEM_ERROR",
-        "message": f"Authorization: ESA {TOKENS[0]} secret={SERVICE_SECRET} key={LICENSE_KEY}"}})
+    sim.fail_next(
+        "getOrder",
+        4,
+        status=500,
+        body={
+            "Results": {
+                "errorCode": "SYSTEM_ERROR",
+                "message": f"Authorization: ESA {TOKENS[0]} "
+                f"secret={SERVICE_SECRET} key={LICENSE_KEY}",
+            }
+        },
+    )
     await slack.send_command("/rms-status", doomed, channel="C0SHOP1")
     await s.settle()
-    sim.fail_next("confirmOrder", status=503, content_type="text/html",
-                  body=f"<html><body>503 for ESA {TOKENS[0]} ({LICENSE_KEY})</body></html>")
+    sim.fail_next(
+        "confirmOrder",
+        status=503,
+        content_type="text/html",
+        body=f"<html><body>503 for ESA {TOKENS[0]} ({LICENSE_KEY})</body></html>",
+    )
     await slack.send_command("/confirm", doomed, channel="C0SHOP1")
     await s.settle()
 
@@ -167,15 +197,28 @@ async def scenarios(s: Stack, tmp_path: Path) -> None:
     await slack.send_command("/rms", "license main", user="U0ADMIN", channel="C0SHOP1")
     modal = slack.open_modal("U0ADMIN")
     assert modal is not None, [e.text for e in slack.ephemerals("U0ADMIN")]
-    await slack.submit_view(modal.id, {ids.LICENSE_BLOCK: {ids.LICENSE_INPUT: {
-        "type": "plain_text_input", "value": RENEWED_KEY}}}, user="U0ADMIN")
+    await slack.submit_view(
+        modal.id,
+        {
+            ids.LICENSE_BLOCK: {
+                ids.LICENSE_INPUT: {"type": "plain_text_input", "value": RENEWED_KEY}
+            }
+        },
+        user="U0ADMIN",
+    )
     await s.settle()  # the bot's own first probe runs (and fails: not issued yet)
     sim.issue_key(SHOP_IDS["main"], RENEWED_KEY, expires=datetime(2027, 2, 26))
     async with aiohttp.ClientSession() as session:
+
         async def probe(key: str) -> datetime:
-            client = RmsHttpClient(session, base_url=s.rt.settings.rms_base_url,
-                                   service_secret=SERVICE_SECRET, license_key=key,
-                                   clock=core.clock, requests_per_second=1000.0)
+            client = RmsHttpClient(
+                session,
+                base_url=s.rt.settings.rms_base_url,
+                service_secret=SERVICE_SECRET,
+                license_key=key,
+                clock=core.clock,
+                requests_per_second=1000.0,
+            )
             return await client.license_expiry()
 
         assert await probe_pending_key(core, vault, "main", probe)
@@ -198,19 +241,24 @@ async def test_no_secret_in_logs_slack_or_the_database(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     shops = tmp_path / "shops-sentinel.toml"
     shops.write_text(SHOPS_TOML, encoding="utf-8")
-    async with bot_stack(tmp_path, shops_file=shops, slack_bot_token=BOT_TOKEN,
-                         slack_signing_secret=SIGNING_SECRET, secret_key=SECRET_KEY,
-                         log_level="DEBUG") as s:
+    async with bot_stack(
+        tmp_path,
+        shops_file=shops,
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        secret_key=SECRET_KEY,
+        log_level="DEBUG",
+    ) as s:
         s.slack.bot_token = BOT_TOKEN
         s.slack.signing_secret = SIGNING_SECRET
         s.sim.add_shop(SHOP_IDS["main"], SERVICE_SECRET, LICENSE_KEY)
         s.sim.add_shop(SHOP_IDS["api"], API_SERVICE_SECRET, API_LICENSE_KEY)
         await scenarios(s, tmp_path)
         # the scenarios really ran with these credentials
-        assert {c.license_key for c in s.sim.calls} >= {LICENSE_KEY, API_LICENSE_KEY,
-                                                         RENEWED_KEY}
-        assert s.slack.calls and all(c.token == BOT_TOKEN for c in s.slack.calls
-                                     if c.method != "response_url")
+        assert {c.license_key for c in s.sim.calls} >= {LICENSE_KEY, API_LICENSE_KEY, RENEWED_KEY}
+        assert s.slack.calls and all(
+            c.token == BOT_TOKEN for c in s.slack.calls if c.method != "response_url"
+        )
         db = Path(str(s.rt.settings.database_path()))
         found = everything_the_bot_said(s, caplog.records, db)
     assert found == []
@@ -218,12 +266,18 @@ async def test_no_secret_in_logs_slack_or_the_database(tmp_path, caplog):
 
 # --- python -m bot check -------------------------------------------------------------------------
 
+
 def _env(tmp_path: Path, shops_toml: str, **extra: str) -> str:
     shops = tmp_path / "shops.toml"
     shops.write_text(shops_toml, encoding="utf-8")
-    values = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-              "SECRET_KEY": SECRET_KEY, "SHOPS_FILE": str(shops),
-              "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}", **extra}
+    values = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SECRET_KEY": SECRET_KEY,
+        "SHOPS_FILE": str(shops),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}",
+        **extra,
+    }
     env = tmp_path / "check.env"
     env.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
     return str(env)
@@ -231,7 +285,8 @@ def _env(tmp_path: Path, shops_toml: str, **extra: str) -> str:
 
 BROKEN = {
     "secrets longer than RMS allows": SHOPS_TOML.replace(
-        SERVICE_SECRET, SERVICE_SECRET * 3).replace(LICENSE_KEY, LICENSE_KEY * 3),
+        SERVICE_SECRET, SERVICE_SECRET * 3
+    ).replace(LICENSE_KEY, LICENSE_KEY * 3),
     "a secret of the wrong type": SHOPS_TOML.replace(f'"{LICENSE_KEY}"', f'["{LICENSE_KEY}"]'),
     "a misspelt key holding the secret": SHOPS_TOML.replace("license_key", "licence_key"),
     "an unterminated string": SHOPS_TOML.replace(f'"{SERVICE_SECRET}"', f'"{SERVICE_SECRET}'),
@@ -242,8 +297,11 @@ BROKEN = {
 @pytest.mark.parametrize("case", ["valid", *BROKEN])
 def test_bot_check_never_prints_a_secret(tmp_path, capsys, caplog, case):
     caplog.set_level(logging.DEBUG)
-    extra = {} if case == "valid" else {"SLACK_APP_TOKEN": "xoxb-APP-SENTINEL-not-xapp",
-                                        "SECRET_KEY": "SENTINEL-short"}
+    extra = (
+        {}
+        if case == "valid"
+        else {"SLACK_APP_TOKEN": "xoxb-APP-SENTINEL-not-xapp", "SECRET_KEY": "SENTINEL-short"}
+    )
     env = _env(tmp_path, SHOPS_TOML if case == "valid" else BROKEN[case], **extra)
     status = bot_main(["check", "--env-file", env])
     out, err = capsys.readouterr()
@@ -253,10 +311,10 @@ def test_bot_check_never_prints_a_secret(tmp_path, capsys, caplog, case):
     assert leaks(f"check ({case})", said) == []
 
 
-
 @pytest.mark.parametrize("failure", ["closed port", "no answer", "dropped connection"])
 async def test_licence_check_failures_carry_no_key_even_in_their_traceback(failure):
     """GET …/expiry-date puts the key in the query string: no exception may repeat the URL."""
+
     async def slow(_request: web.Request) -> web.Response:
         await asyncio.sleep(0.5)
         return web.json_response({"expiryDate": "2027-02-26T23:59:59"})
@@ -267,8 +325,9 @@ async def test_licence_check_failures_carry_no_key_even_in_their_traceback(failu
         return web.Response()
 
     app = web.Application()
-    app.router.add_get(LICENSE_PATH, {"no answer": slow, "dropped connection": drop}.get(
-        failure, slow))
+    app.router.add_get(
+        LICENSE_PATH, {"no answer": slow, "dropped connection": drop}.get(failure, slow)
+    )
     server = TestServer(app)
     await server.start_server()
     base = str(server.make_url("")).rstrip("/")
@@ -278,9 +337,15 @@ async def test_licence_check_failures_carry_no_key_even_in_their_traceback(failu
             base = f"http://127.0.0.1:{probe.getsockname()[1]}"
     try:
         async with aiohttp.ClientSession() as session:
-            client = RmsHttpClient(session, base_url=base, service_secret=SERVICE_SECRET,
-                                   license_key=LICENSE_KEY, clock=FakeClock(), timeout=0.2,
-                                   max_read_attempts=1)
+            client = RmsHttpClient(
+                session,
+                base_url=base,
+                service_secret=SERVICE_SECRET,
+                license_key=LICENSE_KEY,
+                clock=FakeClock(),
+                timeout=0.2,
+                max_read_attempts=1,
+            )
             with pytest.raises(RmsUnavailableError) as caught:
                 await client.license_expiry()
     finally:

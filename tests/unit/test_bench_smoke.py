@@ -22,20 +22,30 @@ TINY = {
     "scale": {"shops": 2, "orders": 100, "stored": 2_000},
 }
 EXPECTED = {
-    "ack": ["ack p99, /confirm, 1 concurrent", "ack p99, /confirm, 4 concurrent",
-            "ack p99, button click, 1 concurrent", "ack p99, button click, 4 concurrent"],
-    "rms": ["getOrder per poll cycle, N = 100 in flight",
-            "bulk confirm 200 @ 1 req/s: confirmOrder calls",
-            "bulk confirm 200 @ 1 req/s: wall time (real clock)",
-            "QPS rejections provoked by our pacing (bulk confirm)"],
-    "latency": ["楽天処理済 latency, fixed 5 min (seed): median",
-                "楽天処理済 latency, fixed 5 min (seed): request budget used",
-                "楽天処理済 latency, adaptive (bot default): median",
-                "楽天処理済 latency, adaptive (bot default): request budget used"],
-    "scale": ["2 shops × 100 in flight: one Jobs tick, paced at 1 req/s per shop",
-              "2 shops × 100 in flight: full poll sweep, bot's own time",
-              "2 shops × 100 in flight: peak RSS of the bot process",
-              "daily summary (build_summary, 50 shops) over 2,000 stored orders"],
+    "ack": [
+        "ack p99, /confirm, 1 concurrent",
+        "ack p99, /confirm, 4 concurrent",
+        "ack p99, button click, 1 concurrent",
+        "ack p99, button click, 4 concurrent",
+    ],
+    "rms": [
+        "getOrder per poll cycle, N = 100 in flight",
+        "bulk confirm 200 @ 1 req/s: confirmOrder calls",
+        "bulk confirm 200 @ 1 req/s: wall time (real clock)",
+        "QPS rejections provoked by our pacing (bulk confirm)",
+    ],
+    "latency": [
+        "楽天処理済 latency, fixed 5 min (seed): median",
+        "楽天処理済 latency, fixed 5 min (seed): request budget used",
+        "楽天処理済 latency, adaptive (bot default): median",
+        "楽天処理済 latency, adaptive (bot default): request budget used",
+    ],
+    "scale": [
+        "2 shops × 100 in flight: one Jobs tick, paced at 1 req/s per shop",
+        "2 shops × 100 in flight: full poll sweep, bot's own time",
+        "2 shops × 100 in flight: peak RSS of the bot process",
+        "daily summary (build_summary, 50 shops) over 2,000 stored orders",
+    ],
 }
 
 

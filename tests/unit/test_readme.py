@@ -11,8 +11,11 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def test_readme_configuration_table_lists_every_setting():
     text = README.read_text(encoding="utf-8")
-    table = {line.split("|")[1].strip().strip("`") for line in text.splitlines()
-             if line.startswith("| `")}
+    table = {
+        line.split("|")[1].strip().strip("`")
+        for line in text.splitlines()
+        if line.startswith("| `")
+    }
     assert set(Settings.env_names().values()) <= table
 
 

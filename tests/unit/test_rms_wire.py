@@ -48,15 +48,26 @@ def _sample_order() -> dict[str, Any]:
         "requestPrice": 0,
         "couponAllTotalPrice": 0,
         "OrdererModel": {
-            "zipCode1": "150", "zipCode2": "0002", "prefecture": "東京都", "city": "渋谷区",
-            "subAddress": "渋谷２丁目２１−１", "familyName": "山田", "firstName": "花子",
-            "familyNameKana": "ヤマダ", "firstNameKana": "ハナコ",
-            "phoneNumber1": "03", "phoneNumber2": "5468", "phoneNumber3": None,
-            "emailAddress": "abc@pc.fw.rakuten.ne.jp", "sex": "女",
+            "zipCode1": "150",
+            "zipCode2": "0002",
+            "prefecture": "東京都",
+            "city": "渋谷区",
+            "subAddress": "渋谷２丁目２１−１",
+            "familyName": "山田",
+            "firstName": "花子",
+            "familyNameKana": "ヤマダ",
+            "firstNameKana": "ハナコ",
+            "phoneNumber1": "03",
+            "phoneNumber2": "5468",
+            "phoneNumber3": None,
+            "emailAddress": "abc@pc.fw.rakuten.ne.jp",
+            "sex": "女",
         },
         "SettlementModel": {
-            "settlementMethodCode": 1, "settlementMethod": "クレジットカード",
-            "rpaySettlementFlag": 1, "cardNumber": "XXXX-XXXX-XXXX-0134",
+            "settlementMethodCode": 1,
+            "settlementMethod": "クレジットカード",
+            "rpaySettlementFlag": 1,
+            "cardNumber": "XXXX-XXXX-XXXX-0134",
         },
         "DeliveryModel": {"deliveryName": "宅配便", "deliveryClass": None},
         "PointModel": {"usedPoint": 2150},
@@ -64,19 +75,36 @@ def _sample_order() -> dict[str, Any]:
         "WrappingModel2": None,
         "PackageModelList": [
             {
-                "basketId": 10001, "postagePrice": 500, "postageTaxRate": 0.1,
-                "deliveryPrice": 0, "goodsPrice": 1500, "totalPrice": 2150, "noshi": None,
+                "basketId": 10001,
+                "postagePrice": 500,
+                "postageTaxRate": 0.1,
+                "deliveryPrice": 0,
+                "goodsPrice": 1500,
+                "totalPrice": 2150,
+                "noshi": None,
                 "SenderModel": {
-                    "zipCode1": "150", "zipCode2": "0002", "prefecture": "東京都",
-                    "city": "渋谷区", "subAddress": "渋谷２丁目２１−１", "familyName": "山田",
-                    "firstName": "花子", "phoneNumber1": "03", "phoneNumber2": "5468",
-                    "phoneNumber3": "0000", "isolatedIslandFlag": 0,
+                    "zipCode1": "150",
+                    "zipCode2": "0002",
+                    "prefecture": "東京都",
+                    "city": "渋谷区",
+                    "subAddress": "渋谷２丁目２１−１",
+                    "familyName": "山田",
+                    "firstName": "花子",
+                    "phoneNumber1": "03",
+                    "phoneNumber2": "5468",
+                    "phoneNumber3": "0000",
+                    "isolatedIslandFlag": 0,
                 },
                 "ItemModelList": [
                     {
-                        "itemDetailId": 10001, "itemName": "ステンレス タンブラー",
-                        "itemNumber": "tumbler-420", "price": 1500, "units": 1,
-                        "includeTaxFlag": 0, "taxRate": 0.1, "priceTaxIncl": 1650,
+                        "itemDetailId": 10001,
+                        "itemName": "ステンレス タンブラー",
+                        "itemNumber": "tumbler-420",
+                        "price": 1500,
+                        "units": 1,
+                        "includeTaxFlag": 0,
+                        "taxRate": 0.1,
+                        "priceTaxIncl": 1650,
                         "selectedChoice": "カラー:ネイビー",
                         "SkuModelList": [{"variantId": "v1", "skuInfo": "カラー:ネイビー"}],
                     }
@@ -126,7 +154,11 @@ def test_sample_order_becomes_a_domain_order() -> None:
     assert not package.isolated_island
     [item] = package.items
     assert (item.name, item.price, item.price_tax_incl, item.units) == (
-        "ステンレス タンブラー", 1500, 1650, 1)
+        "ステンレス タンブラー",
+        1500,
+        1650,
+        1,
+    )
     assert not order.fee_unset
     assert order.raw is raw
 
@@ -153,8 +185,9 @@ def test_nulls_and_missing_optional_keys_are_tolerated() -> None:
         "DeliveryModel": None,
         "goodsPrice": None,
         "postagePrice": None,
-        "PackageModelList": [{"basketId": 1, "postagePrice": None, "SenderModel": None,
-                              "ItemModelList": None}],
+        "PackageModelList": [
+            {"basketId": 1, "postagePrice": None, "SenderModel": None, "ItemModelList": None}
+        ],
         "CouponModelList": None,
     }
     order = OrderModel.model_validate(raw).to_domain()
@@ -176,8 +209,15 @@ def test_an_order_without_a_required_key_is_invalid(missing: str) -> None:
         OrderModel.model_validate(raw)
 
 
-@pytest.mark.parametrize("stamp", ["2024-06-24T13:40:33+0900", "2024-06-24T13:40:33+09:00",
-                                   "2024-06-24T04:40:33Z", "2024-06-24T13:40:33"])
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2024-06-24T13:40:33+0900",
+        "2024-06-24T13:40:33+09:00",
+        "2024-06-24T04:40:33Z",
+        "2024-06-24T13:40:33",
+    ],
+)
 def test_datetimes_in_every_offset_spelling_mean_the_same_instant(stamp: str) -> None:
     raw = _sample_order() | {"orderDatetime": stamp}
     order = OrderModel.model_validate(raw).to_domain()
@@ -188,10 +228,17 @@ def test_get_order_answer_with_missing_numbers_returns_only_found_orders() -> No
     body = {
         "version": 10,
         "MessageModelList": [
-            {"messageType": "INFO", "messageCode": "ORDER_EXT_API_GET_ORDER_INFO_101",
-             "message": "受注情報取得に成功しました。(取得件数1件)"},
-            {"messageType": "INFO", "messageCode": "ORDER_EXT_API_GET_ORDER_INFO_102",
-             "message": "受注情報が取得できませんでした。", "orderNumber": "x"},
+            {
+                "messageType": "INFO",
+                "messageCode": "ORDER_EXT_API_GET_ORDER_INFO_101",
+                "message": "受注情報取得に成功しました。(取得件数1件)",
+            },
+            {
+                "messageType": "INFO",
+                "messageCode": "ORDER_EXT_API_GET_ORDER_INFO_102",
+                "message": "受注情報が取得できませんでした。",
+                "orderNumber": "x",
+            },
         ],
         "OrderModelList": [_sample_order()],
     }
@@ -201,11 +248,21 @@ def test_get_order_answer_with_missing_numbers_returns_only_found_orders() -> No
 
 
 def test_empty_search_answer_has_no_numbers() -> None:
-    body = {"orderNumberList": [], "MessageModelList": [
-        {"messageType": "INFO", "messageCode": "ORDER_EXT_API_SEARCH_ORDER_INFO_102",
-         "message": "注文検索に成功しました。(検索結果０件)"}],
-        "PaginationResponseModel": {"totalRecordsAmount": None, "totalPages": None,
-                                    "requestPage": None}}
+    body = {
+        "orderNumberList": [],
+        "MessageModelList": [
+            {
+                "messageType": "INFO",
+                "messageCode": "ORDER_EXT_API_SEARCH_ORDER_INFO_102",
+                "message": "注文検索に成功しました。(検索結果０件)",
+            }
+        ],
+        "PaginationResponseModel": {
+            "totalRecordsAmount": None,
+            "totalPages": None,
+            "requestPage": None,
+        },
+    }
     answer = SearchOrderResponse.model_validate(body)
     assert answer.numbers == []
     assert answer.pagination is not None and answer.pagination.total_records is None
@@ -219,7 +276,8 @@ def test_licence_expiry_without_zone_is_tokyo_time() -> None:
 # --- request side ------------------------------------------------------------------------------
 def test_request_datetimes_are_jst_without_colon() -> None:
     assert format_rms_datetime(datetime(2026, 1, 31, 15, 0, 1, 999, tzinfo=UTC)) == (
-        "2026-02-01T00:00:01+0900")
+        "2026-02-01T00:00:01+0900"
+    )
     assert format_rms_datetime(datetime(2026, 2, 1, 0, 0, 1)) == "2026-02-01T00:00:01+0900"  # noqa: DTZ001
 
 
@@ -276,25 +334,48 @@ def test_update_sender_body_refuses_an_unknown_basket() -> None:
 
 # --- translation of HTTP answers ---------------------------------------------------------------
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
-_ENVELOPE_400 = {"orderNumberList": None, "PaginationResponseModel": None, "MessageModelList": [
-    {"messageType": "ERROR", "messageCode": "ORDER_EXT_API_SEARCH_ORDER_ERROR_009",
-     "message": "dateTypeの項目を指定して下さい。"},
-    {"messageType": "ERROR", "messageCode": "ORDER_EXT_API_SEARCH_ORDER_ERROR_011",
-     "message": "startDatetimeの書式が不正です。"}]}
+_ENVELOPE_400 = {
+    "orderNumberList": None,
+    "PaginationResponseModel": None,
+    "MessageModelList": [
+        {
+            "messageType": "ERROR",
+            "messageCode": "ORDER_EXT_API_SEARCH_ORDER_ERROR_009",
+            "message": "dateTypeの項目を指定して下さい。",
+        },
+        {
+            "messageType": "ERROR",
+            "messageCode": "ORDER_EXT_API_SEARCH_ORDER_ERROR_011",
+            "message": "startDatetimeの書式が不正です。",
+        },
+    ],
+}
 
 
 @pytest.mark.parametrize(
     ("status", "body", "expected"),
     [
-        (401, {"Results": {"errorCode": "ES01-01", "message": "Un-Authorised"}},
-         errors.RmsAuthError),
+        (
+            401,
+            {"Results": {"errorCode": "ES01-01", "message": "Un-Authorised"}},
+            errors.RmsAuthError,
+        ),
         (401, "Unauthorized", errors.RmsAuthError),
-        (400, {"Results": {"errorCode": "GA0001", "errorMessage": "Un-Authorised"}},
-         errors.RmsAuthError),
-        (200, {"Results": {"errorCode": "ES04-01", "message": "Bad Request"}},
-         errors.RmsFunctionDisabledError),
-        (400, {"Results": {"errorCode": "ES04-01", "errorMessage": "Bad Request"}},
-         errors.RmsFunctionDisabledError),
+        (
+            400,
+            {"Results": {"errorCode": "GA0001", "errorMessage": "Un-Authorised"}},
+            errors.RmsAuthError,
+        ),
+        (
+            200,
+            {"Results": {"errorCode": "ES04-01", "message": "Bad Request"}},
+            errors.RmsFunctionDisabledError,
+        ),
+        (
+            400,
+            {"Results": {"errorCode": "ES04-01", "errorMessage": "Bad Request"}},
+            errors.RmsFunctionDisabledError,
+        ),
         (403, "Forbidden-Exceeded QPS Limitation", errors.RmsRateLimitedError),
         (429, {}, errors.RmsRateLimitedError),
         (400, "Exceeded QPS Limitation", errors.RmsRateLimitedError),
@@ -322,8 +403,10 @@ def test_every_failing_answer_maps_to_one_error(
 def test_rejection_carries_every_error_code() -> None:
     with pytest.raises(errors.RmsRejectedError) as caught:
         interpret("searchOrder", 400, json.dumps(_ENVELOPE_400).encode(), None, NOW, ())
-    assert caught.value.codes == ("ORDER_EXT_API_SEARCH_ORDER_ERROR_009",
-                                  "ORDER_EXT_API_SEARCH_ORDER_ERROR_011")
+    assert caught.value.codes == (
+        "ORDER_EXT_API_SEARCH_ORDER_ERROR_009",
+        "ORDER_EXT_API_SEARCH_ORDER_ERROR_011",
+    )
 
 
 def test_qps_words_inside_a_successful_json_answer_are_just_data() -> None:
