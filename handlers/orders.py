@@ -6,9 +6,11 @@ import logging
 import secrets
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 
 from core.confirm import ALL, confirm, decide
 from core.errors import InvalidInputError
@@ -140,21 +142,31 @@ class OrderHandlers:
         total = len(numbers) if not isinstance(numbers, str) else await self._awaiting(shop)
         progress_ts: str | None = None
         if total > 100:  # bulk: one message edited in place while chunks go out
-            progress_ts = await poster.post(channel, progress_message(0, total, lang))
+            with suppress(SlackApiError):  # progress is a courtesy; the confirmation is not
+                progress_ts = await poster.post(channel, progress_message(0, total, lang))
 
         async def on_progress(done: int, of: int) -> None:
             if progress_ts is not None:
-                await poster.update(channel, progress_ts, progress_message(done, of, lang))
+                with suppress(SlackApiError):
+                    await poster.update(channel, progress_ts, progress_message(done, of, lang))
 
         report = await confirm(self.d.core, shop, numbers, user, on_progress=on_progress)
         messages = confirm_report(report, lang, shop_name=self.d.core.shop(shop).name)
-        if progress_ts is not None:
-            await poster.update_all(channel, progress_ts, messages)
-        elif thread_ts is not None:
-            for message in messages:
-                await poster.post(channel, message, thread_ts=thread_ts)
-        else:
-            await poster.post_all(channel, messages)
+        try:
+            if progress_ts is not None:
+                await poster.update_all(channel, progress_ts, messages)
+            elif thread_ts is not None:
+                for message in messages:
+                    await poster.post(channel, message, thread_ts=thread_ts)
+            else:
+                await poster.post_all(channel, messages)
+        except SlackApiError as exc:  # e.g. typed in a DM the bot cannot post to
+            logger.warning(
+                "could not post the confirm report in %s (%s); using the shop channel",
+                channel,
+                exc.response.get("error"),
+            )
+            await poster.post_all(self.d.core.shop(shop).channel, messages)
         await self.d.publisher.drain(digests=False)
         return report
 

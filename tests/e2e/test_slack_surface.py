@@ -185,3 +185,13 @@ async def test_healthz_reports_database_and_shops(tmp_path):
         assert response.status == 200
         assert body["database"] is True
         assert body["shops"]["main"]["last_rms_success"]
+
+
+async def test_confirm_typed_where_the_bot_cannot_post_reports_in_the_shop_channel(tmp_path):
+    async with bot_stack(tmp_path) as s:
+        number = s.add_order()
+        await intake(s.rt.core, "main")
+        await s.slack.send_command("/confirm", f"{number} main", channel="D0SOMEDM")
+        await s.settle()
+        assert len(s.sim.confirm_log) == 1
+        assert number in texts(s.slack.messages("C0SHOP1"))
