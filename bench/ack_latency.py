@@ -48,7 +48,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bench.common import ROOT, Row, percentile, serve, verdict
 from bot.settings import Settings
-from bot.wiring import running
+from bot.wiring import running, tune_gc
 from core.clock import SystemClock
 from sandbox.rms import RmsSimulator
 from sandbox.slack import SlackEmulator
@@ -391,7 +391,7 @@ async def bot_and_floor(workdir: Path) -> AsyncIterator[tuple[str, str, Any, Ser
             serve(rt.web_app()) as bot_url,
             serve(floor) as floor_url,
         ):
-            gc.freeze()  # as bot.wiring.serve does after start-up
+            tune_gc()  # as bot.wiring.serve does after start-up
             yield f"{bot_url}/slack/events", f"{floor_url}/slack/events", rt, svc
 
 

@@ -68,7 +68,7 @@ class OrderHandlers:
         await ack(text=t("accepted_confirm", self.d.lang, count=len(req.numbers)))
         self.d.tracker.spawn(self._confirm(req.shop, req.numbers, user, channel), "confirm")
 
-    async def on_status_command(self, ack: AsyncAck, command: Body, respond: AsyncRespond) -> None:
+    async def on_status_command(self, ack: AsyncAck, command: Body) -> None:
         """`/rms-status <numbers…|all> [shop]`: RMSステータスを取得."""
         req = await self._parse(ack, command)
         if req is None:
@@ -76,7 +76,8 @@ class OrderHandlers:
         await ack(text=t("accepted_refetch", self.d.lang))
         numbers: Sequence[str] | str = ALL if req.all else req.numbers
         self.d.tracker.spawn(
-            self._refetch(req.shop, numbers, command["user_id"], respond), "refetch"
+            self._refetch(req.shop, numbers, command["user_id"], command["response_url"]),
+            "refetch",
         )
 
     # -- buttons -------------------------------------------------------------------------------
@@ -125,7 +126,7 @@ class OrderHandlers:
         user = body["user"]["id"]
         if not self.d.dedup.first(f"{user}:{action['action_id']}:{action['value']}"):
             return
-        self.d.tracker.spawn(self._refetch(shop, numbers, user, respond), "refetch")
+        self.d.tracker.spawn(self._refetch(shop, numbers, user, body["response_url"]), "refetch")
 
     # -- work after the ack ---------------------------------------------------------------------
 
@@ -171,13 +172,13 @@ class OrderHandlers:
         return report
 
     async def _refetch(
-        self, shop: str, numbers: Sequence[str] | str, user: str, respond: AsyncRespond
+        self, shop: str, numbers: Sequence[str] | str, user: str, response_url: str
     ) -> None:
         report = await refetch(self.d.core, shop, numbers, user)
         for message in refetch_report(report, self.d.lang, shop_name=self.d.core.shop(shop).name)[
             :4
         ]:
-            await respond(**message, response_type="ephemeral", replace_original=False)
+            await self.d.poster.reply(response_url, message)
         await self.d.publisher.drain(digests=False)
 
     async def _parse(self, ack: AsyncAck, command: Body) -> OrdersRequest | None:

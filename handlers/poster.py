@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from core.ports import Clock
 
@@ -95,6 +96,19 @@ class SlackPoster:
         await self.update(channel, ts, messages[0])
         for extra in messages[1:]:
             await self.post(channel, extra, thread_ts=ts)
+
+    async def reply(self, response_url: str, message: Message) -> None:
+        """Answer through a response_url (ephemeral) on the shared connection pool; bolt's
+        ``respond()`` opens a new HTTP session per call."""
+        webhook = AsyncWebhookClient(url=response_url, session=self._client.session)
+        response = await webhook.send(
+            text=message.get("text", ""),
+            blocks=message.get("blocks"),
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        if response.status_code != 200:
+            logger.warning("response_url answered %s", response.status_code)
 
     async def ephemeral(self, channel: str, user: str, message: Message) -> None:
         """Post a message only ``user`` sees (errors, refusals, lists)."""
