@@ -405,7 +405,7 @@ async def run(shops: int = 50, orders: int = 2_000, stored: int = 1_000_000) -> 
             "s",
             "≤ tick 15 s (the adaptive cadence)",
             verdict(got["tick_paced_s"] <= 15.0),
-            f"{got['tick_calls_per_shop']} getOrder per shop, up to 16 shops at once; "
+            f"{got['tick_calls_per_shop']} getOrder per shop, up to 25 shops at once; "
             f"bot's own time {got['tick_wall_s']:.1f} s",
             got,
         ),

@@ -35,7 +35,7 @@ class Jobs:
     next_intake: dict[str, datetime] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     started: bool = False
-    concurrency: int = 16  # shops at once: rate-limit waits overlap, parsed orders do not pile up
+    concurrency: int = 25  # shops at once: rate-limit waits overlap, parsed orders do not pile up
 
     def poll_calls_per_tick(self, shop: str) -> int:
         """getOrder calls the poller may spend per tick within the request budget."""
