@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 WARN_DAYS = (14, 7, 3, 1)
 """Days left at which the shop channel is warned, once each."""
 
+LICENSE_WARN_DAYS = max(WARN_DAYS)
+"""From this many days left on, summaries and App Home mark the key with ⚠️."""
+
 EXPIRED_MARK = 0
 """``license_warned_days`` once LICENSE_EXPIRED was announced."""
 

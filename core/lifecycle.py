@@ -14,6 +14,7 @@ from core.model import CANCELLED_PROGRESS, OrderRecord, RmsOrder, Stage
 JST = ZoneInfo("Asia/Tokyo")
 PREPAY_SETTLEMENT_CODES = frozenset({9, 13, 14})  # 銀行振込, コンビニ前払い: 楽天処理中 for days
 UNCONFIRMED = frozenset({Stage.AWAITING, Stage.NEEDS_ACTION, Stage.ERROR})
+DEADLINE_WARN_DAYS = 2  # warn when an unconfirmed order is this close to the 14-day auto-cancel
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,7 @@ class Policy:
     young_for: timedelta = timedelta(hours=2)
     stuck_after: timedelta = timedelta(hours=2)
     stuck_after_prepay: timedelta = timedelta(hours=72)
-    deadline_warn_days: int = 2
+    deadline_warn_days: int = DEADLINE_WARN_DAYS
 
     def next_poll(self, record: OrderRecord, now: datetime) -> datetime:
         """When to read an in-flight order again: sooner while it is young."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from core.home import ShopHome
+from core.licenses import LICENSE_WARN_DAYS
 from core.model import Stage
 from core.remediation import lookup
 from handlers.render import ids
@@ -26,7 +27,6 @@ from handlers.render.i18n import Lang, age, catalogue, count, jst, stage_label
 
 __all__ = ["ShopHome", "home_view"]
 
-LICENSE_WARN_DAYS = 14
 
 _TEXTS: dict[str, tuple[str, str]] = {
     "title": ("🏠 rms-bot ダッシュボード", "🏠 rms-bot dashboard"),

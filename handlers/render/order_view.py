@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from core.lifecycle import DEADLINE_WARN_DAYS
 from core.model import UNSET_FEE, Item, OrderRecord, Package, Person, RmsOrder
 from handlers.render.blocks import Block, escape, fields, section, truncate
 from handlers.render.i18n import (
@@ -21,7 +22,6 @@ from handlers.render.ids import pack_value
 
 MAX_ITEMS_PER_PACKAGE = 10
 REMARKS_SHORT = 500
-DUE_WARN_DAYS = 2
 
 
 def person_name(person: Person) -> str:
@@ -104,7 +104,7 @@ def due_warning(order: RmsOrder, now: datetime | None, lang: Lang) -> str | None
     if order.cancel_due is None or now is None:
         return None
     left = days_left(order.cancel_due, now)
-    return t("due_warning", lang, n=max(left, 0)) if left <= DUE_WARN_DAYS else None
+    return t("due_warning", lang, n=max(left, 0)) if left <= DEADLINE_WARN_DAYS else None
 
 
 def totals_fields(order: RmsOrder, lang: Lang) -> Block:

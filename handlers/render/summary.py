@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from core.licenses import LICENSE_WARN_DAYS
 from core.remediation import lookup
 from core.summary import NEAR_CANCEL_DAYS, DailySummary, ShopDay
 from handlers.render.blocks import (
@@ -21,7 +22,6 @@ from handlers.render.blocks import (
 from handlers.render.i18n import Lang, age, catalogue, count, who
 
 MAX_ACTORS = 5
-LICENSE_WARN_DAYS = 14
 
 _TEXTS: dict[str, tuple[str, str]] = {
     "header_today": ("📊 本日のサマリー {day}", "📊 Today's summary {day}"),
