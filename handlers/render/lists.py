@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.model import OrderRecord
 from handlers.render import ids
@@ -37,7 +37,9 @@ def _when(record: OrderRecord, lang: Lang, now: datetime | None) -> str:
     order = record.snapshot
     parts = [f"{t('ordered_at', lang)} {jst(order.ordered_at, lang)}"]
     if now is not None:
-        parts.append(t("age", lang, age=age(record.stage_since, now, lang)))
+        fresh = now - record.stage_since < timedelta(minutes=1)
+        since = age(record.stage_since, now, lang)
+        parts.append(t("age_new", lang) if fresh else t("age", lang, age=since))
     if order.cancel_due is not None:
         parts.append(f"{t('cancel_due', lang)} {due_text(order.cancel_due, now, lang)}")
     return " · ".join(parts)

@@ -551,7 +551,11 @@ def test_pending_and_flagged_lists_cap_at_twenty_with_the_rest_counted() -> None
     )
     _assert_valid_message(pending)
     text = _texts(pending)
-    assert "注文確認待ち — お茶の店 (25件)" in text and "3時間前から" in text and "他5件" in text
+    assert (
+        "注文確認待ち — お茶の店 (25件)" in text
+        and "この状態になって3時間" in text
+        and "他5件" in text
+    )
     assert "ありません" in _texts(pending_list([], "ja", SHOP_NAME))
 
 
