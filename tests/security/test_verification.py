@@ -8,6 +8,7 @@ every post to it).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -209,3 +210,33 @@ async def test_http_mode_bolt_app_verifies_with_the_signing_secret(tmp_path):
         finally:
             await server.close()
         assert effects(s, number)["confirmed"] == [number]
+
+
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}:\d{2}")
+
+
+@pytest.mark.parametrize("mode", ["http", "socket"])
+async def test_healthz_says_status_only(tmp_path, mode):
+    async with stack_in(mode, tmp_path) as s:
+        for shop in ("main", "api"):
+            await intake(s.rt.core, shop)  # records a last RMS success per shop
+        assert (await s.rt.core.store.shop_row("main")).get("last_success")
+        url = s.slack.bot_url.replace("/slack/events", "/healthz")
+        async with ClientSession() as session, session.get(url) as resp:
+            text = await resp.text()
+            body = await resp.json()
+        assert resp.status == 200
+        assert body["ok"] is True
+        for secret in ("main", "api", "メイン店", "API店", "111111", "222222", "C0SHOP"):
+            assert secret not in text, secret
+        assert not DATE.search(text), text
+
+
+async def test_healthz_is_503_when_the_database_is_down(tmp_path):
+    async with stack_in("http", tmp_path) as s:
+        url = s.slack.bot_url.replace("/slack/events", "/healthz")
+        await s.rt.core.store._db.close()  # the real failure: the connection is gone
+        async with ClientSession() as session, session.get(url) as resp:
+            body = await resp.json()
+        assert resp.status == 503
+        assert body["ok"] is False
