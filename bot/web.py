@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
@@ -16,23 +15,18 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def health_routes(core: Core, *, mode: str) -> list[web.RouteDef]:
-    """Routes for /healthz; 200 when the database answers, 503 otherwise."""
+    """Routes for /healthz: status only, 200 when the database answers, 503 otherwise.
+
+    Anyone who can reach the port can read it, so it says nothing about shops (names, last
+    RMS success, licence expiry); App Home and `/rms` show those to authorised users.
+    """
 
     async def healthz(_: web.Request) -> web.Response:
         try:
-            db_ok = await core.store.ping()
+            ok = await core.store.ping()
         except Exception:  # a broken database is exactly what this endpoint reports
-            db_ok = False
-        shops: dict[str, Any] = {}
-        for key in core.shops:
-            row = await core.store.shop_row(key) if db_ok else {}
-            shops[key] = {
-                "last_rms_success": row.get("last_success"),
-                "rms_failing": core.failing.get(key),
-                "license_expires": row.get("license_expires"),
-            }
-        body = {"ok": db_ok, "database": db_ok, "mode": mode, "shops": shops}
-        return web.json_response(body, status=200 if db_ok else 503)
+            ok = False
+        return web.json_response({"ok": ok, "mode": mode}, status=200 if ok else 503)
 
     return [web.get("/healthz", healthz)]
 

@@ -57,11 +57,18 @@ class Runtime:
     extra: dict[str, object] = field(default_factory=dict)
 
     def web_app(self) -> web.Application:
-        """The aiohttp app: POST /slack/events (bolt) and GET /healthz."""
+        """The aiohttp app: GET /healthz, and POST /slack/events (bolt) in HTTP mode only.
+
+        In Socket Mode Slack talks over the WebSocket; an HTTP route for Slack there would
+        only be a door for requests nobody signed, so it does not exist (404).
+        """
+        if self.settings.socket_mode:
+            application = web.Application()
+            application.add_routes(health_routes(self.core, mode="socket"))
+            return application
         application = self.app.web_app(path=SLACK_PATH, port=self.settings.port)
         application.middlewares.append(slack_request_guard)
-        mode = "socket" if self.settings.socket_mode else "http"
-        application.add_routes(health_routes(self.core, mode=mode))
+        application.add_routes(health_routes(self.core, mode="http"))
         return application
 
 

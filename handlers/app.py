@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,11 +89,17 @@ def mangled(body: dict[str, Any], shops: Container[str]) -> str | None:
 def create_app(
     deps: HandlerDeps, client: AsyncWebClient, signing_secret: SecretStr | None
 ) -> AsyncApp:
-    """Build the bolt app with our client (its base_url points at Slack or the emulator)."""
+    """Build the bolt app with our client (its base_url points at Slack or the emulator).
+
+    Request verification is always on. Without a signing secret (Socket Mode) the app gets a
+    random one nobody knows, so no HTTP request can ever pass; Socket Mode deliveries skip the
+    signature check by bolt's design (the WebSocket is authenticated by the app-level token).
+    """
+    secret = signing_secret.get_secret_value() if signing_secret else secrets.token_hex(32)
     app = AsyncApp(
         client=client,
-        signing_secret=signing_secret.get_secret_value() if signing_secret else "socket-mode",
-        request_verification_enabled=signing_secret is not None,
+        signing_secret=secret,
+        request_verification_enabled=True,
         process_before_response=False,
     )
     from handlers.admin import AdminHandlers
