@@ -16,7 +16,9 @@ import pytest
 
 from bot.daily import Daily
 from bot.settings import validate_settings
+from core.bundles import bundle, candidates
 from core.model import Person, Stage
+from core.outcomes import Reason
 from core.refetch import refetch
 from core.retention import RETENTION_JOB, purge_finished
 from core.rms.wire import OrderModel
@@ -195,19 +197,20 @@ async def test_retention_purges_personal_data_of_old_finished_orders_and_keeps_t
         assert await purge_finished(h.store, h.clock.now(), DAYS) == 0  # nothing left to do
 
 
-async def _long_finished_order(h) -> str:
-    """An order that became 楽天処理済 more than DAYS days ago."""
-    number = h.add_order()
+async def _long_finished_orders(h, count: int = 1) -> list[str]:
+    """Orders that became 楽天処理済 more than DAYS days ago."""
+    numbers = [h.add_order() for _ in range(count)]
     await intake(h.core, "main")
-    await _finish(h, number, 300)
+    for number in numbers:
+        await _finish(h, number, 300)
     h.clock.advance(days=DAYS + 1)
-    return number
+    return numbers
 
 
 async def test_a_purged_order_still_renders_and_counts_in_the_daily_summary():
     async with harness() as h:
         finished_on = h.clock.now().astimezone(TZ).date()
-        number = await _long_finished_order(h)
+        (number,) = await _long_finished_orders(h)
         assert await purge_finished(h.store, h.clock.now(), DAYS) == 1
         record = await h.store.get_order(number)
         now = h.clock.now()
@@ -225,9 +228,18 @@ async def test_a_purged_order_still_renders_and_counts_in_the_daily_summary():
         assert number in json.dumps(rendered, ensure_ascii=False)
 
 
+async def test_purged_orders_are_never_bundle_candidates_of_each_other():
+    async with harness() as h:
+        first, second = await _long_finished_orders(h, 2)
+        assert await purge_finished(h.store, h.clock.now(), DAYS) == 2
+        assert await candidates(h.core, "main") == []  # no one to match: not "the same" one
+        report = await bundle(h.core, "main", [first, second], "U0TANAKA")
+    assert {o.reason for o in report.outcomes} == {Reason.DIFFERENT_DESTINATION}
+
+
 async def test_the_daily_run_purges_once_a_day():
     async with harness() as h:
-        number = await _long_finished_order(h)
+        (number,) = await _long_finished_orders(h)
         daily = Daily(h.core, _NoPoster(), datetime.max.time(), TZ, retention_days=DAYS)
         await daily()
         assert (await h.store.get_order(number)).snapshot.orderer == Person()
