@@ -1,4 +1,5 @@
-"""Daily work on the jobs loop: licence checks, pending-key probes and the manager summary."""
+"""Daily work on the jobs loop: licence checks, pending-key probes, the retention purge and the
+manager summary."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from core.licenses import KeyVault, check_license, probe_pending_key
+from core.retention import RETENTION_JOB, purge_finished
 from core.service import Core
 from core.summary import SUMMARY_JOB, build_summary, due_summary_days, last_summary_day
 from handlers.poster import SlackPoster
@@ -33,15 +35,19 @@ class Daily:
     summary_channel: str | None = None
     vault: KeyVault | None = None
     probe: Probe | None = None
+    retention_days: int = 90
     _next_probe: datetime | None = field(default=None, init=False)
 
     async def __call__(self) -> None:
-        """Licence checks (once per local day per shop), key probes, then the summary."""
+        """Licence checks (once per local day per shop), key probes, the retention purge (once
+        per local day), then the summary."""
         now = self.core.clock.now()
         today = now.astimezone(self.tz).date().isoformat()
         for shop in self.core.shops:
             if await self.core.store.claim_run(f"license_check:{shop}", today, now):
                 await check_license(self.core, shop, now)
+        if await self.core.store.claim_run(RETENTION_JOB, today, now):
+            await purge_finished(self.core.store, now, self.retention_days)
         await self._probe(now)
         await self.post_due_summaries(now)
 

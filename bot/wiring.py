@@ -173,6 +173,7 @@ async def running(
                 summary_channel=settings.summary_channel,
                 vault=vault,
                 probe=probe,
+                retention_days=settings.retention_days,
             )
             deps.extras["summary"] = daily.summary_now
             deps.extras["home"] = partial(_home, core, settings.language)

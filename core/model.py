@@ -106,7 +106,9 @@ class RmsOrder:
     """A getOrder snapshot of one order, reduced to what the workflow needs.
 
     ``raw`` keeps the full OrderModel JSON so updateOrderSender can send back the
-    whole models with only the fee changed (reference/rms-api.md §4.4).
+    whole models with only the fee changed (reference/rms-api.md §4.4). It lives only in
+    memory: the store keeps a minimal snapshot (core/store/codec.py), and the fee write
+    re-reads the order from RMS first.
     """
 
     number: str

@@ -101,9 +101,15 @@ Postage = Annotated[int, _or(UNSET_FEE)]  # a null postage is as undetermined as
 
 
 class Wire(BaseModel):
-    """Base for RMS payloads: unknown keys ignored, fields named as RMS spells them."""
+    """Base for RMS payloads: unknown keys ignored, fields named as RMS spells them.
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    A validation error never repeats the input: it would carry customers' names and addresses
+    into tracebacks and logs.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore", populate_by_name=True, frozen=True, hide_input_in_errors=True
+    )
 
 
 class MessageModel(Wire):

@@ -1,4 +1,9 @@
-"""JSON codec for stored snapshots: RmsOrder <-> dict (lossless, raw model included)."""
+"""JSON codec for stored snapshots: RmsOrder <-> dict, only what the bot shows or decides on.
+
+Not stored (issue 10 item 7): the raw getOrder JSON (e-mail, birth date, card details …; the fee
+write re-reads the full models from RMS at write time), the recipients' phone numbers and the
+orderer's address beyond the prefecture. The orderer's phone stays: 同梱 candidates match on it.
+"""
 
 from __future__ import annotations
 
@@ -24,20 +29,25 @@ def _person(d: dict[str, Any]) -> Person:
     )
 
 
-def _person_dict(p: Person) -> dict[str, Any]:
-    return {
+def _person_dict(p: Person, *, orderer: bool) -> dict[str, Any]:
+    """Names are shown; the orderer's phone and prefecture, and the recipient's address, too."""
+    address: dict[str, str] = {"prefecture": p.address.prefecture}
+    if not orderer:
+        address |= {
+            "zip_code": p.address.zip_code,
+            "city": p.address.city,
+            "sub_address": p.address.sub_address,
+        }
+    d: dict[str, Any] = {
         "family_name": p.family_name,
         "first_name": p.first_name,
         "family_name_kana": p.family_name_kana,
         "first_name_kana": p.first_name_kana,
-        "phone": p.phone,
-        "address": {
-            "zip_code": p.address.zip_code,
-            "prefecture": p.address.prefecture,
-            "city": p.address.city,
-            "sub_address": p.address.sub_address,
-        },
+        "address": address,
     }
+    if orderer:
+        d["phone"] = p.phone
+    return d
 
 
 def dump_order(order: RmsOrder) -> str:
@@ -46,7 +56,7 @@ def dump_order(order: RmsOrder) -> str:
         "number": order.number,
         "progress": order.progress,
         "ordered_at": order.ordered_at.isoformat(),
-        "orderer": _person_dict(order.orderer),
+        "orderer": _person_dict(order.orderer, orderer=True),
         "confirmed_at": order.confirmed_at.isoformat() if order.confirmed_at else None,
         "fixed_at": order.fixed_at.isoformat() if order.fixed_at else None,
         "cancel_due": order.cancel_due.isoformat() if order.cancel_due else None,
@@ -65,7 +75,7 @@ def dump_order(order: RmsOrder) -> str:
                 "basket_id": p.basket_id,
                 "postage_price": p.postage_price,
                 "delivery_price": p.delivery_price,
-                "recipient": _person_dict(p.recipient),
+                "recipient": _person_dict(p.recipient, orderer=False),
                 "isolated_island": p.isolated_island,
                 "items": [
                     {
@@ -82,13 +92,16 @@ def dump_order(order: RmsOrder) -> str:
             }
             for p in order.packages
         ],
-        "raw": dict(order.raw),
     }
     return json.dumps(d, ensure_ascii=False, separators=(",", ":"))
 
 
 def load_order(text: str) -> RmsOrder:
-    """Rebuild a snapshot from JSON text written by ``dump_order``."""
+    """Rebuild a snapshot from JSON text written by ``dump_order``.
+
+    A purged order (core/retention.py) has no orderer, recipients or remarks: they read empty.
+    A "raw" key written by older versions is ignored.
+    """
     d = json.loads(text)
     due = d.get("cancel_due")
     ordered_at = _dt(d["ordered_at"])
@@ -122,5 +135,4 @@ def load_order(text: str) -> RmsOrder:
             )
             for p in d.get("packages", [])
         ),
-        raw=d.get("raw", {}),
     )

@@ -105,4 +105,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX orders_stage_since ON orders (shop, stage, stage_since);
     CREATE INDEX orders_created ON orders (shop, created_at);
     """,
+    # sec-privacy: 3: minimal snapshots (core/store/codec.py) for rows written before them, and
+    # an index of exactly the finished orders that still hold personal data (the daily purge of
+    # core/retention.py reads only these; its WHERE must repeat this one word for word)
+    """
+    UPDATE orders SET snapshot = json_set(
+        json_remove(snapshot, '$.raw', '$.orderer.address.zip_code', '$.orderer.address.city',
+                    '$.orderer.address.sub_address'),
+        '$.packages',
+        json((SELECT json_group_array(json(json_remove(p.value, '$.recipient.phone')))
+              FROM json_each(orders.snapshot, '$.packages') AS p)))
+    WHERE json_type(snapshot, '$.raw') IS NOT NULL;
+    CREATE INDEX orders_personal ON orders (stage_since)
+        WHERE stage IN ('processed', 'cancelled') AND json_type(snapshot, '$.orderer') IS NOT NULL;
+    """,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -15,6 +16,21 @@ from core.events import Event, EventKind
 from core.model import OrderRecord, ShopConfig, Stage
 from core.store.migrations import MIGRATIONS
 from core.store.tx import Intent, Tx, event_from_row, intent_from_row, iso
+
+_PURGE = """
+    UPDATE orders SET snapshot = json_set(
+        json_remove(snapshot, '$.orderer', '$.remarks', '$.raw'),
+        '$.packages',
+        json((SELECT json_group_array(json(json_remove(p.value, '$.recipient')))
+              FROM json_each(orders.snapshot, '$.packages') AS p)))
+    WHERE number IN (
+        SELECT number FROM orders
+        WHERE stage IN ('processed', 'cancelled') AND json_type(snapshot, '$.orderer') IS NOT NULL
+          AND stage_since < ?
+        LIMIT ?)
+"""
+"""Strip names, addresses, phones, remarks and any raw model from finished orders (the WHERE
+repeats the partial index orders_personal so that only orders still holding them are read)."""
 
 
 class SqliteStore:
@@ -30,6 +46,11 @@ class SqliteStore:
         """Open (creating the folder and schema if needed) and close the database."""
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # aiosqlite logs every statement with its parameters at DEBUG: customers' names and
+        # phones would reach the log with LOG_LEVEL=DEBUG.
+        statements = logging.getLogger("aiosqlite")
+        if statements.getEffectiveLevel() < logging.INFO:
+            statements.setLevel(logging.INFO)
         db = await aiosqlite.connect(str(path), isolation_level=None)
         try:
             db.row_factory = aiosqlite.Row
@@ -159,6 +180,20 @@ class SqliteStore:
                 "SELECT stage, COUNT(*) AS n FROM orders WHERE shop = ? GROUP BY stage", (shop,)
             )
         return {Stage(row["stage"]): row["n"] for row in rows}
+
+    async def purge_finished(self, before: datetime, batch: int = 500) -> int:
+        """Drop the personal data of orders finished (楽天処理済, キャンセル) before ``before``.
+
+        Number, shop, stage, dates, amounts, items and every other table (audit, outbox,
+        intents) stay. Short transactions of ``batch`` orders keep Slack's acks waiting briefly.
+        """
+        total = 0
+        while True:
+            async with self.tx() as t:
+                changed = await t.execute(_PURGE, (iso(before), batch))
+            total += changed
+            if changed < batch:
+                return total
 
     # -- intents ---------------------------------------------------------------------------
 

@@ -32,12 +32,10 @@ def person_name(person: Person) -> str:
 
 
 def orderer_text(person: Person) -> str:
-    """Orderer: name (kana) · prefecture · phone."""
+    """Orderer: name (kana) · prefecture. Phone numbers and e-mail are never posted."""
     parts = [person_name(person)]
     if person.address.prefecture:
         parts.append(escape(person.address.prefecture))
-    if person.phone:
-        parts.append(f"📞 {escape(person.phone)}")
     return " · ".join(parts)
 
 
@@ -72,8 +70,6 @@ def package_section(
         f"*{t('package_n', lang, i=index)}* {person_name(rcpt)}{island}",
         escape(rcpt.address.one_line()) or "—",
     ]
-    if detailed and rcpt.phone:
-        lines.append(f"📞 {escape(rcpt.phone)}")
     lines += [item_line(item, lang, tax=detailed) for item in package.items[:item_limit]]
     if len(package.items) > item_limit:
         lines.append(t("more_items", lang, n=len(package.items) - item_limit))

@@ -8,6 +8,11 @@ re-fetch, App Home and /rms. Then every log record (DEBUG, all loggers, tracebac
 every call the bot made to the Slack Web API and response_url, every message, ephemeral, view
 and ack Slack showed, and every cell of every table of the SQLite file is searched for the
 secrets — and for the ESA Authorization token, base64(serviceSecret:licenseKey).
+
+The same run is searched for the customers' personal data the RMS simulator generated
+(issue 10 item 7): no e-mail address or phone number in any log record or anything sent to
+Slack (cards show the orderer's name and the recipient's address, never how to reach them), no
+e-mail address in the database, and no customer name in the bot's own log records.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import logging
 import socket
 import sqlite3
 import traceback
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,7 @@ from core.licenses import KeyVault, check_license, probe_pending_key, submit_new
 from core.rms.client import LICENSE_PATH, RmsHttpClient
 from core.sync import intake
 from handlers.render import ids
+from sandbox.rms import RmsSimulator
 from tests.fakes import FakeClock
 from tests.stack import SHOP_IDS, Stack, bot_stack
 
@@ -81,8 +88,13 @@ channel = "C0SHOP2"
 """
 
 
-def leaks(where: str, text: str) -> list[str]:
-    return [f"{where}: {marker!r} in {text[:300]!r}" for marker in LEAK_MARKERS if marker in text]
+def leaks(
+    where: str, text: str, personal: list[str] = (), markers: list[str] = LEAK_MARKERS
+) -> list[str]:
+    """What of the secrets (``markers``) and of the ``personal`` data appears in ``text``."""
+    return [f"{where}: {marker!r} in {text[:300]!r}" for marker in markers if marker in text] + [
+        f"{where}: customer data {value!r}" for value in personal if value in text
+    ]
 
 
 def _dumps(value: Any) -> str:
@@ -94,31 +106,70 @@ def rms_access_log(record: logging.LogRecord) -> bool:
     return record.name == "aiohttp.access" and "/es/" in record.getMessage()
 
 
-def everything_the_bot_said(s: Stack, records: list[logging.LogRecord], db: Path) -> list[str]:
+def everything_the_bot_said(
+    s: Stack, records: list[logging.LogRecord], db: Path, customers: Customers | None = None
+) -> list[str]:
     found: list[str] = []
+    reach = customers.contacts if customers else []  # e-mail addresses and phone numbers
     formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
     for record in records:
         if not rms_access_log(record):
-            found += leaks(f"log {record.name}", formatter.format(record))
-    for call in s.slack.calls:  # the bot's requests; call.token is where the bot token belongs
-        found += leaks(f"slack {call.method}", _dumps(call.params))
+            line = formatter.format(record)
+            found += leaks(f"log {record.name}", line, reach)
+            if customers and record.name.split(".")[0] in OWN_LOGGERS:
+                found += leaks(f"log {record.name} (a name)", line, customers.names, markers=[])
+    for call in s.slack.calls:  # the bot's requests, response_url posts included
+        found += leaks(f"slack {call.method}", _dumps(call.params), reach)
     for channel in s.slack.channels:
         for message in s.slack.messages(channel):
             for shown in (message, *message.replies):
-                found += leaks(f"message {channel}", shown.text + _dumps(shown.blocks))
+                found += leaks(f"message {channel}", shown.text + _dumps(shown.blocks), reach)
     for user in [*s.slack.users, "U0ADMIN"]:
         for eph in s.slack.ephemerals(user):
-            found += leaks(f"ephemeral {user}", eph.text + _dumps(eph.blocks))
+            found += leaks(f"ephemeral {user}", eph.text + _dumps(eph.blocks), reach)
     for view in s.slack.views.values():  # what the bot put on screen (not what staff typed)
-        found += leaks(f"view {view.id}", _dumps(view.view) + _dumps(view.errors))
+        found += leaks(f"view {view.id}", _dumps(view.view) + _dumps(view.errors), reach)
     for kind, result in s.slack.inbound:
-        found += leaks(f"ack {kind}", result.body)
+        found += leaks(f"ack {kind}", result.body, reach)
+    emails = customers.emails if customers else []
     with sqlite3.connect(db) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         for table in tables:
             for row in conn.execute(f"SELECT * FROM {table}"):  # noqa: S608
-                found += leaks(f"db {table}", _dumps(row))
+                found += leaks(f"db {table}", _dumps(row), emails)
     return found
+
+
+OWN_LOGGERS = {"bot", "core", "handlers"}
+
+
+@dataclass
+class Customers:
+    """The personal data of every order the RMS simulator generated in a run."""
+
+    emails: list[str]
+    phones: list[str]
+    names: list[str]
+
+    @property
+    def contacts(self) -> list[str]:
+        return self.emails + self.phones
+
+    @classmethod
+    def of(cls, sim: RmsSimulator) -> Customers:
+        emails, phones, names = set(), set(), set()
+        for number in sim.state.orders:
+            order = sim.order(number)
+            people = [order["OrdererModel"]]
+            people += [p["SenderModel"] for p in order["PackageModelList"]]
+            for person in people:
+                digits = [person[f"phoneNumber{i}"] or "" for i in (1, 2, 3)]
+                phones |= {"-".join(digits), "".join(digits)}  # as shown, and as typed
+                names.add(f"{person['familyName']} {person['firstName']}")
+                names.add(f"{person['familyNameKana']} {person['firstNameKana']}")
+            emails.add(order["OrdererModel"]["emailAddress"])
+        assert emails and phones and names
+        return cls(sorted(emails), sorted(phones), sorted(names))
 
 
 async def scenarios(s: Stack, tmp_path: Path) -> None:
@@ -126,6 +177,8 @@ async def scenarios(s: Stack, tmp_path: Path) -> None:
     plain = s.add_order("main")
     unset = s.add_order("api", postage=-9999)
     doomed = s.add_order("main")
+    s.add_order("main", packages=2, postage=[500, -9999])  # a gift: a second recipient
+    s.add_order("api", isolated_island=True, postage=-9999)
     for shop in ("main", "api"):
         assert (await intake(core, shop)).error is None
     await s.rt.deps.publisher.drain()
@@ -142,14 +195,30 @@ async def scenarios(s: Stack, tmp_path: Path) -> None:
     await slack.click(
         channel="C0SHOP2", message_ts=card.ts, action_id=ids.OPEN_FEE_MODAL, value=f"api|{unset}"
     )
+    await s.settle()
     modal = slack.open_modal("U0TANAKA")
-    assert modal is not None
+    assert modal is not None, [c.method for c in slack.calls][-5:]
     block = next(b["block_id"] for b in modal.view["blocks"] if b["type"] == "input")
     await slack.submit_view(
         modal.id, {block: {ids.FEE_INPUT: {"type": "plain_text_input", "value": "800"}}}
     )
     await s.settle()
     assert unset in [n for n, _ in sim.confirm_log]
+
+    # 詳細 on a flag card: everything about the order, sent only to the clicker
+    flagged = next(m for m in slack.messages("C0SHOP1") if "main|" in _dumps(m.blocks))
+    value = next(
+        e["value"]
+        for b in flagged.blocks
+        for e in b.get("elements", [])
+        if e.get("action_id") == ids.SHOW_DETAILS
+    )
+    await slack.click(
+        channel="C0SHOP1", message_ts=flagged.ts, action_id=ids.SHOW_DETAILS, value=value
+    )
+    await s.settle()
+    details = [_dumps(c.params) for c in slack.calls if c.method == "response_url"]
+    assert any(value.split("|")[1] in d and "送付先 2" in d for d in details)
 
     # 401 on confirmOrder (the licence remediation card), then RMS error bodies that echo the
     # credentials back — a JSON message and an HTML error page
@@ -260,7 +329,10 @@ async def test_no_secret_in_logs_slack_or_the_database(tmp_path, caplog):
             c.token == BOT_TOKEN for c in s.slack.calls if c.method != "response_url"
         )
         db = Path(str(s.rt.settings.database_path()))
-        found = everything_the_bot_said(s, caplog.records, db)
+        customers = Customers.of(s.sim)
+        shown = _dumps([m.blocks for c in s.slack.channels for m in s.slack.messages(c)])
+        assert any(name in shown for name in customers.names)  # the scan can find them
+        found = everything_the_bot_said(s, caplog.records, db, customers)
     assert found == []
 
 

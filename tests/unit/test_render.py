@@ -201,7 +201,8 @@ def test_flag_card_for_unset_fee_order_shows_what_a_clerk_needs_in_japanese() ->
         assert label in text
     assert NUMBER in text
     assert "11/28 07:15" in text  # 22:15 UTC is 07:15 JST the next day
-    assert "山田 太郎 (ヤマダ タロウ)" in text and "090-1234-5678" in text
+    assert "山田 太郎 (ヤマダ タロウ)" in text
+    assert "090-1234-5678" not in text  # phone numbers are never posted (issue 10 item 7)
     assert "🏝️ 離島" in text and "沖縄県石垣市字大浜1" in text
     assert "[サイズ:大 / のし:あり]" in text and "2 × 1,200円" in text
     assert "クレジットカード" in text
