@@ -44,7 +44,7 @@ async def license_events(h):
     ]
 
 
-def client(h, key):
+def client(h, key, **extra):
     return RmsHttpClient(
         h.session,
         base_url=str(h.server.make_url("")),
@@ -54,6 +54,7 @@ def client(h, key):
         requests_per_second=1000.0,
         timeout=2.0,
         rng=random.Random(1),
+        **extra,
     )
 
 
@@ -314,17 +315,7 @@ def probe_once(h):
     """The composition root's probe: one attempt, no retries."""
 
     async def probe(key):
-        one = RmsHttpClient(
-            h.session,
-            base_url=str(h.server.make_url("")),
-            service_secret=SECRET,
-            license_key=key,
-            clock=h.clock,
-            requests_per_second=1000.0,
-            timeout=2.0,
-            max_read_attempts=1,
-        )
-        return await one.license_expiry()
+        return await client(h, key, max_read_attempts=1).license_expiry()
 
     return probe
 

@@ -22,6 +22,7 @@ from handlers.parsing import (
 )
 from handlers.render import ids
 from handlers.render.modals import fee_modal, fee_review_modal, total_text
+from tests.unit.test_render import _assert_valid_view
 
 CAP = 20_000
 
@@ -228,6 +229,7 @@ def test_the_review_view_shows_fees_total_and_effect_and_keeps_the_fees() -> Non
     )
     meta = FeeModalState("api", record.number, "C0SHOP2", "1.2").pack({1001: 800, 1002: 500})
     api = fee_review_modal(record, {1001: 800, 1002: 500}, True, "ja", meta)
+    _assert_valid_view(api)
     text = str(api)
     assert api["callback_id"] == ids.FEE_MODAL and api["private_metadata"] == meta
     assert api["submit"]["text"] == "確定" and api["title"]["text"] == "送料の確認"
