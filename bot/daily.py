@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from core.licenses import KeyVault, check_license, probe_pending_key
+from core.licenses import KeyVault, check_license, choose_key, probe_pending_key
 from core.retention import RETENTION_JOB, purge_finished
 from core.service import Core
 from core.summary import SUMMARY_JOB, build_summary, due_summary_days, last_summary_day
@@ -61,6 +61,8 @@ class Daily:
         if self._next_probe is not None and now < self._next_probe:
             return
         self._next_probe = now + PROBE_EVERY
+        for shop in self.vault.undecided():  # RMS could not compare the keys at start-up
+            await choose_key(self.core.store, self.vault, shop, partial(self.probe, shop))
         for shop in self.core.shops:
             await probe_pending_key(self.core, self.vault, shop, partial(self.probe, shop))
 

@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from core.lifecycle import DEFAULT_MAX_POSTAGE_YEN
 from core.model import ShopConfig
 
 RMS_SECRET_MAX_CHARS = 50
@@ -215,6 +216,7 @@ class Settings(BaseSettings):
     summary_channel: ChannelId | None = None
     stuck_after_hours: float = Field(2, gt=0)
     retention_days: int = Field(90, ge=1)
+    max_postage_yen: int = Field(DEFAULT_MAX_POSTAGE_YEN, ge=0, le=999_999_999)
     # people
     confirmers: PeopleIds = ()
     admins: PeopleIds = ()

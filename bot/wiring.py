@@ -25,7 +25,7 @@ from bot.settings import Settings
 from bot.web import SLACK_PATH, health_routes, slack_request_guard
 from core.clock import SystemClock
 from core.home import gather_home
-from core.licenses import KeyVault, current_key, submit_new_key
+from core.licenses import KeyVault, choose_key, current_key, submit_new_key
 from core.lifecycle import Policy
 from core.ports import Clock, RmsApi
 from core.rms.client import RmsHttpClient
@@ -78,6 +78,7 @@ def _policy(settings: Settings) -> Policy:
         poll_interval=interval,
         young_interval=min(interval, timedelta(seconds=60)),
         stuck_after=timedelta(hours=settings.stuck_after_hours),
+        max_postage_yen=settings.max_postage_yen,
     )
 
 
@@ -163,6 +164,10 @@ async def running(
                     max_read_attempts=1,
                 )
                 return await client.license_expiry()
+
+            if vault is not None:  # RMS_LICENSE_KEY changed? use the key RMS accepts for longer
+                for shop in shops:
+                    await choose_key(store, vault, shop.key, partial(probe, shop.key))
 
             daily = Daily(
                 core,

@@ -1,4 +1,5 @@
-"""Licence keys: a daily expiry check that warns once per threshold, and encrypted renewal.
+"""Licence keys: a daily expiry check that warns once per threshold, encrypted renewal, and
+the choice between the configured key and the one renewed in Slack.
 
 A key is never logged, never put into an event, an audit row or an exception message.
 """
@@ -13,6 +14,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from core.errors import BotError, RmsAuthError, RmsError, RmsFunctionDisabledError
 from core.events import EventKind
@@ -39,6 +42,12 @@ MAX_KEY_LENGTH = 50  # rms-api.md §2: serviceSecret and licenseKey are at most 
 KEY_NOT_ACTIVE = "key_not_active"
 """LICENSE_CHECK_FAILED error_key when a submitted key never started working."""
 
+VAULT_VERSION = "v2:"
+"""Prefix of ciphertexts made with the HKDF-derived key; unprefixed ones are the old format."""
+VAULT_SALT = b"rms-bot licence-key vault"
+VAULT_INFO = b"rms-bot/KeyVault/v2 Fernet key"
+_ENCRYPTED_COLUMNS = ("license_key_enc", "license_key_pending_enc")
+
 _PENDING_SINCE = "license_pending_since:{shop}"
 _CHECK_FAILED = "license_check_failed:{shop}"
 
@@ -55,33 +64,63 @@ class KeyStatus(StrEnum):
     UNCHANGED = "unchanged"  # it is the key in use already
 
 
-class KeyVault:
-    """Encrypts keys at rest (Fernet, key = SHA-256 of SECRET_KEY) and holds each shop's
-    active key in memory for the RMS clients (``current_key``)."""
+class KeySource(StrEnum):
+    """Where the key a shop uses came from."""
 
-    __slots__ = ("_active", "_fernet")
+    ENVIRONMENT = "environment"  # RMS_LICENSE_KEY / the shop's license_key in SHOPS_FILE
+    STORED = "stored"  # renewed through the Slack modal, stored encrypted
+
+
+_SOURCE_WORDS = {
+    KeySource.ENVIRONMENT: "the key from the environment",
+    KeySource.STORED: "the key renewed in Slack",
+}
+
+
+def _fernet_v2(secret_key: str) -> Fernet:
+    """Fernet keyed with HKDF-SHA256(SECRET_KEY): a real KDF, bound to this use by ``info``."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=VAULT_SALT, info=VAULT_INFO)
+    return Fernet(base64.urlsafe_b64encode(hkdf.derive(secret_key.encode("utf-8"))))
+
+
+def _fernet_v1(secret_key: str) -> Fernet:
+    """The old derivation (a bare SHA-256); only to read keys stored before v2."""
+    digest = hashlib.sha256(secret_key.encode("utf-8")).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+class KeyVault:
+    """Encrypts keys at rest (Fernet, key = HKDF-SHA256 of SECRET_KEY, ciphertexts ``v2:…``) and
+    holds each shop's active key in memory for the RMS clients (``current_key``)."""
+
+    __slots__ = ("_active", "_configured", "_fernet", "_legacy", "_undecided")
 
     def __init__(self, secret_key: str, active: Mapping[str, str] | None = None) -> None:
         if not secret_key:
             raise ValueError("SECRET_KEY must not be empty")
-        digest = hashlib.sha256(secret_key.encode("utf-8")).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+        self._fernet = _fernet_v2(secret_key)
+        self._legacy = _fernet_v1(secret_key)
         self._active: dict[str, str] = dict(active or {})
+        self._configured: dict[str, str] = dict(active or {})  # the keys from the environment
+        self._undecided: set[str] = set()
 
     def __repr__(self) -> str:
         return f"KeyVault(shops={sorted(self._active)})"
 
     def encrypt(self, plain: str) -> str:
-        """Encrypt a key for the database.
+        """Encrypt a key for the database (``v2:`` + Fernet token).
 
         The token's timestamp is unused (no TTL), so a constant keeps the wall clock out.
         """
-        return self._fernet.encrypt_at_time(plain.encode("utf-8"), 0).decode("ascii")
+        token = self._fernet.encrypt_at_time(plain.encode("utf-8"), 0).decode("ascii")
+        return VAULT_VERSION + token
 
     def decrypt(self, token: str) -> str:
-        """Decrypt a stored key; KeyVaultError when it was encrypted with another SECRET_KEY."""
+        """Decrypt a stored key (either format); KeyVaultError when SECRET_KEY does not fit."""
+        versioned = token.startswith(VAULT_VERSION)
+        fernet = self._fernet if versioned else self._legacy
         try:
-            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+            return fernet.decrypt(token.removeprefix(VAULT_VERSION).encode("ascii")).decode("utf-8")
         except (InvalidToken, ValueError, UnicodeError):
             raise KeyVaultError(
                 "a stored licence key cannot be decrypted (was SECRET_KEY changed?)"
@@ -98,12 +137,127 @@ class KeyVault:
         """Switch a shop's RMS client to ``key`` (after it was proven to work)."""
         self._active[shop] = key
 
+    def undecided(self) -> list[str]:
+        """Shops whose choice between the two keys RMS could not settle yet."""
+        return sorted(self._undecided)
+
     async def load(self, store: SqliteStore, shops: Iterable[str]) -> None:
-        """Prefer keys renewed through Slack (stored encrypted) over the configured ones."""
+        """Use keys renewed through Slack (``choose_key`` then compares them with the
+        configured ones); keys stored in the old format are re-encrypted in v2 on the way."""
+        upgraded = 0
         for shop in shops:
-            stored = (await store.shop_row(shop)).get("license_key_enc")
+            row = await store.shop_row(shop)
+            for column in _ENCRYPTED_COLUMNS:
+                token = row.get(column)
+                if token and not token.startswith(VAULT_VERSION):
+                    upgraded += await self._upgrade(store, shop, column, token)
+            stored = row.get("license_key_enc")
             if stored:
                 self._active[shop] = self.decrypt(stored)
+        if upgraded:
+            logger.info(
+                "re-encrypted %d stored licence key(s) with the v2 key derivation", upgraded
+            )
+
+    async def _upgrade(self, store: SqliteStore, shop: str, column: str, token: str) -> int:
+        """Re-encrypt one old-format ciphertext; compare-and-set, so a racing write wins."""
+        fresh = self.encrypt(self.decrypt(token))
+        async with store.tx() as tx:
+            return await tx.execute(
+                f"UPDATE shops SET {column} = ? WHERE key = ? AND {column} = ?",  # noqa: S608
+                (fresh, shop, token),
+            )
+
+    def configured_key(self, shop: str) -> str | None:
+        """The shop's key from the environment, if any."""
+        return self._configured.get(shop)
+
+    def settle(self, shop: str, key: str | None, *, decided: bool) -> None:
+        """Record the outcome of ``choose_key``."""
+        if key is not None:
+            self._active[shop] = key
+        if decided:
+            self._undecided.discard(shop)
+        else:
+            self._undecided.add(shop)
+
+
+def pick_key(env: datetime | None, stored: datetime | None) -> KeySource | None:
+    """The key RMS accepted with the later expiry (pure). None: RMS accepted neither.
+
+    A tie keeps the stored key, which is what the bot used before it compared them.
+    """
+    if env is None and stored is None:
+        return None
+    if stored is None:
+        return KeySource.ENVIRONMENT
+    if env is None or stored >= env:
+        return KeySource.STORED
+    return KeySource.ENVIRONMENT
+
+
+class _UndecidedError(Exception):
+    """RMS could not say whether it accepts a key (down, QPS, maintenance)."""
+
+
+async def _accepted_until(
+    probe: Callable[[str], Awaitable[datetime]], key: str, shop: str, source: KeySource
+) -> datetime | None:
+    """The key's expiry when RMS accepts it, None when it refuses it."""
+    try:
+        return await probe(key)
+    except (RmsAuthError, RmsFunctionDisabledError) as exc:
+        logger.info("shop %s: RMS refused %s (%s)", shop, _SOURCE_WORDS[source], exc.kind)
+        return None
+    except RmsError as exc:
+        logger.info("shop %s: could not check %s (%s)", shop, _SOURCE_WORDS[source], exc.kind)
+        raise _UndecidedError from exc
+
+
+async def choose_key(
+    store: SqliteStore,
+    vault: KeyVault,
+    shop: str,
+    probe: Callable[[str], Awaitable[datetime]],
+) -> KeySource | None:
+    """On start-up (and at the next probe while undecided): when the key in the environment
+    differs from the one renewed in Slack, use the one RMS accepts with the later expiry."""
+    configured = vault.configured_key(shop)
+    token = (await store.shop_row(shop)).get("license_key_enc")
+    if not configured or not token:
+        vault.settle(shop, None, decided=True)
+        return None
+    stored = vault.decrypt(token)
+    if stored == configured:
+        vault.settle(shop, stored, decided=True)
+        return None
+    try:
+        env_expires = await _accepted_until(probe, configured, shop, KeySource.ENVIRONMENT)
+        stored_expires = await _accepted_until(probe, stored, shop, KeySource.STORED)
+    except _UndecidedError:
+        vault.settle(shop, None, decided=False)
+        logger.warning(
+            "shop %s: RMS could not check the licence keys; %s stays in use until it can",
+            shop,
+            _SOURCE_WORDS[KeySource.STORED],
+        )
+        return None
+    source = pick_key(env_expires, stored_expires)
+    if source is None:
+        vault.settle(shop, stored, decided=True)
+        logger.warning(
+            "shop %s: RMS accepted neither the key from the environment nor the key renewed "
+            "in Slack; using the key renewed in Slack",
+            shop,
+        )
+        return None
+    expires = env_expires if source is KeySource.ENVIRONMENT else stored_expires
+    assert expires is not None
+    vault.settle(shop, configured if source is KeySource.ENVIRONMENT else stored, decided=True)
+    logger.info(
+        "shop %s: using %s (expires %s)", shop, _SOURCE_WORDS[source], expires.date().isoformat()
+    )
+    return source
 
 
 def current_key(vault: KeyVault, shop: str) -> Callable[[], str]:

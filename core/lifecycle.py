@@ -15,11 +15,12 @@ JST = ZoneInfo("Asia/Tokyo")
 PREPAY_SETTLEMENT_CODES = frozenset({9, 13, 14})  # 銀行振込, コンビニ前払い: 楽天処理中 for days
 UNCONFIRMED = frozenset({Stage.AWAITING, Stage.NEEDS_ACTION, Stage.ERROR})
 DEADLINE_WARN_DAYS = 2  # warn when an unconfirmed order is this close to the 14-day auto-cancel
+DEFAULT_MAX_POSTAGE_YEN = 20_000  # MAX_POSTAGE_YEN: a fee above it never reaches RMS
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """Timing rules of the lifecycle (all configurable from Settings)."""
+    """Timing rules and limits of the lifecycle (all configurable from Settings)."""
 
     poll_interval: timedelta = timedelta(seconds=300)  # the seed's 5 minutes: the slowest cadence
     young_interval: timedelta = timedelta(seconds=60)  # adaptive: young in-flight orders
@@ -27,6 +28,7 @@ class Policy:
     stuck_after: timedelta = timedelta(hours=2)
     stuck_after_prepay: timedelta = timedelta(hours=72)
     deadline_warn_days: int = DEADLINE_WARN_DAYS
+    max_postage_yen: int = DEFAULT_MAX_POSTAGE_YEN
 
     def next_poll(self, record: OrderRecord, now: datetime) -> datetime:
         """When to read an in-flight order again: sooner while it is young."""
@@ -191,13 +193,15 @@ class FeeCheck:
     problems: tuple[str, ...] = ()
 
 
-def check_fees(snap: RmsOrder, entered: Mapping[int, str]) -> FeeCheck:
-    """Validate per-package fee text: an integer yen ≥ 0 for every package."""
+def check_fees(
+    snap: RmsOrder, entered: Mapping[int, str], max_fee: int = DEFAULT_MAX_POSTAGE_YEN
+) -> FeeCheck:
+    """Validate per-package fee text: an integer yen in 0…max_fee for every package."""
     problems: list[str] = []
     fees: dict[int, int] = {}
     for package in snap.packages:
         text = entered.get(package.basket_id)
-        value = _parse_yen(text) if text is not None else None
+        value = _parse_yen(text, max_fee) if text is not None else None
         if value is None:
             problems.append(str(package.basket_id))
         else:
@@ -205,12 +209,12 @@ def check_fees(snap: RmsOrder, entered: Mapping[int, str]) -> FeeCheck:
     return FeeCheck(fees=fees, problems=tuple(problems))
 
 
-def _parse_yen(text: str) -> int | None:
+def _parse_yen(text: str, max_fee: int) -> int | None:
     cleaned = text.strip().translate(_FULLWIDTH).replace(",", "").replace("円", "").replace("¥", "")
-    if not cleaned.isdigit() or not cleaned.isascii():
+    if not cleaned.isdigit() or not cleaned.isascii() or len(cleaned) > 12:
         return None
     value = int(cleaned)
-    return value if value <= 999_999_999 else None
+    return value if value <= max_fee else None
 
 
 _FULLWIDTH = str.maketrans("０１２３４５６７８９，", "0123456789,")

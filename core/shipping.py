@@ -34,7 +34,7 @@ async def resolve_fee(
             actor,
             OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.NO_FEE_NEEDED),
         )
-    checked = check_fees(record.snapshot, entered)
+    checked = check_fees(record.snapshot, entered, core.policy.max_postage_yen)
     if checked.problems:
         return _single(
             shop,

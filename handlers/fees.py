@@ -1,4 +1,5 @@
-"""The -9,999円 flow in Slack: 送料を入力 button → modal → core fee resolution → card updated."""
+"""The -9,999円 flow in Slack: 送料を入力 button → fee form → confirmation (new total, effect)
+→ 確定 → core fee resolution → card updated."""
 
 from __future__ import annotations
 
@@ -8,16 +9,19 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.lifecycle import check_fees
+from core.errors import InvalidInputError
+from core.model import OrderRecord
 from core.outcomes import Outcome
 from core.shipping import resolve_fee
 from handlers.app import HandlerDeps
 from handlers.guard import Role
 from handlers.messages import say
+from handlers.parsing import FeeModalState, parse_fee_state, parse_fees
 from handlers.render import ids
 from handlers.render.cards import flag_card, order_details
+from handlers.render.i18n import yen
 from handlers.render.lists import error_message
-from handlers.render.modals import fee_modal
+from handlers.render.modals import fee_modal, fee_review_modal
 from handlers.render.reports import confirm_report
 
 logger = logging.getLogger(__name__)
@@ -61,8 +65,8 @@ class FeeHandlers:
             return
         channel = body.get("channel", {}).get("id", "")
         ts = (body.get("message") or {}).get("ts", "")
-        metadata = ids.pack_value(shop, number, channel, ts)
-        view = fee_modal(record, self.d.core.shop(shop).api_option, lang, metadata)
+        metadata = FeeModalState(shop, number, channel, ts).pack()
+        view = fee_modal(record, self.d.core.shop(shop).api_option, lang, metadata, self._max_fee)
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     async def on_details(self, ack: AsyncAck, action: Body, respond: AsyncRespond) -> None:
@@ -78,32 +82,63 @@ class FeeHandlers:
         await respond(**message, response_type="ephemeral", replace_original=False)
 
     async def on_fee_submit(self, ack: AsyncAck, body: Body, view: Body) -> None:
-        """Validate every package's fee in the modal; then write/record it after the ack."""
-        shop, number, channel, ts = ids.unpack_value(view.get("private_metadata", ""), 4)
-        user = body["user"]["id"]
-        entered: dict[int, str] = {}
+        """[次へ] checks the fees and shows the new total; [確定] writes or records them."""
+        state = parse_fee_state(view.get("private_metadata", ""))
+        shop, number, user = state.shop, state.number, body["user"]["id"]
+        record = await self.d.core.store.get_order(number)
+        if record is None or record.shop != shop:
+            await ack()
+            return
+        if state.fees is None:
+            await self._review(ack, view, state, record)
+        else:
+            await self._perform(ack, view, state, record, user)
+
+    @property
+    def _max_fee(self) -> int:
+        return self.d.core.policy.max_postage_yen
+
+    async def _review(
+        self, ack: AsyncAck, view: Body, state: FeeModalState, record: OrderRecord
+    ) -> None:
+        """Step 1: every field is a fee in 0…MAX_POSTAGE_YEN, or an error on that field."""
+        entered: dict[int, str | None] = {}
         for block_id, inputs in view.get("state", {}).get("values", {}).items():
             basket = ids.basket_id_of(block_id)
             if basket is not None:
-                entered[basket] = (inputs.get(ids.FEE_INPUT) or {}).get("value") or ""
-        record = await self.d.core.store.get_order(number)
-        if record is None:
-            await ack()
+                entered[basket] = (inputs.get(ids.FEE_INPUT) or {}).get("value")
+        baskets = [p.basket_id for p in record.snapshot.packages]
+        fees, problems = parse_fees(entered, baskets, self._max_fee)
+        if problems:
+            errors = {ids.fee_block_id(b): self._fee_error(e) for b, e in problems.items()}
+            await ack(response_action="errors", errors=errors)
             return
-        checked = check_fees(record.snapshot, entered)
-        if checked.problems:
-            await ack(
-                response_action="errors",
-                errors={
-                    ids.fee_block_id(int(b)): say("fee_invalid", self.d.lang)
-                    for b in checked.problems
-                },
-            )
+        api_option = self.d.core.shop(state.shop).api_option
+        review = fee_review_modal(record, fees, api_option, self.d.lang, state.pack(fees))
+        await ack(response_action="update", view=review)
+
+    async def _perform(
+        self, ack: AsyncAck, view: Body, state: FeeModalState, record: OrderRecord, user: str
+    ) -> None:
+        """Step 2 (確定): the checked fees, checked again against the cap, go to the core."""
+        fees = dict(state.fees or {})
+        _, problems = parse_fees({b: str(v) for b, v in fees.items()}, fees, self._max_fee)
+        if problems or not fees:  # the cap was lowered meanwhile, or metadata we did not write
+            api_option = self.d.core.shop(state.shop).api_option
+            form = fee_modal(record, api_option, self.d.lang, state.pack(), self._max_fee)
+            await ack(response_action="update", view=form)
             return
         await ack()
-        if not self.d.dedup.first(f"fee:{view.get('id')}:{number}"):
+        if not self.d.dedup.first(f"fee:{view.get('id')}:{state.number}"):
             return
-        self.d.tracker.spawn(self._resolve(shop, number, entered, user, channel, ts), "fee")
+        entered = {b: str(v) for b, v in fees.items()}
+        work = self._resolve(state.shop, state.number, entered, user, state.channel, state.ts)
+        self.d.tracker.spawn(work, "fee")
+
+    def _fee_error(self, error: InvalidInputError) -> str:
+        """The field error for a parse_fee problem, naming what was typed."""
+        kind, _, typed = str(error).partition(":")
+        return say(kind, self.d.lang, text=typed, max=yen(self._max_fee, self.d.lang))
 
     async def _resolve(
         self, shop: str, number: str, entered: dict[int, str], user: str, channel: str, ts: str

@@ -23,7 +23,23 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "You are not allowed to do this. Ask an admin to add you to CONFIRMERS / ADMINS.",
     ),
     "unknown_order": ("注文 {number} は見つかりませんでした。", "Order {number} was not found."),
-    "fee_invalid": ("0以上の整数(円)で入力してください", "Enter a whole number of yen (0 or more)"),
+    "fee_empty": ("送料を入力してください (0〜{max}の整数)", "Enter the fee: whole yen, 0–{max}"),
+    "fee_negative": (
+        "マイナスの送料は入力できません: 「{text}」",
+        "A fee cannot be negative: “{text}”",
+    ),
+    "fee_decimal": (
+        "小数は入力できません: 「{text}」。1円単位の整数で入力してください",
+        "No decimals: “{text}”. Enter whole yen",
+    ),
+    "fee_too_high": (
+        "送料の上限は{max}です: 「{text}」(上限は MAX_POSTAGE_YEN で変更できます)",
+        "The fee may be at most {max}: “{text}” (the limit is MAX_POSTAGE_YEN)",
+    ),
+    "fee_not_number": (
+        "送料として読めません: 「{text}」(例: 800、1,000円)",
+        "Not a fee: “{text}” (e.g. 800 or 1,000)",
+    ),
     "fee_working": ("送料を反映しています…", "Applying the fee…"),
     "license_saved": (
         "新しいライセンスキーを受け付けました (暗号化して保存、表示はしません)。"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from core.errors import InvalidInputError
+from handlers.render.ids import pack_value
 
 ORDER_NUMBER = re.compile(r"^([0-9]{6,7})-([0-9]{8})-([0-9]{8}|[0-9]{10})$")
 ALL_WORDS = frozenset({"all", "全部", "すべて", "全て"})
@@ -126,3 +127,91 @@ def parse_rms(text: str, shops: Collection[str], *, channel_shop: str | None = N
 
 def _clip(token: str) -> str:
     return token if len(token) <= 40 else token[:39] + "…"
+
+
+# ---------------------------------------------------------------- shipping fees (the fee modal)
+
+FEE_ERRORS = ("fee_empty", "fee_negative", "fee_decimal", "fee_too_high", "fee_not_number")
+"""The kinds of InvalidInputError parse_fee raises (message keys in handlers.messages)."""
+
+_YEN_MARK = re.compile(r"^[¥\\]\s*|\s*円$")  # NFKC turns ￥ into ¥; a JIS keyboard types \ for ¥
+_PLAIN = re.compile(r"^[0-9]+$")
+_GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+$")
+_NEGATIVE = re.compile(r"^[-−‐‑–—ー▲△]\s*[0-9][0-9,]*(\.[0-9]+)?$")
+_DECIMAL = re.compile(r"^[0-9][0-9,]*\.[0-9]+$")
+_MAX_DIGITS = 12  # far above any cap; longer digit runs are refused before int() sees them
+
+
+def parse_fee(text: str | None, cap: int) -> int:
+    """A fee typed by staff → whole yen in 0…cap.
+
+    Understands full-width digits, thousands commas, 円 / ¥ and spaces around them
+    ("１，０００円", "¥1,000", "1000 円"). Raises InvalidInputError("fee_<kind>:<as typed>").
+    """
+    typed = unicodedata.normalize("NFKC", text or "").strip()
+    if not typed:
+        raise InvalidInputError("fee_empty:")
+    number = _YEN_MARK.sub("", typed).strip()
+    shown = _clip(typed)
+    if _NEGATIVE.match(number):
+        raise InvalidInputError(f"fee_negative:{shown}")
+    if _DECIMAL.match(number):
+        raise InvalidInputError(f"fee_decimal:{shown}")
+    if not (_PLAIN.match(number) or _GROUPED.match(number)):
+        raise InvalidInputError(f"fee_not_number:{shown}")
+    digits = number.replace(",", "").lstrip("0") or "0"
+    if len(digits) > _MAX_DIGITS or int(digits) > cap:
+        raise InvalidInputError(f"fee_too_high:{shown}")
+    return int(digits)
+
+
+def parse_fees(
+    entered: Mapping[int, str | None], baskets: Iterable[int], cap: int
+) -> tuple[dict[int, int], dict[int, InvalidInputError]]:
+    """Every package's fee (basketId → yen), and the problem of each package that has one."""
+    fees: dict[int, int] = {}
+    problems: dict[int, InvalidInputError] = {}
+    for basket in baskets:
+        try:
+            fees[basket] = parse_fee(entered.get(basket), cap)
+        except InvalidInputError as exc:
+            problems[basket] = exc
+    return fees, problems
+
+
+@dataclass(frozen=True, slots=True)
+class FeeModalState:
+    """The fee modal's private_metadata: where the card is and, once checked, the fees.
+
+    ``fees`` is None on the entry step and set on the confirmation step (確定).
+    """
+
+    shop: str
+    number: str
+    channel: str = ""
+    ts: str = ""
+    fees: Mapping[int, int] | None = None
+
+    def pack(self, fees: Mapping[int, int] | None = None) -> str:
+        """The metadata string; with ``fees`` it is the confirmation step's."""
+        parts: list[object] = [self.shop, self.number, self.channel, self.ts]
+        chosen = self.fees if fees is None else fees
+        if chosen is not None:
+            parts.append(",".join(f"{b}={v}" for b, v in chosen.items()))
+        return pack_value(*parts)
+
+
+def parse_fee_state(metadata: str) -> FeeModalState:
+    """Read the fee modal's private_metadata; ValueError when we did not write it."""
+    parts = (metadata or "").split("|")
+    if len(parts) not in (4, 5):
+        raise ValueError(f"expected 4 or 5 parts in fee modal metadata, got {len(parts)}")
+    fees: dict[int, int] | None = None
+    if len(parts) == 5:
+        fees = {}
+        for pair in filter(None, parts[4].split(",")):
+            basket, _, value = pair.partition("=")
+            if not (basket.isdigit() and value.isdigit()):
+                raise ValueError("bad fee in fee modal metadata")
+            fees[int(basket)] = int(value)
+    return FeeModalState(parts[0], parts[1], parts[2], parts[3], fees)

@@ -225,8 +225,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "days": ("{n}日", "{n} days"),
     # modals
     "fee_modal_title": ("送料の入力", "Shipping fee"),
-    "submit_api": ("反映する", "Write to RMS"),
-    "submit_manual": ("記録する", "Record"),
     "close": ("キャンセル", "Cancel"),
     "fee_modal_intro": (
         "*{number}* の送料を送付先ごとに入力してください。",
@@ -234,18 +232,43 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "fee_label": ("送料 (円) — 送付先: {name} {pref}", "Fee (yen) — ship to: {name} {pref}"),
     "fee_placeholder": ("例: 800", "e.g. 800"),
-    "fee_hint": ("0以上の整数 (円) で入力してください", "A whole number of yen, 0 or more"),
-    "fee_modal_api": (
-        "[反映する] を押すと、入力した送料をRMSに反映し (入力内容を反映する)、"
-        "続けて注文確認通知を送信します。注文確認は一度しかできません。",
-        "[Write to RMS] writes the fee to RMS, then sends the order confirmation (which can be "
-        "sent only once).",
+    "fee_hint": (
+        "0〜{max}の整数で入力してください (例: 800、1,000円)",
+        "A whole number of yen, 0–{max} (e.g. 800 or 1,000)",
     ),
-    "fee_modal_manual": (
-        "[記録する] を押すと送料をボットに記録します。APIオプション未契約のため、"
-        "RMSでの送料修正はご自身で行ってください (手順は記録後に表示します)。",
-        "[Record] stores the fee in the bot. Without the API option you fix the fee in RMS "
-        "yourself (the steps follow).",
+    "submit_next": ("次へ", "Next"),
+    "fee_modal_next": (
+        "[次へ] を押すと、新しい請求額と実行内容の確認画面になります。まだ何も送信しません。",
+        "[Next] shows the new order total and what will happen. Nothing is sent yet.",
+    ),
+    "fee_effect_api": (
+        "RMSに送料を書き込み、注文確認通知を送信します。注文確認は一度しかできません。",
+        "Writes the fee to RMS and sends the order confirmation (it can be sent only once).",
+    ),
+    "fee_effect_manual": (
+        "送料を記録します（RMSへの書き込みはしません）。RMSで送料を修正してください。",
+        "Records the fee (nothing is written to RMS). Fix the fee in RMS.",
+    ),
+    "fee_review_title": ("送料の確認", "Check the fee"),
+    "fee_review_intro": (
+        "*{number}* の送料と新しい請求額を確認してください。",
+        "Check the fee and the new order total of *{number}*.",
+    ),
+    "fee_review_package": (
+        "送付先: {name} {pref} — 送料 {fee}",
+        "Ship to: {name} {pref} — fee {fee}",
+    ),
+    "fee_review_effect": ("*[確定] を押すと:* {effect}", "*On [Confirm]:* {effect}"),
+    "submit_confirm": ("確定", "Confirm"),
+    "total_goods": ("商品合計 (税込)", "Goods (incl. tax)"),
+    "total_buyer_fee": ("購入者負担の手数料", "Fee paid by the buyer"),
+    "total_coupons": ("クーポン", "Coupons"),
+    "total_points": ("ポイント利用", "Points used"),
+    "total_request": ("請求額", "Order total"),
+    "total_unknown": ("不明", "unknown"),
+    "total_unknown_note": (
+        "請求額は確定できません (不明: {parts})。RMSで確認してください。",
+        "The order total cannot be known ({parts} unknown); check it in RMS.",
     ),
     "license_title": ("ライセンスキーの更新", "Licence key"),
     "license_submit": ("保存する", "Save"),

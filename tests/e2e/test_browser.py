@@ -127,6 +127,10 @@ async def test_staff_confirm_fix_a_fee_and_see_errors_in_the_browser(tmp_path, b
                 if not await inputs.nth(i).input_value():
                     await inputs.nth(i).fill("800")
             await page.screenshot(path=ARTIFACTS / "03-fee-modal.png")
+            await page.get_by_test_id("modal-submit").click()  # 次へ: the new total, then 確定
+            await expect(modal).to_contain_text("請求額")
+            await expect(modal).to_contain_text("RMSに送料を書き込み")
+            await page.screenshot(path=ARTIFACTS / "03b-fee-review.png")
             await page.get_by_test_id("modal-submit").click()
             await expect(modal).to_have_count(0)
             resolved = messages.filter(has_text=fee_order).filter(has_text="反映し")

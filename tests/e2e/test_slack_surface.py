@@ -140,6 +140,7 @@ async def test_fee_modal_resolves_unset_fee_orders_on_both_api_option_paths(tmp_
                 action_id=ids.OPEN_FEE_MODAL,
                 value=f"{shop}|{number}",
             )
+            await s.slack.wait_until(lambda: s.slack.open_modal("U0TANAKA") is not None)
             modal = s.slack.open_modal("U0TANAKA")
             assert modal is not None
             block = next(b["block_id"] for b in modal.view["blocks"] if b["type"] == "input")
@@ -147,9 +148,11 @@ async def test_fee_modal_resolves_unset_fee_orders_on_both_api_option_paths(tmp_
                 modal.id, {block: {ids.FEE_INPUT: {"type": "plain_text_input", "value": "abc"}}}
             )
             assert "errors" in said(bad)
-            ok = await s.slack.submit_view(
+            review = await s.slack.submit_view(
                 modal.id, {block: {ids.FEE_INPUT: {"type": "plain_text_input", "value": "800"}}}
             )
+            assert review.json["response_action"] == "update"  # the new total, then 確定
+            ok = await s.slack.submit_view(modal.id, {})
             assert ok.status == 200
             await s.settle()
         assert len(s.sim.sender_updates) == 1  # only the API-option shop writes to RMS

@@ -44,7 +44,7 @@ async def license_events(h):
     ]
 
 
-def client(h, key):
+def client(h, key, **extra):
     return RmsHttpClient(
         h.session,
         base_url=str(h.server.make_url("")),
@@ -54,6 +54,7 @@ def client(h, key):
         requests_per_second=1000.0,
         timeout=2.0,
         rng=random.Random(1),
+        **extra,
     )
 
 
@@ -249,3 +250,192 @@ def test_warning_message_carries_the_renewal_steps():
     )
     assert "あと7日" in text and "2026/12/05" in text
     assert "新しいライセンスキーを発行" in text and "/rms license" in text
+
+
+# ---------------------------------------------------------------- secrets at rest (issue 10.5)
+
+
+def legacy_token(secret: str, plain: str) -> str:
+    """A ciphertext made the old way: Fernet keyed with SHA-256(SECRET_KEY), no version prefix."""
+    import base64
+    import hashlib
+
+    from cryptography.fernet import Fernet
+
+    key = base64.urlsafe_b64encode(hashlib.sha256(secret.encode("utf-8")).digest())
+    return Fernet(key).encrypt(plain.encode("utf-8")).decode("ascii")
+
+
+def test_keys_are_encrypted_with_an_hkdf_derived_key_and_a_version_prefix():
+    import base64
+
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from core.licenses import VAULT_INFO, VAULT_SALT
+
+    vault = KeyVault("s3cret-s3cret-s3cret")
+    token = vault.encrypt(NEW_KEY)
+    assert token.startswith("v2:") and NEW_KEY not in token
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=VAULT_SALT, info=VAULT_INFO)
+    key = base64.urlsafe_b64encode(derived.derive(b"s3cret-s3cret-s3cret"))
+    assert Fernet(key).decrypt(token.removeprefix("v2:").encode()).decode() == NEW_KEY
+    assert vault.decrypt(token) == NEW_KEY
+    # the old derivation cannot read it, and an old ciphertext still can be read
+    with pytest.raises(KeyVaultError):
+        vault.decrypt(legacy_token("another-secret-key", NEW_KEY))
+    assert vault.decrypt(legacy_token("s3cret-s3cret-s3cret", NEW_KEY)) == NEW_KEY
+
+
+async def test_old_format_keys_are_re_encrypted_on_load(caplog):
+    caplog.set_level(logging.INFO)
+    async with harness(rps=None) as h:
+        old_active = legacy_token("s3cret", NEW_KEY)
+        old_pending = legacy_token("s3cret", "SL-pending-key-42")
+        await h.store.set_shop_field("main", "license_key_enc", old_active)
+        await h.store.set_shop_field("main", "license_key_pending_enc", old_pending)
+        vault = KeyVault("s3cret", {"main": OLD_KEY, "api": "SL-api-key"})
+        await vault.load(h.store, ["main", "api"])
+        assert vault.active_key("main") == NEW_KEY
+        row = await h.store.shop_row("main")
+        assert row["license_key_enc"].startswith("v2:")
+        assert row["license_key_pending_enc"].startswith("v2:")
+        assert vault.decrypt(row["license_key_enc"]) == NEW_KEY
+        assert vault.decrypt(row["license_key_pending_enc"]) == "SL-pending-key-42"
+        again = KeyVault("s3cret", {"main": OLD_KEY})  # a second start-up: nothing to upgrade
+        await again.load(h.store, ["main"])
+        assert (await h.store.shop_row("main"))["license_key_enc"] == row["license_key_enc"]
+        logged = [r.getMessage() for r in caplog.records if r.name == "core.licenses"]
+        assert sum("re-encrypted 2 stored licence key(s)" in m for m in logged) == 1
+        assert not any(NEW_KEY in m or "SL-pending" in m for m in logged)
+
+
+def probe_once(h):
+    """The composition root's probe: one attempt, no retries."""
+
+    async def probe(key):
+        return await client(h, key, max_read_attempts=1).license_expiry()
+
+    return probe
+
+
+async def stored_key(h, vault, key):
+    await h.store.set_shop_field("main", "license_key_enc", vault.encrypt(key))
+    await vault.load(h.store, ["main"])
+
+
+@pytest.mark.parametrize(
+    ("env_expires", "stored_expires", "used", "said"),
+    [
+        (date(2027, 2, 1), date(2026, 12, 20), "env", "from the environment (expires 2027-02-01)"),
+        (date(2026, 12, 20), date(2027, 2, 1), "stored", "renewed in Slack (expires 2027-02-01)"),
+        (None, date(2027, 2, 1), "stored", "renewed in Slack (expires 2027-02-01)"),
+        (date(2027, 2, 1), None, "env", "from the environment (expires 2027-02-01)"),
+    ],
+)
+async def test_the_key_rms_accepts_with_the_later_expiry_is_used(
+    caplog, env_expires, stored_expires, used, said
+):
+    from core.licenses import choose_key
+
+    caplog.set_level(logging.INFO)
+    async with harness(rps=None) as h:
+        env_key, slack_key = "SL-from-the-env-0001", "SL-renewed-in-slack-02"
+        for key, expires in ((env_key, env_expires), (slack_key, stored_expires)):
+            if expires is not None:  # None: RMS does not know the key (401)
+                h.sim.issue_key(SHOP_ID, key, expires=expires)
+        vault = KeyVault("test-secret", {"main": env_key})
+        await stored_key(h, vault, slack_key)
+        assert vault.active_key("main") == slack_key  # what load alone does
+        await choose_key(h.store, vault, "main", probe_once(h))
+        assert vault.active_key("main") == (env_key if used == "env" else slack_key)
+        logged = [r.getMessage() for r in caplog.records if r.name == "core.licenses"]
+        assert f"shop main: using the key {said}" in logged
+        assert not any(env_key in m or slack_key in m for m in logged)
+        assert {c.license_key for c in h.sim.calls} <= {env_key, slack_key}
+
+
+async def test_when_rms_cannot_say_the_stored_key_stays_and_is_decided_at_the_next_probe(caplog):
+    from core.licenses import choose_key
+
+    caplog.set_level(logging.INFO)
+    async with harness(rps=None) as h:
+        env_key, slack_key = "SL-from-the-env-0001", "SL-renewed-in-slack-02"
+        h.sim.issue_key(SHOP_ID, env_key, expires=date(2027, 2, 1))
+        h.sim.issue_key(SHOP_ID, slack_key, expires=date(2026, 12, 20))
+        vault = KeyVault("test-secret", {"main": env_key})
+        await stored_key(h, vault, slack_key)
+        h.sim.fail_next("license", 1, status=503)
+        await choose_key(h.store, vault, "main", probe_once(h))
+        assert vault.active_key("main") == slack_key and vault.undecided() == ["main"]
+        await choose_key(h.store, vault, "main", probe_once(h))
+        assert vault.active_key("main") == env_key and vault.undecided() == []
+        # neither key accepted: keep the stored one and say so
+        vault2 = KeyVault("test-secret", {"main": "SL-unknown-env-key"})
+        await stored_key(h, vault2, "SL-unknown-slack-key")
+        await choose_key(h.store, vault2, "main", probe_once(h))
+        assert vault2.active_key("main") == "SL-unknown-slack-key"
+        assert any("accepted neither" in r.getMessage() for r in caplog.records)
+
+
+async def test_same_key_in_environment_and_store_is_not_probed():
+    from core.licenses import choose_key
+
+    async with harness(rps=None) as h:
+        vault = KeyVault("test-secret", {"main": OLD_KEY})
+        await stored_key(h, vault, OLD_KEY)
+        await choose_key(h.store, vault, "main", probe_with(h))
+        assert h.sim.calls == [] and vault.active_key("main") == OLD_KEY
+
+
+async def test_start_up_upgrades_an_old_stored_key_and_uses_the_new_key_from_the_environment(
+    tmp_path, caplog
+):
+    """The operator put a fresh RMS_LICENSE_KEY into the environment; the key once renewed in
+    Slack (stored the old way) has been revoked. Before, the stored key won silently: 401s."""
+    from core.model import ShopConfig
+    from core.store.sqlite import SqliteStore
+    from core.sync import intake
+    from tests.stack import bot_stack
+
+    caplog.set_level(logging.INFO)
+    secret = "a-test-secret-key-for-fernet"  # the stack's SECRET_KEY
+    async with SqliteStore.open(tmp_path / "bot.sqlite3") as store:
+        await store.upsert_shop(ShopConfig("main", "メイン店", "C0SHOP1"))
+        await store.set_shop_field("main", "license_key_enc", legacy_token(secret, "SL-revoked"))
+    async with bot_stack(tmp_path, secret_key=secret) as s:
+        row = await s.rt.core.store.shop_row("main")
+        assert row["license_key_enc"].startswith("v2:")
+        assert KeyVault(secret).decrypt(row["license_key_enc"]) == "SL-revoked"
+        assert await intake(s.rt.core, "main") is not None
+        used = {c.license_key for c in s.sim.calls if c.function != "license"}
+        assert used == {"SL-main-key"}
+        logged = [r.getMessage() for r in caplog.records if r.name == "core.licenses"]
+        assert any(
+            m.startswith("shop main: using the key from the environment (expires") for m in logged
+        )
+        assert not any("SL-revoked" in m or "SL-main-key" in m for m in logged)
+
+
+async def test_the_jobs_probe_settles_a_choice_rms_could_not_make_at_start_up():
+    from datetime import time
+    from zoneinfo import ZoneInfo
+
+    from bot.daily import Daily
+    from core.licenses import choose_key
+
+    async with harness(rps=None) as h:
+        env_key, slack_key = "SL-from-the-env-0001", "SL-renewed-in-slack-02"
+        h.sim.issue_key(SHOP_ID, env_key, expires=date(2027, 2, 1))
+        vault = KeyVault("test-secret", {"main": env_key})
+        await stored_key(h, vault, slack_key)  # unknown to RMS
+        h.sim.fail_next("license", 1, status=503)
+        await choose_key(h.store, vault, "main", probe_once(h))
+        assert vault.undecided() == ["main"]
+        once = probe_once(h)
+        daily = Daily(
+            h.core, None, time(18), ZoneInfo("Asia/Tokyo"), vault=vault, probe=lambda _s, k: once(k)
+        )
+        await daily._probe(h.clock.now())
+        assert vault.active_key("main") == env_key and vault.undecided() == []

@@ -202,6 +202,7 @@ async def scenarios(s: Stack, tmp_path: Path) -> None:
     await slack.submit_view(
         modal.id, {block: {ids.FEE_INPUT: {"type": "plain_text_input", "value": "800"}}}
     )
+    await slack.submit_view(modal.id, {})  # 確定 on the confirmation step
     await s.settle()
     assert unset in [n for n, _ in sim.confirm_log]
 

@@ -109,7 +109,8 @@ async def forged_body(s: Stack, kind: str) -> tuple[bytes, str]:
             "id": "V0FORGED",
             "type": "modal",
             "callback_id": ids.FEE_MODAL,
-            "private_metadata": ids.pack_value("api", number, "", ""),
+            # the confirmation step (確定): this submission would write the fee
+            "private_metadata": ids.pack_value("api", number, "", "", f"{basket}=800"),
             "state": {"values": {ids.fee_block_id(basket): fee}},
         }
         body = payloads.view_submission_body(view=view, **who)

@@ -359,7 +359,7 @@ def test_fee_modal_has_one_input_per_package_and_says_what_submit_does() -> None
     view = fee_modal(record, True, "ja", "meta-1")
     _assert_valid_view(view)
     assert view["callback_id"] == ids.FEE_MODAL and view["private_metadata"] == "meta-1"
-    assert view["title"]["text"] == "送料の入力" and view["submit"]["text"] == "反映する"
+    assert view["title"]["text"] == "送料の入力" and view["submit"]["text"] == "次へ"
     assert view["close"]["text"] == "キャンセル"
     inputs = [b for b in view["blocks"] if b["type"] == "input"]
     assert [b["block_id"] for b in inputs] == ["fee_1001", "fee_1002"]
@@ -368,8 +368,8 @@ def test_fee_modal_has_one_input_per_package_and_says_what_submit_does() -> None
     assert "initial_value" not in inputs[0]["element"]  # -9999 is never prefilled
     assert inputs[1]["element"]["initial_value"] == "800"
     assert inputs[0]["element"]["placeholder"]["text"] == "例: 800"
-    assert "RMSに反映" in _texts(view)
-    assert fee_modal(record, False, "ja", "m")["submit"]["text"] == "記録する"
+    assert "RMSに送料を書き込み" in _texts(view)
+    assert "RMSへの書き込みはしません" in _texts(fee_modal(record, False, "ja", "m"))
     assert ids.basket_id_of(inputs[0]["block_id"]) == 1001
 
 
@@ -603,7 +603,7 @@ def test_english_output_when_lang_is_en() -> None:
     (report,) = confirm_report(Report(SHOP, "U1", "confirm", (outcome,)), "en", shop_name="Tea")
     text = _texts(report)
     assert "Already confirmed (<@U7>, 11/28 14:05)" in text and "admin screen" in text
-    assert fee_modal(_record(), True, "en", "m")["submit"]["text"] == "Write to RMS"
+    assert fee_modal(_record(), True, "en", "m")["submit"]["text"] == "Next"
     assert "/rms-status <numbers…|all> [shop]" in _texts(help_message("en"))
 
 
