@@ -129,6 +129,11 @@ class RmsOrder:
     request_price: int = 0
     packages: tuple[Package, ...] = ()
     remarks: str = ""
+    # The other terms of 請求額 (None: RMS did not tell us, e.g. a snapshot from an old version)
+    wrapping_price: int | None = 0
+    buyer_fee: int | None = 0  # additionalFeeOccurAmountToUser
+    coupon_total: int | None = 0  # couponAllTotalPrice
+    points_used: int | None = 0  # PointModel.usedPoint
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def unset_fee_fields(self) -> tuple[str, ...]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from core.model import UNSET_FEE, RmsOrder
 
@@ -51,18 +50,17 @@ def new_total(order: RmsOrder, fees: Mapping[int, int]) -> NewTotal:
     + buyer fee − coupons − points (rms-api.md §7.2).
 
     Items come from the packages (priceTaxIncl × units) because goodsPrice follows each item's
-    own tax flag; the rest from the OrderModel RMS sent. Terms that are 0 are left out, except
+    own tax flag; the rest from the snapshot's charges. Terms that are 0 are left out, except
     the goods and the postage, which are always shown.
     """
-    raw: Mapping[str, Any] = order.raw
     parts = [
-        TotalPart(GOODS, _goods(order, raw)),
+        TotalPart(GOODS, _goods(order)),
         TotalPart(POSTAGE, sum(fees.get(p.basket_id, 0) for p in order.packages)),
         TotalPart(COD_FEE, _known(order.delivery_price)),
         TotalPart(PAYMENT_CHARGE, _known(order.payment_charge)),
-        TotalPart(BUYER_FEE, _from_raw(raw, "additionalFeeOccurAmountToUser")),
-        TotalPart(COUPONS, _negated(_from_raw(raw, "couponAllTotalPrice"))),
-        TotalPart(POINTS, _negated(_points(raw))),
+        TotalPart(BUYER_FEE, order.buyer_fee),
+        TotalPart(COUPONS, _negated(order.coupon_total)),
+        TotalPart(POINTS, _negated(order.points_used)),
     ]
     return NewTotal(
         tuple(p for p in parts if p.key in (GOODS, POSTAGE) or p.amount is None or p.amount != 0)
@@ -77,36 +75,10 @@ def _negated(amount: int | None) -> int | None:
     return None if amount is None else -amount
 
 
-def _number(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return _known(int(value))
-
-
-def _from_raw(raw: Mapping[str, Any], key: str) -> int | None:
-    """A field of the OrderModel; without the model (an old snapshot) it is unknown."""
-    if not raw:
-        return None
-    return _number(raw.get(key, 0))
-
-
-def _points(raw: Mapping[str, Any]) -> int | None:
-    if not raw:
-        return None
-    model = raw.get("PointModel") or {}
-    return _number(model.get("usedPoint", 0)) if isinstance(model, Mapping) else None
-
-
-def _goods(order: RmsOrder, raw: Mapping[str, Any]) -> int | None:
+def _goods(order: RmsOrder) -> int | None:
     items = [i for p in order.packages for i in p.items]
     if not items:
         return _known(order.goods_price)
-    wrapping = 0
-    for key in ("WrappingModel1", "WrappingModel2"):
-        model = raw.get(key)
-        if isinstance(model, Mapping) and not model.get("deleteWrappingFlag"):
-            price = _number(model.get("price", 0))
-            if price is None:
-                return None
-            wrapping += price
-    return sum(i.price_tax_incl * i.units for i in items) + wrapping
+    if order.wrapping_price is None:
+        return None
+    return sum(i.price_tax_incl * i.units for i in items) + order.wrapping_price

@@ -306,8 +306,32 @@ class OrderModel(Wire):
             request_price=self.request_price,
             packages=tuple(p.to_domain() for p in self.packages),
             remarks=self.remarks,
+            wrapping_price=_wrapping(self._raw),
+            buyer_fee=_amount(self._raw.get("additionalFeeOccurAmountToUser", 0)),
+            coupon_total=_amount(self._raw.get("couponAllTotalPrice", 0)),
+            points_used=_amount((self._raw.get("PointModel") or {}).get("usedPoint", 0)),
             raw=self._raw,
         )
+
+
+def _amount(value: object) -> int | None:
+    """A yen amount of the OrderModel; None when it is not a number or is -9999."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return None if int(value) == UNSET_FEE else int(value)
+
+
+def _wrapping(raw: dict[str, Any]) -> int | None:
+    """Gift wrapping charged to the buyer (WrappingModel1/2 not deleted)."""
+    total = 0
+    for key in ("WrappingModel1", "WrappingModel2"):
+        model = raw.get(key)
+        if isinstance(model, dict) and not model.get("deleteWrappingFlag"):
+            price = _amount(model.get("price", 0))
+            if price is None:
+                return None
+            total += price
+    return total
 
 
 class GetOrderResponse(Envelope):

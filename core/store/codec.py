@@ -70,6 +70,10 @@ def dump_order(order: RmsOrder) -> str:
         "total_price": order.total_price,
         "request_price": order.request_price,
         "remarks": order.remarks,
+        "wrapping_price": order.wrapping_price,
+        "buyer_fee": order.buyer_fee,
+        "coupon_total": order.coupon_total,
+        "points_used": order.points_used,
         "packages": [
             {
                 "basket_id": p.basket_id,
@@ -124,6 +128,10 @@ def load_order(text: str) -> RmsOrder:
         total_price=d.get("total_price", 0),
         request_price=d.get("request_price", 0),
         remarks=d.get("remarks", ""),
+        wrapping_price=d.get("wrapping_price"),
+        buyer_fee=d.get("buyer_fee"),
+        coupon_total=d.get("coupon_total"),
+        points_used=d.get("points_used"),
         packages=tuple(
             Package(
                 basket_id=p["basket_id"],

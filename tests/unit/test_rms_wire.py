@@ -435,3 +435,27 @@ def test_a_body_missing_required_keys_is_a_protocol_error() -> None:
         validate(SearchOrderResponse, {"MessageModelList": []}, "searchOrder")
     with pytest.raises(errors.RmsProtocolError):
         validate(GetOrderResponse, [1, 2], "getOrder")
+
+
+def test_the_other_terms_of_the_total_are_read_from_the_order_model() -> None:
+    from core.rms.wire import OrderModel
+
+    model = OrderModel.model_validate(
+        {
+            "orderNumber": "123456-20261128-0000000001",
+            "orderProgress": 100,
+            "orderDatetime": "2026-11-28T09:00:00+0900",
+            "couponAllTotalPrice": 200,
+            "additionalFeeOccurAmountToUser": 50,
+            "PointModel": {"usedPoint": 100},
+            "WrappingModel1": {"price": 300, "deleteWrappingFlag": 0},
+            "WrappingModel2": {"price": 500, "deleteWrappingFlag": 1},
+        }
+    )
+    order = model.to_domain()
+    assert (order.coupon_total, order.buyer_fee, order.points_used, order.wrapping_price) == (
+        200,
+        50,
+        100,
+        300,
+    )
