@@ -14,6 +14,9 @@ from bot.settings import Settings, validate_settings
 
 EXIT_CONFIG = 2
 """Exit status when the configuration is unusable (like argparse's usage errors)."""
+EXIT_SLACK = 1
+"""Exit status when Slack says a configured channel or the token cannot be used as it is."""
+SLACK_CHECK_SECONDS = 30.0
 
 log = logging.getLogger("bot")
 
@@ -32,7 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.set_defaults(command="serve", env_file=".env")
     commands = parser.add_subparsers(dest="command", metavar="{serve,check,demo}")
     commands.add_parser("serve", parents=[common], help="run the bot (the default)")
-    commands.add_parser("check", parents=[common], help="validate the configuration and exit")
+    commands.add_parser(
+        "check",
+        parents=[common],
+        help="validate the configuration, ask Slack about the channels, and exit",
+    )
     commands.add_parser("demo", help="run the bot against the RMS simulator and Slack emulator")
     return parser
 
@@ -49,7 +56,35 @@ def _check(env_file: str | None) -> int:
     if settings is None:
         return EXIT_CONFIG
     sys.stdout.write(f"{settings.describe()}\n")
-    return 0
+    lines, ok = asyncio.run(_slack_channels(settings))
+    sys.stdout.write("".join(f"{line}\n" for line in lines))
+    return 0 if ok else EXIT_SLACK
+
+
+async def _slack_channels(settings: Settings) -> tuple[list[str], bool]:
+    """Ask Slack (conversations.info) whether the bot can use every configured channel."""
+    from slack_sdk.web.async_client import AsyncWebClient  # late: a bad config needs no SDK
+
+    from handlers.channels import channel_report
+
+    channels = [shop.channel for shop in settings.shops()]
+    if settings.summary_channel:
+        channels.append(settings.summary_channel)
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[],  # a diagnosis: one try per call, no backoff
+    )
+    try:
+        async with asyncio.timeout(SLACK_CHECK_SECONDS):
+            lines, ok = await channel_report(client, channels)
+    except Exception as exc:  # no network, DNS, proxy, timeout: a diagnosis, not a crash
+        return [
+            f"Slack not reachable at {settings.slack_api_url} ({type(exc).__name__}): "
+            "channels not checked"
+        ], True
+    return [f"Slack: {line}" if not line.startswith("Slack") else line for line in lines], ok
 
 
 def _serve(env_file: str | None) -> int:

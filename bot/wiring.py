@@ -32,6 +32,7 @@ from core.rms.client import RmsHttpClient
 from core.service import Core
 from core.store.sqlite import SqliteStore
 from handlers.app import HandlerDeps, create_app
+from handlers.channels import join_channels
 from handlers.guard import Authorizer
 from handlers.poster import SlackPoster
 from handlers.publisher import Publisher
@@ -192,6 +193,9 @@ async def running(
                 rates=rates,
                 after_cycle=[publisher.drain, daily, publisher.drain],
             )
+            # Members can read history, which recovering an interrupted post needs; never fatal.
+            summary = [settings.summary_channel] if settings.summary_channel else []
+            await join_channels(slack, [s.channel for s in shops] + summary)
             try:
                 yield Runtime(settings, core, slack, app, deps, jobs, tracker, session)
             finally:

@@ -31,7 +31,7 @@ from core.clock import SystemClock
 from core.ports import Clock
 from sandbox.rms import RmsSimulator
 from sandbox.scenario import SHOPS, SUMMARY_CHANNEL, ScenarioInfo, arrivals, seed, shops_toml, story
-from sandbox.slack import SlackEmulator
+from sandbox.slack import PostRate, SlackEmulator
 
 logger = logging.getLogger("sandbox.demo")
 
@@ -163,7 +163,8 @@ async def build(config: DemoConfig | None = None) -> AsyncIterator[Demo]:
     )
     info = seed(sim, clock.now())
     signing_secret = secrets.token_hex(32)
-    slack = SlackEmulator(signing_secret=signing_secret)
+    slack = SlackEmulator(signing_secret=signing_secret, post_rate=PostRate())
+    slack.rate_clock = lambda: clock.now().timestamp()  # Slack's per-channel rate, on our clock
     try:
         runner, rms_port = await _serve(
             sim.make_app(), config.host, config.rms_port, moved, "RMS simulator"

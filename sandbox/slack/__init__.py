@@ -5,8 +5,9 @@ from sandbox.slack.emulator import (
     Ephemeral,
     InboundResult,
     Message,
+    PostRate,
     SlackEmulator,
     View,
 )
 
-__all__ = ["ApiCall", "Ephemeral", "InboundResult", "Message", "SlackEmulator", "View"]
+__all__ = ["ApiCall", "Ephemeral", "InboundResult", "Message", "PostRate", "SlackEmulator", "View"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ DEFAULT_USERGROUPS = {
 }
 CHANNEL_NAMES = {"C0SHOP1": "shop-main", "C0SHOP2": "shop-second", "C0SUMMARY": "managers"}
 RESPONSE_URL_POSTS = 5  # Slack accepts five posts per response_url
+HISTORY_LIMIT, HISTORY_MAX = 100, 999  # conversations.history: default and largest page
 _JSON_PARAMS = ("blocks", "view", "attachments", "metadata")
 
 
@@ -107,6 +111,29 @@ class ApiError(Exception):
         self.error, self.extra = error, extra
 
 
+class RateLimitedError(ApiError):
+    """HTTP 429 ``ratelimited`` with a ``Retry-After`` header, as Slack answers."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("ratelimited")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class PostRate:
+    """chat.postMessage's "special" limit: about one message per second per channel, short
+    bursts tolerated (Slack publishes no burst size; ``burst`` is ours). A token bucket."""
+
+    per_second: float = 1.0
+    burst: int = 3
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
 class SlackEmulator:
     """One workspace with one bot; the Web API the bot calls and the Slack client staff use."""
 
@@ -123,6 +150,9 @@ class SlackEmulator:
         usergroups: Mapping[str, Sequence[str]] | None = None,
         clock: Callable[[], float] = time.time,
         ack_timeout: float = 3.0,
+        private: Sequence[str] = (),
+        member_of: Sequence[str] = (),
+        post_rate: PostRate | None = None,
     ) -> None:
         self.signing_secret, self.bot_url, self.bot_token = signing_secret, bot_url, bot_token
         self.team_id, self.team_domain, self.bot_user_id = team_id, "emulator", bot_user_id
@@ -131,6 +161,18 @@ class SlackEmulator:
         self.users = dict(users if users is not None else DEFAULT_USERS)
         self.usergroups = {k: list(v) for k, v in (usergroups or DEFAULT_USERGROUPS).items()}
         self.clock, self.ack_timeout = clock, ack_timeout
+        # Membership as Slack keeps it: the bot starts in no channel; it may post to public
+        # channels anyway (chat:write.public), but reading history needs membership, and a
+        # private channel it is not in is invisible to it (channel_not_found).
+        self.private: set[str] = set(private)
+        self.member_of: set[str] = set(member_of)
+        self.archived: set[str] = set()
+        self.chat_write_public = True  # the scope our manifest asks for
+        # Off by default: most tests pace the bot on a FakeClock while this runs on real time.
+        # ``rate_clock`` lets a test put the limit on the bot's clock.
+        self.post_rate = post_rate
+        self.rate_clock: Callable[[], float] | None = None
+        self._buckets: dict[str, _Bucket] = {}
         self._last_ts = 0
         self.socket_mode = SocketMode()
         self.base_url = "http://127.0.0.1"
@@ -286,6 +328,26 @@ class SlackEmulator:
                 return cid
         raise ApiError("channel_not_found")
 
+    def visible(self, channel: Any) -> str:
+        """The channel's id if the bot can see it: a private channel it is not in does not
+        exist for it (Slack answers channel_not_found, not not_in_channel)."""
+        cid = self.channel_id(channel)
+        if cid in self.private and cid not in self.member_of:
+            raise ApiError("channel_not_found")
+        return cid
+
+    def take_post_slot(self, channel: str) -> None:
+        """Spend one chat.postMessage token of ``channel`` or raise RateLimitedError."""
+        if self.post_rate is None:
+            return
+        rate, now = self.post_rate, (self.rate_clock or self.clock)()
+        bucket = self._buckets.setdefault(channel, _Bucket(float(rate.burst), now))
+        bucket.tokens = min(rate.burst, bucket.tokens + (now - bucket.at) * rate.per_second)
+        bucket.at = now
+        if bucket.tokens < 1:
+            raise RateLimitedError(max(1, math.ceil((1 - bucket.tokens) / rate.per_second)))
+        bucket.tokens -= 1
+
     def close_views(self, user: str, view_id: str | None = None) -> None:
         stack = self._modal_stack.get(user, [])
         for vid in [v for v in stack if view_id in (None, v)]:
@@ -341,6 +403,8 @@ class SlackEmulator:
             return status, {"ok": False, "error": error}, headers
         try:
             return 200, {"ok": True, **handler(self, params)}, {}
+        except RateLimitedError as exc:
+            return 429, {"ok": False, "error": exc.error}, {"Retry-After": str(exc.retry_after)}
         except ApiError as exc:
             return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
 
@@ -679,33 +743,90 @@ def _content(params: dict[str, Any], *, required: bool = True) -> tuple[str, lis
     return text, list(blocks)
 
 
+def _metadata(params: dict[str, Any]) -> dict[str, Any] | None:
+    """Message metadata as Slack checks it: an event_type name and an event_payload object."""
+    if "metadata" not in params or params["metadata"] in (None, ""):
+        return None
+    metadata = params["metadata"]
+    if not (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("event_type"), str)
+        and metadata["event_type"]
+        and isinstance(metadata.get("event_payload"), dict)
+    ):
+        raise ApiError("invalid_metadata_format")
+    return metadata
+
+
 def _post_message(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
-    channel = emu.channel_id(params.get("channel"))
+    channel = emu.visible(params.get("channel"))
+    if channel in emu.archived:
+        raise ApiError("is_archived")
+    if channel not in emu.member_of and not (emu.chat_write_public and channel not in emu.private):
+        raise ApiError("not_in_channel")
     text, blocks = _content(params)
+    metadata = _metadata(params)
+    emu.take_post_slot(channel)
     msg = emu.post(channel, emu.bot_user_id, text, blocks, params.get("thread_ts") or None)
-    if isinstance(params.get("metadata"), dict):
-        msg.metadata = params["metadata"]
+    msg.metadata = metadata
     return {"channel": channel, "ts": msg.ts, "message": _message_json(emu, msg)}
 
 
+def _cursor(ts: str) -> str:
+    return base64.b64encode(f"next_ts:{ts}".encode()).decode()
+
+
+def _from_cursor(cursor: str) -> float:
+    try:
+        kind, _, ts = base64.b64decode(cursor, validate=True).decode().partition(":")
+        if kind != "next_ts":
+            raise ValueError(kind)
+        return float(ts)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ApiError("invalid_cursor") from None
+
+
 def _history(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
-    """conversations.history: newest first, ``oldest`` inclusive, metadata when asked for."""
-    channel = emu.channel_id(params.get("channel"))
-    oldest = float(params.get("oldest") or 0)
-    limit = int(params.get("limit") or 100)
-    found = [m for m in reversed(emu.messages(channel)) if float(m.ts) >= oldest][:limit]
+    """conversations.history as Slack answers a bot: members only, newest first, pages of
+    ``limit`` (default 100, at most 999) behind ``response_metadata.next_cursor``; ``oldest``
+    and ``latest`` exclusive unless ``inclusive``; metadata only when asked for."""
+    channel = emu.visible(params.get("channel"))
+    if channel not in emu.member_of:
+        raise ApiError("not_in_channel")
+    try:
+        limit = int(params.get("limit") or HISTORY_LIMIT)
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or 0) or math.inf
+    except ValueError:
+        raise ApiError("invalid_arguments") from None
+    limit = min(max(limit, 1), HISTORY_MAX)
+    inclusive = _truthy(params.get("inclusive"))
+    start = _from_cursor(str(params["cursor"])) if params.get("cursor") else math.inf
+
+    def within(ts: float) -> bool:
+        if inclusive:
+            return oldest <= ts <= latest
+        return oldest < ts < latest
+
+    found = [
+        m for m in reversed(emu.messages(channel)) if within(float(m.ts)) and float(m.ts) <= start
+    ]
+    page, rest = found[:limit], found[limit:]
     with_metadata = _truthy(params.get("include_all_metadata"))
     out = []
-    for m in found:
+    for m in page:
         item = _message_json(emu, m)
         if with_metadata and m.metadata:
             item["metadata"] = m.metadata
         out.append(item)
-    return {"messages": out, "has_more": False}
+    answer: dict[str, Any] = {"messages": out, "has_more": bool(rest)}
+    if rest:
+        answer["response_metadata"] = {"next_cursor": _cursor(rest[0].ts)}
+    return answer
 
 
 def _update(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
-    channel = emu.channel_id(params.get("channel"))
+    channel = emu.visible(params.get("channel"))
     msg = emu.find_message(channel, str(params.get("ts", "")))
     if msg is None:
         raise ApiError("message_not_found")
@@ -721,7 +842,7 @@ def _update(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _delete(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
-    channel = emu.channel_id(params.get("channel"))
+    channel = emu.visible(params.get("channel"))
     if emu.find_message(channel, str(params.get("ts", ""))) is None:
         raise ApiError("message_not_found")
     emu.delete("message", str(params["ts"]), channel)
@@ -729,7 +850,7 @@ def _delete(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _post_ephemeral(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
-    channel = emu.channel_id(params.get("channel"))
+    channel = emu.visible(params.get("channel"))
     if not params.get("user"):
         raise ApiError("user_not_in_channel")
     text, blocks = _content(params)
@@ -814,17 +935,38 @@ def _usergroup_users(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, An
     return {"users": list(group)}
 
 
-def _conversations_info(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
-    cid = emu.channel_id(params.get("channel"))
+def _channel_json(emu: SlackEmulator, cid: str) -> dict[str, Any]:
+    private = cid in emu.private
     return {
-        "channel": {
-            "id": cid,
-            "name": emu.channels[cid],
-            "is_channel": True,
-            "is_member": True,
-            "is_private": False,
-        }
+        "id": cid,
+        "name": emu.channels[cid],
+        "is_channel": not private,
+        "is_group": private,
+        "is_private": private,
+        "is_archived": cid in emu.archived,
+        "is_member": cid in emu.member_of,
     }
+
+
+def _conversations_info(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
+    return {"channel": _channel_json(emu, emu.visible(params.get("channel")))}
+
+
+def _conversations_join(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
+    """Public channels only (channels:join); a private one needs an invitation."""
+    cid = emu.visible(params.get("channel"))
+    if cid in emu.private:
+        raise ApiError("method_not_supported_for_channel_type")
+    if cid in emu.archived:
+        raise ApiError("is_archived")
+    answer: dict[str, Any] = {}
+    if cid in emu.member_of:
+        answer = {
+            "warning": "already_in_channel",
+            "response_metadata": {"warnings": ["already_in_channel"]},
+        }
+    emu.member_of.add(cid)
+    return {"channel": _channel_json(emu, cid), **answer}
 
 
 def _users_info(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
@@ -857,6 +999,7 @@ _METHODS: dict[str, Callable[[SlackEmulator, dict[str, Any]], dict[str, Any]]] =
     "usergroups.users.list": _usergroup_users,
     "conversations.info": _conversations_info,
     "conversations.history": _history,
+    "conversations.join": _conversations_join,
     "users.info": _users_info,
 }
 

@@ -17,7 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from sandbox.slack import SlackEmulator
+from sandbox.slack import PostRate, SlackEmulator
 from sandbox.slack import payloads as p
 
 SECRET = "test-signing-secret"
@@ -264,6 +264,142 @@ async def test_wait_for_gives_up_with_what_it_saw(slack: tuple[SlackEmulator, Fa
     emu, _bot = slack
     with pytest.raises(TimeoutError, match=r"chat.update: wanted 1"):
         await emu.wait_for("chat.update", timeout=0)
+
+
+# -- membership, history pages, post rate: what Slack does that the bot must cope with -------
+
+
+async def slack_error(call: Awaitable[Any]) -> str:
+    with pytest.raises(SlackApiError) as info:
+        await call
+    return str(info.value.response["error"])
+
+
+async def test_history_needs_membership_which_a_join_gives(
+    slack: tuple[SlackEmulator, FakeBot],
+) -> None:
+    emu, bot = slack
+    posted = await bot.client.chat_postMessage(channel="C0SHOP1", text="x")  # chat:write.public
+    assert await slack_error(bot.client.conversations_history(channel="C0SHOP1")) == (
+        "not_in_channel"
+    )
+    info = await bot.client.conversations_info(channel="C0SHOP1")
+    assert (info["channel"]["is_member"], info["channel"]["is_private"]) == (False, False)
+    joined = await bot.client.conversations_join(channel="C0SHOP1")
+    assert joined["channel"]["is_member"] and "warning" not in joined
+    again = await bot.client.conversations_join(channel="#shop-main")
+    assert again["warning"] == "already_in_channel"
+    history = await bot.client.conversations_history(channel="C0SHOP1")
+    assert [m["ts"] for m in history["messages"]] == [posted["ts"]]
+    emu.chat_write_public = False  # an app installed without the scope
+    assert await slack_error(bot.client.chat_postMessage(channel="C0SHOP2", text="x")) == (
+        "not_in_channel"
+    )
+    assert (await bot.client.chat_postMessage(channel="C0SHOP1", text="member"))["ok"]
+
+
+async def test_a_private_channel_is_invisible_until_the_bot_is_invited(
+    slack: tuple[SlackEmulator, FakeBot],
+) -> None:
+    emu, bot = slack
+    emu.private.add("C0SUMMARY")
+    client = bot.client
+    for call in (
+        client.chat_postMessage(channel="C0SUMMARY", text="x"),
+        client.conversations_join(channel="C0SUMMARY"),
+        client.conversations_info(channel="C0SUMMARY"),
+        client.conversations_history(channel="C0SUMMARY"),
+    ):
+        assert await slack_error(call) == "channel_not_found"
+    emu.member_of.add("C0SUMMARY")  # someone typed /invite @rms-bot
+    assert (await client.chat_postMessage(channel="C0SUMMARY", text="x"))["ok"]
+    info = await client.conversations_info(channel="C0SUMMARY")
+    assert (info["channel"]["is_private"], info["channel"]["is_member"]) == (True, True)
+    assert await slack_error(client.conversations_join(channel="C0SUMMARY")) == (
+        "method_not_supported_for_channel_type"
+    )
+    emu.archived.add("C0SHOP2")
+    assert await slack_error(client.chat_postMessage(channel="C0SHOP2", text="x")) == (
+        "is_archived"
+    )
+    assert await slack_error(client.conversations_join(channel="C0SHOP2")) == "is_archived"
+
+
+async def test_history_comes_in_pages_bounded_by_oldest_and_latest(
+    slack: tuple[SlackEmulator, FakeBot],
+) -> None:
+    emu, bot = slack
+    emu.member_of.add("C0SHOP1")
+    sent = [emu.post("C0SHOP1", "U0TANAKA", f"m{i}", []).ts for i in range(250)]
+    newest_first = sent[::-1]
+    first = await bot.client.conversations_history(channel="C0SHOP1")
+    assert [m["ts"] for m in first["messages"]] == newest_first[:100]  # default limit 100
+    assert first["has_more"] and first["response_metadata"]["next_cursor"]
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = await bot.client.conversations_history(
+            channel="C0SHOP1", limit=100, **({"cursor": cursor} if cursor else {})
+        )
+        seen += [m["ts"] for m in page["messages"]]
+        pages += 1
+        if not page["has_more"]:
+            assert not (page.get("response_metadata") or {}).get("next_cursor")
+            break
+        cursor = page["response_metadata"]["next_cursor"]
+    assert (pages, seen) == (3, newest_first)
+    everything = await bot.client.conversations_history(channel="C0SHOP1", limit=5000)
+    assert len(everything["messages"]) == 250 and not everything["has_more"]  # at most 999
+    window = await bot.client.conversations_history(
+        channel="C0SHOP1", oldest=sent[10], latest=sent[20], limit=999
+    )
+    assert [m["ts"] for m in window["messages"]] == sent[19:10:-1]  # both ends exclusive
+    inclusive = await bot.client.conversations_history(
+        channel="C0SHOP1", oldest=sent[10], latest=sent[20], inclusive=True
+    )
+    assert [m["ts"] for m in inclusive["messages"]] == sent[20:9:-1]
+    assert await slack_error(
+        bot.client.conversations_history(channel="C0SHOP1", cursor="not-a-cursor")
+    ) == ("invalid_cursor")
+
+
+async def test_metadata_is_checked_and_read_back_only_when_asked(
+    slack: tuple[SlackEmulator, FakeBot],
+) -> None:
+    emu, bot = slack
+    emu.member_of.add("C0SHOP1")
+    metadata = {"event_type": "rms_bot_post", "event_payload": {"key": "digest:1"}}
+    await bot.client.chat_postMessage(channel="C0SHOP1", text="x", metadata=metadata)
+    for wrong in (
+        {"event_type": "x"},
+        {"event_payload": {}},
+        {"event_type": "", "event_payload": {}},
+    ):
+        assert await slack_error(
+            bot.client.chat_postMessage(channel="C0SHOP1", text="x", metadata=wrong)
+        ) == ("invalid_metadata_format")
+    plain = await bot.client.conversations_history(channel="C0SHOP1")
+    assert "metadata" not in plain["messages"][0]
+    full = await bot.client.conversations_history(channel="C0SHOP1", include_all_metadata=True)
+    assert [m["metadata"] for m in full["messages"]] == [metadata]
+
+
+async def test_posting_faster_than_a_channel_allows_is_answered_429(
+    slack: tuple[SlackEmulator, FakeBot],
+) -> None:
+    emu, bot = slack
+    now = [1_000.0]
+    emu.post_rate, emu.rate_clock = PostRate(per_second=1.0, burst=2), lambda: now[0]
+    for _ in range(2):  # the burst allowance
+        await bot.client.chat_postMessage(channel="C0SHOP1", text="x")
+    with pytest.raises(SlackApiError) as info:
+        await bot.client.chat_postMessage(channel="C0SHOP1", text="too fast")
+    response = info.value.response
+    assert (response.status_code, response["error"]) == (429, "ratelimited")
+    assert response.headers["Retry-After"] == "1"
+    assert (await bot.client.chat_postMessage(channel="C0SHOP2", text="x"))["ok"]  # per channel
+    now[0] += 1.0
+    assert (await bot.client.chat_postMessage(channel="C0SHOP1", text="x"))["ok"]
+    assert len(emu.messages("C0SHOP1")) == 3
 
 
 # -- inbound: signed requests into the bot --------------------------------------------------

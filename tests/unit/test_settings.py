@@ -421,6 +421,9 @@ def test_summary_time_and_time_zone() -> None:
     assert settings.tz() == ZoneInfo("UTC")
 
 
+NO_SLACK = "http://127.0.0.1:9/api/"  # nothing listens there: check says Slack is unreachable
+
+
 def test_check_with_an_empty_environment_exits_2_naming_each_key(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -435,9 +438,12 @@ def test_check_with_a_complete_environment_exits_0(
 ) -> None:
     for key, value in COMPLETE.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SLACK_API_URL", NO_SLACK)
     assert main(["check"]) == 0
     out, err = capsys.readouterr()
-    assert out == "configuration OK: 1 shop(s) [main], HTTP mode on port 3000\n"
+    first, slack = out.splitlines()
+    assert first == "configuration OK: 1 shop(s) [main], HTTP mode on port 3000"
+    assert slack.startswith(f"Slack not reachable at {NO_SLACK}")
     assert err == ""
 
 
@@ -445,9 +451,12 @@ def test_check_reads_the_named_env_file(tmp_path: Path, capsys: pytest.CaptureFi
     (tmp_path / "shops.toml").write_text(TWO_SHOPS, encoding="utf-8")
     (tmp_path / "prod.env").write_text(
         f"SLACK_BOT_TOKEN={BOT_TOKEN}\nSLACK_APP_TOKEN=xapp-SENTINEL\nSHOPS_FILE=shops.toml\n"
+        f"SLACK_API_URL={NO_SLACK}\n"
     )
     assert main(["check", "--env-file", "prod.env"]) == 0
-    assert capsys.readouterr().out == "configuration OK: 2 shop(s) [main, second], Socket Mode\n"
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "configuration OK: 2 shop(s) [main, second], Socket Mode"
+    assert out[1].startswith(f"Slack not reachable at {NO_SLACK}")
 
 
 def test_serve_refuses_to_start_with_problems(capsys: pytest.CaptureFixture[str]) -> None:
