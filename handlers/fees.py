@@ -9,16 +9,14 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.lifecycle import check_fees
-from core.outcomes import Outcome
-from core.shipping import resolve_fee
+from core.model import RequestKind
 from handlers.app import HandlerDeps
 from handlers.guard import Role
 from handlers.messages import say
 from handlers.render import ids
-from handlers.render.cards import flag_card, order_details
+from handlers.render.cards import order_details
 from handlers.render.lists import error_message
 from handlers.render.modals import fee_modal
-from handlers.render.reports import confirm_report
 
 logger = logging.getLogger(__name__)
 Body = dict[str, Any]
@@ -100,31 +98,15 @@ class FeeHandlers:
                 },
             )
             return
+        await self.d.request(
+            RequestKind.FEE,
+            shop,
+            [number],
+            user,
+            delivery_key=f"view:{view.get('id')}:{view.get('hash', '')}",
+            open_key=f"fee:{number}",
+            channel=channel,
+            thread_ts=ts or None,
+            payload={"fees": {str(k): v for k, v in entered.items()}},
+        )
         await ack()
-        if not self.d.dedup.first(f"fee:{view.get('id')}:{number}"):
-            return
-        self.d.tracker.spawn(self._resolve(shop, number, entered, user, channel, ts), "fee")
-
-    async def _resolve(
-        self, shop: str, number: str, entered: dict[int, str], user: str, channel: str, ts: str
-    ) -> None:
-        report = await resolve_fee(self.d.core, shop, number, entered, user)
-        outcome = report.outcomes[0]
-        record = await self.d.core.store.get_order(number)
-        lang, cfg = self.d.lang, self.d.core.shop(shop)
-        if channel and ts and record is not None:
-            card = flag_card(
-                record,
-                cfg.name,
-                cfg.api_option,
-                lang,
-                resolved=outcome,
-                now=self.d.core.clock.now(),
-                actor=user,
-                fees=outcome.fees,
-            )
-            await self.d.poster.update(channel, ts, card)
-        if channel and outcome.outcome not in (Outcome.FEE_RECORDED,):
-            for message in confirm_report(report, lang, shop_name=cfg.name):
-                await self.d.poster.post(channel, message, thread_ts=ts or None)
-        await self.d.publisher.drain(digests=False)

@@ -55,6 +55,7 @@ class Stack:
             if self.rt.tracker.pending == 0:
                 break
             await asyncio.sleep(0.01)
+        await self.rt.worker.run_once()
         await self.rt.deps.publisher.drain()
 
 
