@@ -132,6 +132,7 @@ async def reconcile(core: Core, shop: str, *, startup: bool = False) -> int:
     RMS confirms synchronously); not found → released with an error. Returns the number of
     intents resolved. Intents of an unfinished request are left to the request's own resume.
     """
+    await sweep(core, shop)
     now = core.clock.now()
     owned = await core.store.open_request_ids()
     pending = [
@@ -195,3 +196,36 @@ async def reconcile(core: Core, shop: str, *, startup: bool = False) -> int:
         return len(numbers)
     finally:
         core.in_flight.difference_update(numbers)
+
+
+STALE_FEE_CLAIM = timedelta(minutes=10)  # a fee write takes seconds; this one was interrupted
+
+
+async def sweep(core: Core, shop: str) -> int:
+    """Release what a crash could still leave behind; returns how many things were released.
+
+    確認送信中 without a pending intent goes back to what its snapshot says; a fee write left
+    'running' by a process that died is marked failed, so the fee can be approved again (the
+    write path re-reads RMS first and never writes a fee that is already there).
+    """
+    now = core.clock.now()
+    stranded = await core.store.stranded_sending(shop)
+    stale = await core.store.stale_fee_claims(shop, now - STALE_FEE_CLAIM)
+    if not stranded and not stale:
+        return 0
+    async with core.store.tx() as tx:
+        for record in stranded:
+            change = apply_snapshot(
+                record, record.snapshot, shop, now, core.policy, has_intent=False, reset=True
+            )
+            await tx.save_order(change.record, now)
+            for kind, data in change.events:
+                await tx.add_event(shop, kind, record.number, now, data)
+            await tx.audit(shop, "bot", "sweep", "released", now, order_number=record.number)
+        for number in stale:
+            await tx.finish_fee(number, "failed", now)
+            await tx.audit(shop, "bot", "sweep", "fee_claim_released", now, order_number=number)
+    logger.info(
+        "shop %s: released %d stranded order(s), %d fee claim(s)", shop, len(stranded), len(stale)
+    )
+    return len(stranded) + len(stale)

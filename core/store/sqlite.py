@@ -218,6 +218,31 @@ class SqliteStore:
         async with self.read() as r:
             return await request_result(r, request_id)
 
+    async def stranded_sending(self, shop: str) -> list[OrderRecord]:
+        """Orders 確認送信中 without a pending intent (left by an older version or a bug)."""
+        async with self.read() as r:
+            rows = await r.rows(
+                """SELECT o.number FROM orders o
+                   LEFT JOIN intents i ON i.order_number = o.number
+                   WHERE o.shop = ? AND o.stage = 'sending'
+                     AND COALESCE(i.state, '') != 'pending'""",
+                (shop,),
+            )
+            found = await r.get_orders(row["number"] for row in rows)
+        return list(found.values())
+
+    async def stale_fee_claims(self, shop: str, before: datetime) -> list[str]:
+        """A shop's fee writes 'running' since before ``before`` whose request is not open."""
+        async with self.read() as r:
+            rows = await r.rows(
+                """SELECT f.order_number FROM fee_requests f
+                   JOIN orders o ON o.number = f.order_number AND o.shop = ?
+                   LEFT JOIN requests q ON q.id = f.request_id AND q.state != 'done'
+                   WHERE f.state = 'running' AND f.updated_at < ? AND q.id IS NULL""",
+                (shop, iso(before)),
+            )
+        return [row["order_number"] for row in rows]
+
     async def count_intents(self, shop: str | None = None) -> dict[str, int]:
         """Count intents per state (for tests and health)."""
         sql = "SELECT state, COUNT(*) AS n FROM intents"
