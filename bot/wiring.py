@@ -36,6 +36,7 @@ from core.store.sqlite import SqliteStore
 from handlers.app import HandlerDeps, create_app
 from handlers.guard import Authorizer, Role
 from handlers.poster import SlackPoster
+from handlers.progress import BulkProgress
 from handlers.publisher import Publisher
 from handlers.render.home import home_view
 from handlers.render.i18n import Lang
@@ -174,7 +175,9 @@ async def running(
             deps.extras["home"] = partial(_home, core, settings.language)
             if vault is not None:
                 deps.extras["license"] = partial(_submit_key, core, vault, tracker, daily)
-            worker = RequestWorker(core, partial(_may, auth))
+            worker = RequestWorker(
+                core, partial(_may, auth), progress=BulkProgress(store, poster, settings.language)
+            )
             deps.wake = worker.wake
             app = create_app(deps, slack, settings.slack_signing_secret)
             jobs = Jobs(

@@ -21,6 +21,7 @@ from core.model import RequestKind
 from core.outcomes import ErrorInfo
 from core.service import Core
 from handlers.poster import SlackPoster
+from handlers.progress import progress_ref
 from handlers.render.alert_router import alert_message
 from handlers.render.cards import flag_card
 from handlers.render.digest import digest_messages
@@ -252,8 +253,12 @@ class Publisher:
             self.lang,
             self.core.clock.now(),
         ):
+            progress = await store.get_ref(progress_ref(request.id))
             if post.response_url:
                 await self.poster.reply(post.response_url, post.messages[0])
+            elif progress is not None and request.kind is RequestKind.CONFIRM:
+                channel, _, ts = progress.partition("|")  # the bulk's progress message
+                await self.poster.update_all(channel, ts, post.messages)
             elif post.update_ts:
                 await self.poster.update(post.channel, post.update_ts, post.messages[0])
             else:

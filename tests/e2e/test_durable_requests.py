@@ -110,3 +110,35 @@ async def test_a_role_removed_after_the_ack_is_refused_at_the_effect(tmp_path):
         assert s.sim.calls_to("confirmOrder") == []
         assert (await s.rt.core.store.get_order(number)).stage is Stage.AWAITING
         assert any("権限" in m.text + str(m.blocks) for m in s.slack.messages("C0SHOP1"))
+
+
+async def test_a_bulk_confirmation_shows_one_message_counting_up_then_the_result(tmp_path):
+    from handlers.render import ids
+
+    async with bot_stack(tmp_path) as s:
+        for _ in range(150):
+            s.add_order()
+        await intake(s.rt.core, "main")
+        await s.slack.send_command("/confirm", "all", channel="C0SHOP1")
+        prompt = s.slack.ephemerals("U0TANAKA")[-1]
+        button = next(
+            e
+            for b in prompt.blocks
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["action_id"] == ids.CONFIRM_ALL
+        )
+        await s.slack.click(
+            channel="C0SHOP1", message_ts=prompt.ts, action_id=ids.CONFIRM_ALL, value=button["value"]
+        )
+        await s.settle()
+        assert len(s.sim.calls_to("confirmOrder")) == 2
+        assert len(s.sim.confirm_log) == 150
+        top_level = [
+            m
+            for m in s.slack.messages("C0SHOP1")
+            if not m.thread_ts and not str(m.metadata).count("digest:")
+        ]
+        assert len(top_level) == 1  # the progress message became the report
+        assert len(s.slack.calls_to("chat.update")) >= 2  # 100/150, then the result
+        assert "150" in top_level[0].text + str(top_level[0].blocks)
