@@ -45,4 +45,6 @@ class BulkProgress:
                 channel, _, ts = ref.partition("|")
                 await self.poster.update(channel, ts, message)
         except SlackApiError as exc:
-            logger.info("progress of request %d not shown: %s", request.id, exc.response.get("error"))
+            logger.info(
+                "progress of request %d not shown: %s", request.id, exc.response.get("error")
+            )

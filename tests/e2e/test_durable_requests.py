@@ -129,7 +129,10 @@ async def test_a_bulk_confirmation_shows_one_message_counting_up_then_the_result
             if e["action_id"] == ids.CONFIRM_ALL
         )
         await s.slack.click(
-            channel="C0SHOP1", message_ts=prompt.ts, action_id=ids.CONFIRM_ALL, value=button["value"]
+            channel="C0SHOP1",
+            message_ts=prompt.ts,
+            action_id=ids.CONFIRM_ALL,
+            value=button["value"],
         )
         await s.settle()
         assert len(s.sim.calls_to("confirmOrder")) == 2
