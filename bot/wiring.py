@@ -27,14 +27,17 @@ from core.clock import SystemClock
 from core.home import gather_home
 from core.licenses import KeyVault, choose_key, current_key, submit_new_key
 from core.lifecycle import Policy
+from core.model import RequestKind
 from core.ports import Clock, RmsApi
+from core.requests import RequestWorker
 from core.rms.client import RmsHttpClient
 from core.service import Core
 from core.store.sqlite import SqliteStore
 from handlers.app import HandlerDeps, create_app
 from handlers.channels import join_channels
-from handlers.guard import Authorizer
+from handlers.guard import Authorizer, Role
 from handlers.poster import SlackPoster
+from handlers.progress import BulkProgress
 from handlers.publisher import Publisher
 from handlers.render.home import home_view
 from handlers.render.i18n import Lang
@@ -55,6 +58,7 @@ class Runtime:
     jobs: Jobs
     tracker: TaskTracker
     session: aiohttp.ClientSession
+    worker: RequestWorker
     extra: dict[str, object] = field(default_factory=dict)
 
     def web_app(self) -> web.Application:
@@ -185,23 +189,39 @@ async def running(
             deps.extras["home"] = partial(_home, core, settings.language)
             if vault is not None:
                 deps.extras["license"] = partial(_submit_key, core, vault, tracker, daily)
+            worker = RequestWorker(
+                core, partial(_may, auth), progress=BulkProgress(store, poster, settings.language)
+            )
+            deps.wake = worker.wake
             app = create_app(deps, slack, settings.slack_signing_secret)
             jobs = Jobs(
                 core,
                 timedelta(seconds=settings.poll_interval_seconds),
                 tick=tick,
                 rates=rates,
-                after_cycle=[publisher.drain, daily, publisher.drain],
+                after_cycle=[publisher.drain, daily, worker.run_once, publisher.drain],
             )
             # Members can read history, which recovering an interrupted post needs; never fatal.
             summary = [settings.summary_channel] if settings.summary_channel else []
             await join_channels(slack, [s.channel for s in shops] + summary)
             try:
-                yield Runtime(settings, core, slack, app, deps, jobs, tracker, session)
+                yield Runtime(settings, core, slack, app, deps, jobs, tracker, session, worker)
             finally:
                 await tracker.drain()
     finally:
         await session.close()
+
+
+ROLE_OF = {
+    RequestKind.CONFIRM: Role.CONFIRMER,
+    RequestKind.FEE: Role.CONFIRMER,
+    RequestKind.REFETCH: Role.ANYONE,
+}
+
+
+async def _may(auth: Authorizer, actor: str, kind: RequestKind, shop: str) -> bool:
+    """The worker's check at the effect: the actor's role now, not when Slack was acked."""
+    return await auth.allowed(actor, ROLE_OF[kind])
 
 
 async def _home(core: Core, lang: Lang, _user: str) -> dict[str, object]:
@@ -258,11 +278,16 @@ async def serve(settings: Settings) -> None:
         )
         tune_gc()
         jobs = asyncio.create_task(rt.jobs.run(stop), name="jobs")
+        requests = asyncio.create_task(
+            rt.worker.run_forever(after=partial(rt.deps.publisher.drain, digests=False)),
+            name="requests",
+        )
         await stop.wait()
         logger.info("shutting down: finishing in-flight work")
-        jobs.cancel()
-        with suppress(asyncio.CancelledError):
-            await jobs
+        for task in (jobs, requests):
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         if socket_handler is not None:
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()

@@ -16,3 +16,10 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         """Sleep for real."""
         await asyncio.sleep(max(0.0, seconds))
+
+    async def wait(self, event: asyncio.Event, seconds: float) -> None:
+        """Wait until ``event`` is set or ``seconds`` have passed, whichever is first."""
+        try:
+            await asyncio.wait_for(event.wait(), timeout=max(0.0, seconds))
+        except TimeoutError:
+            return

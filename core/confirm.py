@@ -12,7 +12,15 @@ from core.lifecycle import with_error
 from core.model import MAX_NUMBERS_PER_CALL, ConfirmResult, OrderRecord, Stage
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
 from core.remediation import lookup
-from core.service import Core, apply_snapshots, note_rms_result, read_orders
+from core.service import (
+    Core,
+    Read,
+    apply_in,
+    apply_snapshots,
+    fetch,
+    note_rms_result,
+    read_orders,
+)
 from core.store.tx import Intent
 
 logger = logging.getLogger(__name__)
@@ -60,18 +68,30 @@ async def confirm(
     numbers: Sequence[str] | str,
     actor: str,
     *,
+    request_id: int | None = None,
     on_progress: Progress | None = None,
 ) -> Report:
-    """Confirm orders of one shop; every order gets exactly one outcome, none is sent twice."""
+    """Confirm orders of one shop; every order gets exactly one outcome, none is sent twice.
+
+    Run again for the same stored request (after a crash), it finishes what the first run
+    left open and reports the same outcomes: its own confirmations are CONFIRMED, not
+    "already confirmed", and its claims still without a result are reconciled, never resent
+    blindly.
+    """
     if numbers == ALL:
         wanted = await core.store.numbers_in_stages(shop, [Stage.AWAITING])
+        if request_id is not None:  # a resumed 'all' also covers what its first run claimed
+            wanted = list(dict.fromkeys([*await core.store.request_orders(request_id), *wanted]))
     else:
         wanted = list(dict.fromkeys(numbers))
     outcomes: dict[str, OrderOutcome] = {}
     calls = await _learn_unknown(core, shop, wanted, outcomes)
-    claimed = await _claim(core, shop, [n for n in wanted if n not in outcomes], actor, outcomes)
-    core.in_flight.update(claimed)
+    todo = [n for n in wanted if n not in outcomes]
+    claimed, resumed = await _claim(core, shop, todo, actor, outcomes, request_id)
+    core.in_flight.update(claimed + resumed)
     try:
+        if resumed:
+            calls += await _resume(core, shop, resumed, actor, outcomes)
         done = 0
         for i in range(0, len(claimed), MAX_NUMBERS_PER_CALL):
             chunk = claimed[i : i + MAX_NUMBERS_PER_CALL]
@@ -80,9 +100,25 @@ async def confirm(
             if on_progress is not None:
                 await on_progress(done, len(claimed))
     finally:
-        core.in_flight.difference_update(claimed)
+        core.in_flight.difference_update(claimed + resumed)
     ordered = tuple(outcomes[n] for n in wanted)
     return Report(shop=shop, actor=actor, action="confirm", outcomes=ordered, rms_calls=calls)
+
+
+async def _resume(
+    core: Core, shop: str, numbers: list[str], actor: str, outcomes: dict[str, OrderOutcome]
+) -> int:
+    """Claims of this request from before a restart: getOrder decides, then what is surely
+    still 100 is sent (RMS confirms synchronously: a 100 after the call means not applied)."""
+    calls = 0
+    for i in range(0, len(numbers), MAX_NUMBERS_PER_CALL):
+        chunk = numbers[i : i + MAX_NUMBERS_PER_CALL]
+        interrupted = RmsProtocolError("interrupted before the result was recorded")
+        still, reads = await _reconcile(core, shop, chunk, actor, outcomes, interrupted)
+        calls += reads
+        if still:
+            calls += await send_chunk(core, shop, still, actor, outcomes, reconciled=True)
+    return calls
 
 
 async def _learn_unknown(
@@ -98,11 +134,11 @@ async def _learn_unknown(
     unknown = [n for n in wanted if n not in known]
     if not unknown:
         return 0
-    snaps = await read_orders(core, shop, unknown, outcomes)
-    if snaps is None:
+    read = await read_orders(core, shop, unknown, outcomes)
+    if read is None:
         return -(-len(unknown) // MAX_NUMBERS_PER_CALL)
-    await apply_snapshots(core, shop, snaps)
-    found = {s.number for s in snaps}
+    await apply_snapshots(core, shop, read)
+    found = read.found
     for number in unknown:
         if number not in found:
             outcomes[number] = OrderOutcome(number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER)
@@ -110,19 +146,42 @@ async def _learn_unknown(
 
 
 async def _claim(
-    core: Core, shop: str, numbers: list[str], actor: str, outcomes: dict[str, OrderOutcome]
-) -> list[str]:
-    """Decide and claim in one transaction: a claimed order is 確認送信中 before RMS is called."""
+    core: Core,
+    shop: str,
+    numbers: list[str],
+    actor: str,
+    outcomes: dict[str, OrderOutcome],
+    request_id: int | None = None,
+) -> tuple[list[str], list[str]]:
+    """Decide and claim in one transaction: a claimed order is 確認送信中 before RMS is called.
+
+    Returns (claimed now, claimed earlier by the same request and still unresolved).
+    """
     now = core.clock.now()
     claimed: list[str] = []
+    resumed: list[str] = []
     async with core.store.tx() as tx:
         records = await tx.get_orders(numbers)
         intents = await tx.intents(numbers)
         for number in numbers:
             record = records.get(number)
-            refusal = decide(record, intents.get(number))
+            intent = intents.get(number)
+            if request_id is not None and intent is not None and intent.request_id == request_id:
+                if intent.state == "pending":
+                    resumed.append(number)
+                    continue
+                if intent.state == "confirmed":
+                    outcomes[number] = OrderOutcome(
+                        number,
+                        Outcome.CONFIRMED,
+                        record.stage if record else None,
+                        by=actor,
+                        at=intent.updated_at,
+                    )
+                    continue
+            refusal = decide(record, intent)
             if refusal is None and record is not None:
-                existing = await tx.claim_intent(number, shop, actor, now)
+                existing = await tx.claim_intent(number, shop, actor, now, request_id)
                 if existing is not None:  # lost a race with another request
                     refusal = decide(record, existing)
             if refusal is not None or record is None:
@@ -145,7 +204,7 @@ async def _claim(
             await tx.save_order(replace(record, stage=Stage.SENDING, stage_since=now), now)
             await tx.audit(shop, actor, "confirm", "intent", now, order_number=number)
             claimed.append(number)
-    return claimed
+    return claimed, resumed
 
 
 async def send_chunk(
@@ -272,19 +331,22 @@ async def _handle_refusals(
     outcomes: dict[str, OrderOutcome],
     retried: tuple[str, ...],
 ) -> int:
-    """RMS refused some orders: re-read them (RMSステータスを取得) and adopt what RMS shows."""
-    snaps = {}
+    """RMS refused some orders: re-read them (RMSステータスを取得) and adopt what RMS shows.
+
+    One unit of work: the intents fail, the fresh snapshots apply and each order's stage and
+    events are written together, so no crash leaves an order 確認送信中 without its intent.
+    """
+    read = Read((), {})
     try:
-        snaps = {s.number: s for s in await core.api(shop).get_orders(list(refused))}
+        read = await fetch(core, shop, list(refused))
     except RmsError as exc:
         await note_rms_result(core, shop, exc)
     now = core.clock.now()
+    bot_did = (*retried, "refetched") if read.snaps else retried
     async with core.store.tx() as tx:
         for number, (code, message) in refused.items():
             await tx.set_intent(number, "failed", now, code=code, message=message, attempted=True)
-    changes = await apply_snapshots(core, shop, list(snaps.values()), reset=True)
-    bot_did = (*retried, "refetched") if snaps else retried
-    async with core.store.tx() as tx:
+        changes = await apply_in(tx, core, shop, read, reset=True)
         for number, (code, message) in refused.items():
             key = lookup(code).key
             change = changes.get(number)
@@ -340,20 +402,23 @@ async def _reconcile(
     """After an ambiguous failure: getOrder decides. Returns the numbers still in 100 (safe to
     resend), or None when RMS cannot be read either (they stay 確認送信中)."""
     try:
-        snaps = await core.api(shop).get_orders(numbers)
+        read = await fetch(core, shop, numbers)
     except RmsError as read_exc:
         await note_rms_result(core, shop, read_exc)
         info = ErrorInfo(exc.kind, exc.code, exc.message, ("will_reconcile",))
         for number in numbers:
             outcomes[number] = OrderOutcome(number, Outcome.PENDING, Stage.SENDING, error=info)
         return None, 1
-    by_number = {s.number: s for s in snaps}
-    moved = [s for s in snaps if s.progress != 100]
-    changes = await apply_snapshots(core, shop, moved, reset=True)
+    by_number = {s.number: s for s in read.snaps}
+    moved = Read([s for s in read.snaps if s.progress != 100], read.versions)
     now = core.clock.now()
     async with core.store.tx() as tx:
-        for snap in moved:
-            record = changes[snap.number].record
+        changes = await apply_in(tx, core, shop, moved, reset=True)
+        for snap in moved.snaps:
+            record = changes[snap.number].record if snap.number in changes else None
+            if record is None:  # a newer state was written meanwhile: it already decided
+                record = await tx.get_order(snap.number)
+                assert record is not None
             if snap.progress >= 200 and record.stage is not Stage.CANCELLED:
                 await tx.set_intent(snap.number, "confirmed", now, attempted=True)
                 await tx.add_event(

@@ -13,6 +13,10 @@ class InvalidInputError(BotError):
     """Input from a person (command text, modal field) could not be read; the message names it."""
 
 
+class InvariantError(BotError):
+    """A unit of work would break an Order invariant; it is rolled back whole."""
+
+
 class RmsError(BotError):
     """RMS failed. ``kind`` keys the remediation catalogue.
 

@@ -29,6 +29,7 @@ class EventKind(StrEnum):
     LICENSE_CHECK_FAILED = "license_check_failed"  # data.error_kind
     RMS_UNHEALTHY = "rms_unhealthy"  # shop-level failure (intake/poll): data.error_kind
     RMS_RECOVERED = "rms_recovered"
+    REQUEST_DONE = "request_done"  # a stored request finished: its report is posted (data.request)
 
 
 class FlagReason(StrEnum):

@@ -47,9 +47,13 @@ class Change:
 
 
 def derive_stage(
-    snap: RmsOrder, prev: OrderRecord | None, *, reset: bool = False
+    snap: RmsOrder, prev: OrderRecord | None, *, pending: bool = False, reset: bool = False
 ) -> tuple[Stage, str | None]:
-    """Return the stage (and flag reason) for a snapshot, given what we knew before."""
+    """Return the stage (and flag reason) for a snapshot, given what we knew before.
+
+    確認送信中 ⇔ a pending intent: an order still 100 in RMS is 確認送信中 exactly while its
+    confirmation is claimed and unresolved, whatever a re-fetch says.
+    """
     progress = snap.progress
     if progress in CANCELLED_PROGRESS:
         return Stage.CANCELLED, None
@@ -58,7 +62,7 @@ def derive_stage(
     if progress >= 200:
         return Stage.PROCESSING, None
     prev_stage = prev.stage if prev else None
-    if prev_stage is Stage.SENDING and not reset:
+    if pending:
         return Stage.SENDING, None
     if snap.fee_unset:
         return Stage.NEEDS_ACTION, FlagReason.SHIPPING_FEE_UNSET.value
@@ -81,10 +85,11 @@ def apply_snapshot(
     policy: Policy,
     *,
     has_intent: bool,
+    pending: bool = False,
     reset: bool = False,
 ) -> Change:
     """Merge a fresh RMS snapshot into our record and say what changed."""
-    stage, reason = derive_stage(snap, prev, reset=reset)
+    stage, reason = derive_stage(snap, prev, pending=pending, reset=reset)
     changed = prev is None or prev.stage is not stage
     base = prev or OrderRecord(
         number=snap.number, shop=shop, stage=stage, snapshot=snap, stage_since=now

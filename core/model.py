@@ -206,8 +206,44 @@ class OrderRecord:
     next_poll_at: datetime | None = None
     deadline_warned: bool = False
     stuck_reported: bool = False
+    version: int = 0  # row version: bumped by every write; a read applies only if unchanged
 
     @property
     def progress(self) -> int:
         """RMS orderProgress of the latest snapshot."""
         return self.snapshot.progress
+
+
+class RequestKind(StrEnum):
+    """What a stored Slack request asks the worker to do."""
+
+    CONFIRM = "confirm"  # 注文確認通知 (numbers, or "all" awaiting orders)
+    REFETCH = "refetch"  # RMSステータスを取得
+    FEE = "fee"  # approve a -9,999 order with the fees entered in the modal
+
+
+ALL_ORDERS = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A request acknowledged to Slack: stored first, executed by the worker, reported once.
+
+    ``delivery_key`` is unique forever (a Slack redelivery finds the row); ``open_key`` is unique
+    among unfinished requests (a double click while the first still runs is the same request).
+    """
+
+    kind: RequestKind
+    shop: str
+    numbers: tuple[str, ...] | str  # order numbers, or ALL_ORDERS
+    actor: str
+    received_at: datetime
+    delivery_key: str
+    open_key: str | None = None
+    channel: str = ""
+    thread_ts: str | None = None
+    response_url: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    id: int = 0
+    state: str = "queued"  # queued | running | done
+    attempts: int = 0

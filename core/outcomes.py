@@ -30,6 +30,7 @@ class Reason(StrEnum):
     """Why the rules refuse an order (a value, shown to staff with its explanation)."""
 
     UNKNOWN_ORDER = "unknown_order"  # not found in RMS for this shop
+    NOT_ALLOWED = "not_allowed"  # the requester may no longer do this (checked at the effect)
     FEE_UNSET = "fee_unset"  # -9999: resolve the fee first
     BUNDLED = "bundled"  # 同梱済: no confirmation on bundled orders; unbundle to edit
     CANCELLED = "cancelled"  # キャンセル

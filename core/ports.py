@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -18,6 +19,10 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of this clock's time."""
+        ...
+
+    async def wait(self, event: asyncio.Event, seconds: float) -> None:
+        """Wait until ``event`` is set or ``seconds`` of this clock's time have passed."""
         ...
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from core.confirm import ALL
 from core.model import Stage
 from core.outcomes import OrderOutcome, Outcome, Reason, Report
-from core.service import Core, apply_snapshots, read_orders
+from core.service import Core, apply_in, read_orders
 
 REFETCHABLE = (Stage.NEEDS_ACTION, Stage.AWAITING, Stage.ERROR, Stage.PROCESSING, Stage.PROCESSED)
 
@@ -37,25 +37,27 @@ async def refetch(core: Core, shop: str, numbers: Sequence[str] | str, actor: st
     to_read = [n for n in wanted if n not in outcomes]
     calls = -(-len(to_read) // 100)
     if to_read:
-        snaps = await read_orders(core, shop, to_read, outcomes)
-        if snaps is None:
+        read = await read_orders(core, shop, to_read, outcomes)
+        if read is None:
             return _report(shop, actor, wanted, outcomes, calls)
-        changes = await apply_snapshots(core, shop, snaps, reset=True)
         now = core.clock.now()
-        async with core.store.tx() as tx:
+        async with core.store.tx() as tx:  # one unit of work: the new states and their audit
+            changes = await apply_in(tx, core, shop, read, reset=True)
+            current = await tx.get_orders(read.found - set(changes))  # newer than this read
             for number in to_read:
                 change = changes.get(number)
-                if change is None:
+                now_known = change.record if change else current.get(number)
+                if now_known is None:
                     outcomes[number] = OrderOutcome(
                         number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER
                     )
                     continue
                 before = known.get(number)
-                outcome = Outcome.ADOPTED if change.adopted else Outcome.REFRESHED
+                outcome = Outcome.ADOPTED if change and change.adopted else Outcome.REFRESHED
                 outcomes[number] = OrderOutcome(
                     number,
                     outcome,
-                    change.record.stage,
+                    now_known.stage,
                     detail=before.stage.value if before else "",
                 )
                 await tx.audit(
@@ -65,7 +67,7 @@ async def refetch(core: Core, shop: str, numbers: Sequence[str] | str, actor: st
                     outcome.value,
                     now,
                     order_number=number,
-                    detail={"stage": change.record.stage.value, "progress": change.record.progress},
+                    detail={"stage": now_known.stage.value, "progress": now_known.progress},
                 )
     return _report(shop, actor, wanted, outcomes, calls)
 

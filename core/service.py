@@ -15,6 +15,7 @@ from core.model import RmsOrder, ShopConfig
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome
 from core.ports import Clock, RmsApi
 from core.store.sqlite import SqliteStore
+from core.store.tx import Tx
 
 logger = logging.getLogger(__name__)
 
@@ -58,47 +59,78 @@ class Core:
         return self.rms[shop]
 
 
-async def apply_snapshots(
-    core: Core, shop: str, snaps: Sequence[RmsOrder], *, reset: bool = False
-) -> dict[str, Change]:
-    """Merge snapshots into our records, write their events and adopt outside confirmations.
+@dataclass(frozen=True, slots=True)
+class Read:
+    """Snapshots from one getOrder, with each order's row version from just before the read."""
 
-    One transaction: a record never changes without its events (the outbox rule).
+    snaps: Sequence[RmsOrder]
+    versions: Mapping[str, int]  # order number → version (absent: not stored then)
+
+    @property
+    def found(self) -> set[str]:
+        """The order numbers RMS returned."""
+        return {s.number for s in self.snaps}
+
+
+async def fetch(core: Core, shop: str, numbers: Sequence[str]) -> Read:
+    """getOrder, remembering the versions it may overwrite (raises RmsError)."""
+    versions = await core.store.versions(numbers)
+    return Read(await core.api(shop).get_orders(numbers), versions)
+
+
+async def apply_in(
+    tx: Tx, core: Core, shop: str, read: Read, *, reset: bool = False
+) -> dict[str, Change]:
+    """Merge a read into our records inside ``tx``: state, intents and events together.
+
+    Compare-and-set: a snapshot of an order written since the read began is discarded (it is
+    older than what we know); the order is simply absent from the result.
     """
     now = core.clock.now()
     changes: dict[str, Change] = {}
-    async with core.store.tx() as tx:
-        prevs = await tx.get_orders(s.number for s in snaps)
-        intents = await tx.intents(s.number for s in snaps)
-        for snap in snaps:
-            intent = intents.get(snap.number)
-            has_intent = intent is not None and intent.state != "failed"
-            change = apply_snapshot(
-                prevs.get(snap.number),
-                snap,
-                shop,
-                now,
-                core.policy,
-                has_intent=has_intent,
-                reset=reset,
-            )
-            if change.adopted:
-                await tx.adopt_intent(snap.number, shop, snap.confirmed_at or now)
-            elif intent is not None and intent.state == "pending" and snap.progress >= 200:
-                await tx.set_intent(snap.number, "confirmed", now)
-            await tx.save_order(change.record, now)
-            for kind, data in change.events:
-                await tx.add_event(shop, kind, snap.number, now, data)
-            changes[snap.number] = change
+    prevs = await tx.get_orders(s.number for s in read.snaps)
+    intents = await tx.intents(s.number for s in read.snaps)
+    for snap in read.snaps:
+        prev = prevs.get(snap.number)
+        if (prev.version if prev else 0) != read.versions.get(snap.number, 0):
+            logger.debug("discarded a stale read of %s", snap.number)
+            continue
+        intent = intents.get(snap.number)
+        change = apply_snapshot(
+            prev,
+            snap,
+            shop,
+            now,
+            core.policy,
+            has_intent=intent is not None and intent.state != "failed",
+            pending=intent is not None and intent.state == "pending",
+            reset=reset,
+        )
+        if change.adopted:
+            await tx.adopt_intent(snap.number, shop, snap.confirmed_at or now)
+        elif intent is not None and intent.state == "pending" and snap.progress >= 200:
+            await tx.set_intent(snap.number, "confirmed", now)
+        await tx.save_order(change.record, now)
+        for kind, data in change.events:
+            await tx.add_event(shop, kind, snap.number, now, data)
+        changes[snap.number] = change
     return changes
+
+
+async def apply_snapshots(
+    core: Core, shop: str, read: Read, *, reset: bool = False
+) -> dict[str, Change]:
+    """apply_in as its own unit of work."""
+    async with core.store.tx() as tx:
+        return await apply_in(tx, core, shop, read, reset=reset)
 
 
 async def read_orders(
     core: Core, shop: str, numbers: Sequence[str], outcomes: dict[str, OrderOutcome]
-) -> list[RmsOrder] | None:
+) -> Read | None:
     """getOrder for a request; when RMS fails, every order gets a FAILED outcome (None)."""
     try:
-        snaps = await core.api(shop).get_orders(numbers)
+        read = await fetch(core, shop, numbers)
     except RmsError as exc:
         await note_rms_result(core, shop, exc)
         info = ErrorInfo(exc.kind, exc.code, exc.message)
@@ -106,7 +138,7 @@ async def read_orders(
             outcomes[number] = OrderOutcome(number, Outcome.FAILED, error=info)
         return None
     await note_rms_result(core, shop, None)
-    return snaps
+    return read
 
 
 async def note_rms_result(core: Core, shop: str, error: RmsError | None) -> None:

@@ -12,13 +12,23 @@ from core.events import EventKind
 from core.lifecycle import check_fees
 from core.model import RmsOrder, Stage
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
-from core.service import Core, apply_snapshots, note_rms_result
+from core.service import Core, apply_in, fetch, note_rms_result
 
 
 async def resolve_fee(
-    core: Core, shop: str, number: str, entered: Mapping[int, str], actor: str
+    core: Core,
+    shop: str,
+    number: str,
+    entered: Mapping[int, str],
+    actor: str,
+    *,
+    request_id: int | None = None,
 ) -> Report:
-    """Resolve a -9999 order with fees per package (basketId → text as typed by staff)."""
+    """Resolve a -9999 order with fees per package (basketId → text as typed by staff).
+
+    Run again for the same stored request after a restart, it continues where the first run
+    stopped: a write it claimed is decided by a fresh read (never written blindly twice).
+    """
     record = await core.store.get_order(number)
     if record is None or record.shop != shop:
         return _single(
@@ -28,6 +38,13 @@ async def resolve_fee(
         return _single(
             shop, actor, OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.BUNDLED)
         )
+    claim = await core.store.fee_claim(number)
+    if request_id is not None and claim is not None and claim[1] == request_id:
+        fees = check_fees(record.snapshot, entered).fees
+        if claim[0] == "running":
+            return await _write_and_confirm(core, shop, number, fees, actor, request_id)
+        if claim[0] == "done":
+            return await _confirm_after_write(core, shop, number, fees, actor, request_id, 0)
     if not record.snapshot.fee_unset or record.stage is not Stage.NEEDS_ACTION:
         return _single(
             shop,
@@ -49,13 +66,13 @@ async def resolve_fee(
         )
     if not core.shop(shop).api_option:
         return await _record_manual(core, shop, number, checked.fees, actor)
-    if not await _claim(core, number, checked.fees, actor):
+    if not await _claim(core, number, checked.fees, actor, request_id):
         return _single(
             shop,
             actor,
             OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.IN_FLIGHT),
         )
-    return await _write_and_confirm(core, shop, number, checked.fees, actor)
+    return await _write_and_confirm(core, shop, number, checked.fees, actor, request_id)
 
 
 async def _record_manual(
@@ -81,91 +98,105 @@ async def _record_manual(
     )
 
 
-async def _claim(core: Core, number: str, fees: Mapping[int, int], actor: str) -> bool:
+async def _claim(
+    core: Core, number: str, fees: Mapping[int, int], actor: str, request_id: int | None
+) -> bool:
     """Only one fee write per order at a time; a finished one is never repeated."""
     now = core.clock.now().isoformat()
     async with core.store.tx() as tx:
         changed = await tx.execute(
-            """INSERT INTO fee_requests (order_number, state, actor, fees, updated_at)
-               VALUES (?, 'running', ?, ?, ?)
+            """INSERT INTO fee_requests (order_number, state, actor, fees, updated_at, request_id)
+               VALUES (?, 'running', ?, ?, ?, ?)
                ON CONFLICT(order_number) DO UPDATE SET state='running', actor=excluded.actor,
-                 fees=excluded.fees, updated_at=excluded.updated_at
+                 fees=excluded.fees, updated_at=excluded.updated_at,
+                 request_id=excluded.request_id
                WHERE fee_requests.state = 'failed'""",
-            (number, actor, json.dumps({str(k): v for k, v in fees.items()}), now),
+            (number, actor, json.dumps({str(k): v for k, v in fees.items()}), now, request_id),
         )
     return changed == 1
 
 
-async def _finish(core: Core, number: str, state: str) -> None:
-    async with core.store.tx() as tx:
-        await tx.execute(
-            "UPDATE fee_requests SET state = ?, updated_at = ? WHERE order_number = ?",
-            (state, core.clock.now().isoformat(), number),
-        )
-
-
 async def _write_and_confirm(
-    core: Core, shop: str, number: str, fees: Mapping[int, int], actor: str
+    core: Core,
+    shop: str,
+    number: str,
+    fees: Mapping[int, int],
+    actor: str,
+    request_id: int | None,
 ) -> Report:
     """入力内容を反映する → 注文確認通知: write the fee once, re-read, then confirm."""
     api = core.api(shop)
     try:
         fresh = await api.get_orders([number])
         if not fresh:
-            await _finish(core, number, "failed")
+            await core.store.finish_fee(number, "failed", core.clock.now())
             return _single(
                 shop, actor, OrderOutcome(number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER)
             )
-        snap = fresh[0]
-        if _needs_write(snap, fees):
+        if _needs_write(fresh[0], fees):
             try:
-                await api.update_postage(snap, fees)
+                await api.update_postage(fresh[0], fees)
             except RmsError as exc:
                 if exc.before_processing:
                     raise
                 # Unknown outcome: read again rather than write again.
-            after = await api.get_orders([number])
-            snap = after[0] if after else snap
+        read = await fetch(core, shop, [number])
     except RmsError as exc:
         await note_rms_result(core, shop, exc)
-        await _finish(core, number, "failed")
+        await core.store.finish_fee(number, "failed", core.clock.now())
         info = ErrorInfo(exc.kind, exc.code, exc.message)
         return _single(
             shop, actor, OrderOutcome(number, Outcome.FAILED, Stage.NEEDS_ACTION, error=info)
         )
     await note_rms_result(core, shop, None)
-    await apply_snapshots(core, shop, [snap], reset=True)
     now = core.clock.now()
-    if snap.fee_unset:
-        await _finish(core, number, "failed")
+    still_unset = not read.snaps or read.snaps[0].fee_unset
+    async with core.store.tx() as tx:  # one unit of work: new state, fee event, audit, claim
+        await apply_in(tx, core, shop, read, reset=True)
+        if not still_unset:
+            await tx.add_event(
+                shop,
+                EventKind.ORDER_FEE_RESOLVED,
+                number,
+                now,
+                {"fees": {str(k): v for k, v in fees.items()}, "via_api": True, "actor": actor},
+            )
+            await tx.audit(
+                shop,
+                actor,
+                "fee",
+                "updated",
+                now,
+                order_number=number,
+                detail={"fees": {str(k): v for k, v in fees.items()}},
+            )
+        await tx.finish_fee(number, "failed" if still_unset else "done", now)
+    if still_unset:
         return _single(
             shop,
             actor,
             OrderOutcome(number, Outcome.FAILED, Stage.NEEDS_ACTION, reason=Reason.FEE_STILL_UNSET),
         )
-    async with core.store.tx() as tx:
-        await tx.add_event(
-            shop,
-            EventKind.ORDER_FEE_RESOLVED,
-            number,
-            now,
-            {"fees": {str(k): v for k, v in fees.items()}, "via_api": True, "actor": actor},
-        )
-        await tx.audit(
-            shop,
-            actor,
-            "fee",
-            "updated",
-            now,
-            order_number=number,
-            detail={"fees": {str(k): v for k, v in fees.items()}},
-        )
-    await _finish(core, number, "done")
-    report = await confirm(core, shop, [number], actor)
-    confirmed = report.outcomes[0]
-    outcome = replace(confirmed, fees=dict(fees))
+    return await _confirm_after_write(core, shop, number, fees, actor, request_id, 3)
+
+
+async def _confirm_after_write(
+    core: Core,
+    shop: str,
+    number: str,
+    fees: Mapping[int, int],
+    actor: str,
+    request_id: int | None,
+    calls: int,
+) -> Report:
+    report = await confirm(core, shop, [number], actor, request_id=request_id)
+    outcome = replace(report.outcomes[0], fees=dict(fees))
     return Report(
-        shop=shop, actor=actor, action="fee", outcomes=(outcome,), rms_calls=report.rms_calls + 3
+        shop=shop,
+        actor=actor,
+        action="fee",
+        outcomes=(outcome,),
+        rms_calls=report.rms_calls + calls,
     )
 
 

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from core.confirm import send_chunk
 from core.errors import RmsError
 from core.events import EventKind
-from core.lifecycle import UNCONFIRMED, apply_snapshot
+from core.lifecycle import UNCONFIRMED, apply_snapshot, with_error
 from core.model import MAX_NUMBERS_PER_CALL, Stage
 from core.outcomes import OrderOutcome
-from core.service import Core, apply_snapshots, note_rms_result
+from core.service import Core, Read, apply_in, apply_snapshots, fetch, note_rms_result
 
 logger = logging.getLogger(__name__)
 RECONCILE_AFTER = timedelta(minutes=2)  # an intent older than this with no outcome is stale
@@ -48,16 +48,16 @@ async def intake(core: Core, shop: str) -> CycleReport:
         flagged = set(await core.store.numbers_in_stages(shop, [Stage.NEEDS_ACTION]))
         recheck = [n for n in watched if n not in found_set or n in flagged]
         to_read = list(dict.fromkeys([n for n in found if n not in known] + recheck))
-        snaps = await api.get_orders(to_read) if to_read else []
+        read = await fetch(core, shop, to_read) if to_read else Read((), {})
     except RmsError as exc:
         await note_rms_result(core, shop, exc)
         return CycleReport(shop, error=exc.kind)
     await note_rms_result(core, shop, None)
-    await apply_snapshots(core, shop, snaps)
+    await apply_snapshots(core, shop, read)
     await check_deadlines(core, shop)
     calls = 1 + math.ceil(len(to_read) / MAX_NUMBERS_PER_CALL)
     new = len([n for n in found if n not in known])
-    return CycleReport(shop, new=new, read=len(snaps), calls=calls)
+    return CycleReport(shop, new=new, read=len(read.snaps), calls=calls)
 
 
 async def _warn_acquisition_once(core: Core, shop: str, progress: int) -> None:
@@ -86,17 +86,17 @@ async def poll(core: Core, shop: str, *, max_calls: int | None = None) -> CycleR
     if not due:
         return CycleReport(shop)
     try:
-        snaps = await core.api(shop).get_orders(due)
+        read = await fetch(core, shop, due)
     except RmsError as exc:
         await note_rms_result(core, shop, exc)
         return CycleReport(shop, error=exc.kind)
     await note_rms_result(core, shop, None)
-    await apply_snapshots(core, shop, snaps)
-    missing = set(due) - {s.number for s in snaps}
+    await apply_snapshots(core, shop, read)
+    missing = set(due) - read.found
     if missing:  # RMS no longer returns them (older than 730 days): stop polling, say so once
         logger.warning("shop %s: %d polled orders not returned by RMS", shop, len(missing))
         await _stop_polling(core, missing, now)
-    return CycleReport(shop, read=len(snaps), calls=math.ceil(len(due) / MAX_NUMBERS_PER_CALL))
+    return CycleReport(shop, read=len(read.snaps), calls=math.ceil(len(due) / MAX_NUMBERS_PER_CALL))
 
 
 async def _stop_polling(core: Core, numbers: set[str], now: datetime) -> None:
@@ -129,13 +129,17 @@ async def reconcile(core: Core, shop: str, *, startup: bool = False) -> int:
     """Resolve intents left without an outcome (a crash, a lost answer) with getOrder.
 
     Confirmed in RMS → recorded; still 100 → confirmOrder is sent now (it was never applied:
-    RMS confirms synchronously); returns the number of intents resolved.
+    RMS confirms synchronously); not found → released with an error. Returns the number of
+    intents resolved. Intents of an unfinished request are left to the request's own resume.
     """
+    await sweep(core, shop)
     now = core.clock.now()
+    owned = await core.store.open_request_ids()
     pending = [
         i
         for i in await core.store.pending_intents(shop)
         if i.order_number not in core.in_flight
+        and i.request_id not in owned
         and (startup or now - i.updated_at >= RECONCILE_AFTER)
     ]
     if not pending:
@@ -145,15 +149,17 @@ async def reconcile(core: Core, shop: str, *, startup: bool = False) -> int:
     core.in_flight.update(numbers)
     try:
         try:
-            snaps = await core.api(shop).get_orders(numbers)
+            read = await fetch(core, shop, numbers)
         except RmsError as exc:
             await note_rms_result(core, shop, exc)
             return 0
-        moved = [s for s in snaps if s.progress != 100]
-        changes = await apply_snapshots(core, shop, moved, reset=True)
+        moved = Read([s for s in read.snaps if s.progress != 100], read.versions)
+        lost = [n for n in numbers if n not in read.found]
         async with core.store.tx() as tx:
-            for snap in moved:
-                if changes[snap.number].record.stage is not Stage.CANCELLED:
+            changes = await apply_in(tx, core, shop, moved, reset=True)
+            for snap in moved.snaps:
+                change = changes.get(snap.number)
+                if change is not None and change.record.stage is not Stage.CANCELLED:
                     await tx.add_event(
                         shop,
                         EventKind.ORDER_CONFIRMED,
@@ -161,18 +167,65 @@ async def reconcile(core: Core, shop: str, *, startup: bool = False) -> int:
                         now,
                         {"actor": actors[snap.number], "reconciled": True},
                     )
-        resend = [s.number for s in snaps if s.progress == 100]
+            records = await tx.get_orders(lost)
+            for number in lost:  # RMS does not know it: release it, say so
+                await tx.set_intent(number, "failed", now, code="NOT_FOUND")
+                record = records.get(number)
+                if record is not None:
+                    await tx.save_order(
+                        with_error(record, "unknown", "NOT_FOUND", "not found in RMS"), now
+                    )
+                await tx.add_event(
+                    shop,
+                    EventKind.ORDER_ERROR,
+                    number,
+                    now,
+                    {
+                        "error_key": "unknown",
+                        "code": "NOT_FOUND",
+                        "message": "not found in RMS",
+                        "bot_did": ["refetched"],
+                    },
+                )
+        resend = [s.number for s in read.snaps if s.progress == 100]
         outcomes: dict[str, OrderOutcome] = {}
         for i in range(0, len(resend), MAX_NUMBERS_PER_CALL):
             chunk = resend[i : i + MAX_NUMBERS_PER_CALL]
             await send_chunk(core, shop, chunk, actors[chunk[0]], outcomes, reconciled=True)
-        found = {s.number for s in snaps}
-        lost = [n for n in numbers if n not in found]
-        if lost:
-            async with core.store.tx() as tx:
-                for number in lost:
-                    await tx.set_intent(number, "failed", now, code="NOT_FOUND")
         logger.info("shop %s: reconciled %d intent(s), resent %d", shop, len(numbers), len(resend))
         return len(numbers)
     finally:
         core.in_flight.difference_update(numbers)
+
+
+STALE_FEE_CLAIM = timedelta(minutes=10)  # a fee write takes seconds; this one was interrupted
+
+
+async def sweep(core: Core, shop: str) -> int:
+    """Release what a crash could still leave behind; returns how many things were released.
+
+    確認送信中 without a pending intent goes back to what its snapshot says; a fee write left
+    'running' by a process that died is marked failed, so the fee can be approved again (the
+    write path re-reads RMS first and never writes a fee that is already there).
+    """
+    now = core.clock.now()
+    stranded = await core.store.stranded_sending(shop)
+    stale = await core.store.stale_fee_claims(shop, now - STALE_FEE_CLAIM)
+    if not stranded and not stale:
+        return 0
+    async with core.store.tx() as tx:
+        for record in stranded:
+            change = apply_snapshot(
+                record, record.snapshot, shop, now, core.policy, has_intent=False, reset=True
+            )
+            await tx.save_order(change.record, now)
+            for kind, data in change.events:
+                await tx.add_event(shop, kind, record.number, now, data)
+            await tx.audit(shop, "bot", "sweep", "released", now, order_number=record.number)
+        for number in stale:
+            await tx.finish_fee(number, "failed", now)
+            await tx.audit(shop, "bot", "sweep", "fee_claim_released", now, order_number=number)
+    logger.info(
+        "shop %s: released %d stranded order(s), %d fee claim(s)", shop, len(stranded), len(stale)
+    )
+    return len(stranded) + len(stale)

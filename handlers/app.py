@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Container
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +13,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core.model import Request, RequestKind
+from core.requests import submit
 from core.service import Core
 from handlers.guard import Authorizer, ClickDedup, Listener, guarded
 from handlers.messages import say
@@ -37,6 +39,44 @@ class HandlerDeps:
     lang: Lang = "ja"
     dedup: ClickDedup = field(default_factory=ClickDedup)
     extras: dict[str, Any] = field(default_factory=dict)  # licence vault, summary hooks
+    wake: Callable[[], None] = lambda: None  # the request worker: a request was stored
+
+    async def request(
+        self,
+        kind: RequestKind,
+        shop: str,
+        numbers: Sequence[str] | str,
+        user: str,
+        *,
+        delivery_key: str,
+        open_key: str | None = None,
+        channel: str = "",
+        thread_ts: str | None = None,
+        response_url: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> tuple[Request, bool]:
+        """Commit a request (one insert) and wake the worker; Slack is acked after this.
+
+        False: Slack redelivered it, or the same request is still open (a double click).
+        """
+        stored = await submit(
+            self.core,
+            Request(
+                kind=kind,
+                shop=shop,
+                numbers=numbers if isinstance(numbers, str) else tuple(numbers),
+                actor=user,
+                received_at=self.core.clock.now(),
+                delivery_key=delivery_key,
+                open_key=open_key,
+                channel=channel,
+                thread_ts=thread_ts,
+                response_url=response_url,
+                payload=payload or {},
+            ),
+        )
+        self.wake()
+        return stored
 
     def wrap(self, listener: Listener) -> Listener:
         """The listener, guarded: no exception ever reaches bolt (see handlers.guard)."""

@@ -10,19 +10,16 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import InvalidInputError
-from core.model import OrderRecord
-from core.outcomes import Outcome
-from core.shipping import resolve_fee
+from core.model import OrderRecord, RequestKind
 from handlers.app import HandlerDeps
 from handlers.guard import Role
 from handlers.messages import say
 from handlers.parsing import FeeModalState, parse_fee_state, parse_fees
 from handlers.render import ids
-from handlers.render.cards import flag_card, order_details
+from handlers.render.cards import order_details
 from handlers.render.i18n import yen
 from handlers.render.lists import error_message
 from handlers.render.modals import fee_modal, fee_review_modal
-from handlers.render.reports import confirm_report
 
 logger = logging.getLogger(__name__)
 Body = dict[str, Any]
@@ -128,38 +125,20 @@ class FeeHandlers:
             form = fee_modal(record, api_option, self.d.lang, state.pack(), self._max_fee)
             await ack(response_action="update", view=form)
             return
+        await self.d.request(
+            RequestKind.FEE,
+            state.shop,
+            [state.number],
+            user,
+            delivery_key=f"view:{view.get('id')}:{view.get('hash', '')}",
+            open_key=f"fee:{state.number}",
+            channel=state.channel,
+            thread_ts=state.ts or None,
+            payload={"fees": {str(k): str(v) for k, v in fees.items()}},
+        )
         await ack()
-        if not self.d.dedup.first(f"fee:{view.get('id')}:{state.number}"):
-            return
-        entered = {b: str(v) for b, v in fees.items()}
-        work = self._resolve(state.shop, state.number, entered, user, state.channel, state.ts)
-        self.d.tracker.spawn(work, "fee")
 
     def _fee_error(self, error: InvalidInputError) -> str:
         """The field error for a parse_fee problem, naming what was typed."""
         kind, _, typed = str(error).partition(":")
         return say(kind, self.d.lang, text=typed, max=yen(self._max_fee, self.d.lang))
-
-    async def _resolve(
-        self, shop: str, number: str, entered: dict[int, str], user: str, channel: str, ts: str
-    ) -> None:
-        report = await resolve_fee(self.d.core, shop, number, entered, user)
-        outcome = report.outcomes[0]
-        record = await self.d.core.store.get_order(number)
-        lang, cfg = self.d.lang, self.d.core.shop(shop)
-        if channel and ts and record is not None:
-            card = flag_card(
-                record,
-                cfg.name,
-                cfg.api_option,
-                lang,
-                resolved=outcome,
-                now=self.d.core.clock.now(),
-                actor=user,
-                fees=outcome.fees,
-            )
-            await self.d.poster.update(channel, ts, card)
-        if channel and outcome.outcome not in (Outcome.FEE_RECORDED,):
-            for message in confirm_report(report, lang, shop_name=cfg.name):
-                await self.d.poster.post(channel, message, thread_ts=ts or None)
-        await self.d.publisher.drain(digests=False)

@@ -5,18 +5,14 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Sequence
-from contextlib import suppress
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackApiError
 
-from core.confirm import ALL, confirm, decide
+from core.confirm import decide
 from core.errors import InvalidInputError
-from core.model import Stage
-from core.outcomes import Reason, Report
-from core.refetch import refetch
+from core.model import ALL_ORDERS, RequestKind, Stage
+from core.outcomes import Reason
 from handlers.app import HandlerDeps
 from handlers.guard import Role
 from handlers.input_errors import input_error_text
@@ -24,12 +20,7 @@ from handlers.messages import say as t
 from handlers.parsing import OrdersRequest, parse_orders
 from handlers.render import ids
 from handlers.render.lists import error_message
-from handlers.render.reports import (
-    confirm_all_prompt,
-    confirm_report,
-    progress_message,
-    refetch_report,
-)
+from handlers.render.reports import confirm_all_prompt
 
 logger = logging.getLogger(__name__)
 Body = dict[str, Any]
@@ -55,7 +46,7 @@ class OrderHandlers:
     # -- commands ----------------------------------------------------------------------------
 
     async def on_confirm_command(self, ack: AsyncAck, command: Body) -> None:
-        """`/confirm <numbers…|all> [shop]`."""
+        """`/confirm <numbers…|all> [shop]`: stored as a request, then acknowledged."""
         user, channel = command["user_id"], command["channel_id"]
         req = await self._parse(ack, command)
         if req is None:
@@ -65,20 +56,31 @@ class OrderHandlers:
         if req.all:
             await ack(**await self._all_prompt(req.shop))
             return
+        await self.d.request(
+            RequestKind.CONFIRM,
+            req.shop,
+            req.numbers,
+            user,
+            delivery_key=f"command:{command.get('trigger_id') or secrets.token_hex(8)}",
+            channel=channel,
+        )
         await ack(text=t("accepted_confirm", self.d.lang, count=len(req.numbers)))
-        self.d.tracker.spawn(self._confirm(req.shop, req.numbers, user, channel), "confirm")
 
     async def on_status_command(self, ack: AsyncAck, command: Body) -> None:
         """`/rms-status <numbers…|all> [shop]`: RMSステータスを取得."""
         req = await self._parse(ack, command)
         if req is None:
             return
-        await ack(text=t("accepted_refetch", self.d.lang))
-        numbers: Sequence[str] | str = ALL if req.all else req.numbers
-        self.d.tracker.spawn(
-            self._refetch(req.shop, numbers, command["user_id"], command["response_url"]),
-            "refetch",
+        await self.d.request(
+            RequestKind.REFETCH,
+            req.shop,
+            ALL_ORDERS if req.all else req.numbers,
+            command["user_id"],
+            delivery_key=f"command:{command.get('trigger_id') or secrets.token_hex(8)}",
+            channel=command["channel_id"],
+            response_url=command.get("response_url"),
         )
+        await ack(text=t("accepted_refetch", self.d.lang))
 
     # -- buttons -------------------------------------------------------------------------------
 
@@ -86,15 +88,21 @@ class OrderHandlers:
         self, ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond
     ) -> None:
         """The confirm-all button of the prompt: runs once per prompt, whoever clicks."""
-        await ack()
         shop, _count, token = ids.unpack_value(action["value"], 3)
         user, channel = body["user"]["id"], body["channel"]["id"]
-        if not await self._allowed_click(respond, user, Role.CONFIRMER, shop, "confirm_all"):
+        if not await self._allowed_click(ack, respond, user, Role.CONFIRMER, shop, "confirm_all"):
             return
-        if not await self.d.core.store.claim_run("confirm_all", token, self.d.core.clock.now()):
-            return
-        await respond(text=t("confirm_all_started", self.d.lang), replace_original=True)
-        self.d.tracker.spawn(self._confirm(shop, ALL, user, channel), "confirm_all")
+        _request, new = await self.d.request(
+            RequestKind.CONFIRM,
+            shop,
+            ALL_ORDERS,
+            user,
+            delivery_key=f"confirm_all:{token}",
+            channel=channel,
+        )
+        await ack()
+        if new:
+            await respond(text=t("confirm_all_started", self.d.lang), replace_original=True)
 
     async def on_cancel_all(self, ack: AsyncAck, respond: AsyncRespond) -> None:
         """The cancel button of the confirm-all prompt."""
@@ -105,81 +113,37 @@ class OrderHandlers:
         self, ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond
     ) -> None:
         """注文確認通知 for one order (card) or a retry of several (remediation card)."""
-        await ack()
         shop, numbers = _shop_and_numbers(action["value"])
         user, channel = body["user"]["id"], body["channel"]["id"]
-        if not self.d.dedup.first(f"{user}:{action['action_id']}:{action['value']}"):
+        if not await self._allowed_click(ack, respond, user, Role.CONFIRMER, shop, "confirm"):
             return
-        if not await self._allowed_click(respond, user, Role.CONFIRMER, shop, "confirm"):
-            return
-        thread = _thread_of(body)
-        self.d.tracker.spawn(
-            self._confirm(shop, numbers, user, channel, thread_ts=thread), "confirm"
+        await self.d.request(
+            RequestKind.CONFIRM,
+            shop,
+            numbers,
+            user,
+            delivery_key=_click_key(body, action),
+            open_key=f"{action['action_id']}:{action['value']}",
+            channel=channel,
+            thread_ts=_thread_of(body),
         )
-
-    async def on_refetch_button(
-        self, ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond
-    ) -> None:
-        """RMSステータスを取得 for one or several orders."""
         await ack()
+
+    async def on_refetch_button(self, ack: AsyncAck, body: Body, action: Body) -> None:
+        """RMSステータスを取得 for one or several orders."""
         shop, numbers = _shop_and_numbers(action["value"])
         user = body["user"]["id"]
-        if not self.d.dedup.first(f"{user}:{action['action_id']}:{action['value']}"):
-            return
-        self.d.tracker.spawn(self._refetch(shop, numbers, user, body["response_url"]), "refetch")
-
-    # -- work after the ack ---------------------------------------------------------------------
-
-    async def _confirm(
-        self,
-        shop: str,
-        numbers: Sequence[str] | str,
-        user: str,
-        channel: str,
-        *,
-        thread_ts: str | None = None,
-    ) -> Report:
-        lang, poster = self.d.lang, self.d.poster
-        total = len(numbers) if not isinstance(numbers, str) else await self._awaiting(shop)
-        progress_ts: str | None = None
-        if total > 100:  # bulk: one message edited in place while chunks go out
-            with suppress(SlackApiError):  # progress is a courtesy; the confirmation is not
-                progress_ts = await poster.post(channel, progress_message(0, total, lang))
-
-        async def on_progress(done: int, of: int) -> None:
-            if progress_ts is not None:
-                with suppress(SlackApiError):
-                    await poster.update(channel, progress_ts, progress_message(done, of, lang))
-
-        report = await confirm(self.d.core, shop, numbers, user, on_progress=on_progress)
-        messages = confirm_report(report, lang, shop_name=self.d.core.shop(shop).name)
-        try:
-            if progress_ts is not None:
-                await poster.update_all(channel, progress_ts, messages)
-            elif thread_ts is not None:
-                for message in messages:
-                    await poster.post(channel, message, thread_ts=thread_ts)
-            else:
-                await poster.post_all(channel, messages)
-        except SlackApiError as exc:  # e.g. typed in a DM the bot cannot post to
-            logger.warning(
-                "could not post the confirm report in %s (%s); using the shop channel",
-                channel,
-                exc.response.get("error"),
-            )
-            await poster.post_all(self.d.core.shop(shop).channel, messages)
-        await self.d.publisher.drain(digests=False)
-        return report
-
-    async def _refetch(
-        self, shop: str, numbers: Sequence[str] | str, user: str, response_url: str
-    ) -> None:
-        report = await refetch(self.d.core, shop, numbers, user)
-        for message in refetch_report(report, self.d.lang, shop_name=self.d.core.shop(shop).name)[
-            :4
-        ]:
-            await self.d.poster.reply(response_url, message)
-        await self.d.publisher.drain(digests=False)
+        await self.d.request(
+            RequestKind.REFETCH,
+            shop,
+            numbers,
+            user,
+            delivery_key=_click_key(body, action),
+            open_key=f"{user}:{action['action_id']}:{action['value']}",
+            channel=(body.get("channel") or {}).get("id", ""),
+            response_url=body.get("response_url"),
+        )
+        await ack()
 
     async def _parse(self, ack: AsyncAck, command: Body) -> OrdersRequest | None:
         """Parse the command text; a bad token is answered (ephemeral) and nothing is sent."""
@@ -217,10 +181,11 @@ class OrderHandlers:
         return False
 
     async def _allowed_click(
-        self, respond: AsyncRespond, user: str, role: Role, shop: str, what: str
+        self, ack: AsyncAck, respond: AsyncRespond, user: str, role: Role, shop: str, what: str
     ) -> bool:
         if await self.d.auth.allowed(user, role):
             return True
+        await ack()
         await self._audit_denied(user, shop, what)
         await respond(
             **error_message(t("not_allowed", self.d.lang), self.d.lang),
@@ -238,6 +203,12 @@ class OrderHandlers:
 def _shop_and_numbers(value: str) -> tuple[str, tuple[str, ...]]:
     shop, numbers = ids.unpack_value(value, 2)
     return shop, ids.unpack_numbers(numbers)
+
+
+def _click_key(body: Body, action: Body) -> str:
+    """Slack sends one trigger_id per click; a redelivered click carries the same one."""
+    trigger = body.get("trigger_id") or f"{action.get('action_ts')}:{body['user']['id']}"
+    return f"click:{trigger}:{action['action_id']}"
 
 
 def _thread_of(body: Body) -> str | None:

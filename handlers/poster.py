@@ -147,12 +147,18 @@ class SlackPoster:
             cursor = following
 
     async def post_all(
-        self, channel: str, messages: Sequence[Message], *, key: str | None = None
+        self,
+        channel: str,
+        messages: Sequence[Message],
+        *,
+        key: str | None = None,
+        thread_ts: str | None = None,
     ) -> str:
-        """Post a main message and its continuations as thread replies; returns the main ts."""
-        ts = await self.post(channel, messages[0], key=key)
+        """Post a main message and its continuations as thread replies; returns the main ts.
+        With ``thread_ts`` everything goes into that thread."""
+        ts = await self.post(channel, messages[0], key=key, thread_ts=thread_ts)
         for extra in messages[1:]:
-            await self.post(channel, extra, thread_ts=ts)
+            await self.post(channel, extra, thread_ts=thread_ts or ts)
         return ts
 
     async def update(self, channel: str, ts: str, message: Message) -> None:

@@ -17,14 +17,18 @@ from slack_sdk.errors import SlackApiError
 
 from core.digest import build_digests, is_digest_kind
 from core.events import Event, EventKind
+from core.model import RequestKind
 from core.outcomes import ErrorInfo
 from core.service import Core
 from handlers.poster import SlackPoster
+from handlers.progress import progress_ref
 from handlers.render.alert_router import alert_message
 from handlers.render.cards import flag_card
 from handlers.render.digest import digest_messages
 from handlers.render.i18n import Lang
 from handlers.render.remedy import remediation_card
+from handlers.render.request_posts import permanent as _permanent
+from handlers.render.request_posts import request_report_posts
 
 logger = logging.getLogger(__name__)
 POSTING = "posting:"  # refs: a post that was started (key → channel, event ids, time)
@@ -97,6 +101,10 @@ class Publisher:
         for event in events:
             if event.kind is EventKind.ORDER_FLAGGED and event.shop in self.core.shops:
                 await self._flag_card(event)
+        for event in events:
+            if event.kind is EventKind.REQUEST_DONE:
+                await self._request_report(event)
+                done.append(event.id)
         await self._remediation_cards([e for e in events if e.kind is EventKind.ORDER_ERROR])
         for event in events:
             if event.kind in ALERT_KINDS:
@@ -183,6 +191,7 @@ class Publisher:
         ids: Sequence[int],
         *,
         ref: str | None = None,
+        thread_ts: str | None = None,
     ) -> str:
         """Post a message (and its thread) once: the intent is stored first and the post carries
         ``key`` as metadata, so a crash in between is recognised, not posted again."""
@@ -193,7 +202,7 @@ class Publisher:
             "at": self.core.clock.now().timestamp(),
         }
         await self.core.store.set_ref(POSTING + key, json.dumps(marker))
-        ts = await self.poster.post_all(channel, messages, key=key)
+        ts = await self.poster.post_all(channel, messages, key=key, thread_ts=thread_ts)
         await self._finish(key, channel, ts, ids, ref)
         return ts
 
@@ -226,6 +235,44 @@ class Publisher:
             else:
                 logger.info("%s was posted before an interruption; not posting it again", key)
                 await self._finish(key, marker["channel"], ts, marker["ids"], marker["ref"])
+
+    async def _request_report(self, event: Event) -> None:
+        """The report of a finished request, posted once where the requester will see it."""
+        store = self.core.store
+        found = await store.request_result(int(event.data["request"]))
+        if found is None or found[0].shop not in self.core.shops:
+            await store.mark_posted([event.id], self.core.clock.now())
+            return
+        request, report = found
+        cfg = self.core.shop(request.shop)
+        for post in request_report_posts(
+            request,
+            report,
+            await store.get_order(request.numbers[0]) if request.kind is RequestKind.FEE else None,
+            cfg,
+            self.lang,
+            self.core.clock.now(),
+        ):
+            progress = await store.get_ref(progress_ref(request.id))
+            if post.response_url:
+                await self.poster.reply(post.response_url, post.messages[0])
+            elif progress is not None and request.kind is RequestKind.CONFIRM:
+                channel, _, ts = progress.partition("|")  # the bulk's progress message
+                await self.poster.update_all(channel, ts, post.messages)
+            elif post.update_ts:
+                await self.poster.update(post.channel, post.update_ts, post.messages[0])
+            else:
+                key = f"request:{request.id}"
+                try:
+                    await self._post_once(
+                        key, post.channel, post.messages, [], thread_ts=post.thread_ts
+                    )
+                except SlackApiError as exc:  # e.g. typed in a DM the bot cannot post to
+                    if post.channel == cfg.channel or not _permanent(exc):
+                        raise
+                    logger.warning("report of request %d goes to the shop channel", request.id)
+                    await self._post_once(key, cfg.channel, post.messages, [])
+        await store.mark_posted([event.id], self.core.clock.now())
 
     def _alert(self, event: Event) -> dict[str, Any] | None:
         name = self.core.shop(event.shop).name if event.shop in self.core.shops else event.shop

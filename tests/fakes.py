@@ -23,3 +23,8 @@ class FakeClock:
         self.slept.append(seconds)
         self._now += timedelta(seconds=max(0.0, seconds))
         await asyncio.sleep(0)
+
+    async def wait(self, event: asyncio.Event, seconds: float) -> None:
+        """Set already: return at once; otherwise virtual time jumps by ``seconds``."""
+        if not event.is_set():
+            await self.sleep(seconds)

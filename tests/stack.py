@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,25 @@ class Stack:
     sim: RmsSimulator
     slack: SlackEmulator
     rt: Runtime
+    settings: Settings | None = None
+    _bot: AsyncExitStack | None = None
+
+    async def crash(self) -> None:
+        """Drop the running bot and all its memory; the database file stays as committed."""
+        if self._bot is not None:
+            await self._bot.aclose()
+            self._bot = None
+
+    async def restart(self) -> None:
+        """Start a new bot process on the same database (after ``crash``)."""
+        await self.crash()
+        assert self.settings is not None
+        self._bot = AsyncExitStack()
+        self.rt = await self._bot.enter_async_context(running(self.settings, clock=self.clock))
+        bot_server = TestServer(self.rt.web_app())
+        await bot_server.start_server()
+        self._bot.push_async_callback(bot_server.close)
+        self.slack.bot_url = str(bot_server.make_url("/slack/events"))
 
     def add_order(self, shop: str = "main", **kwargs: Any) -> str:
         return self.sim.add_order(SHOP_IDS[shop], **kwargs)
@@ -55,6 +74,7 @@ class Stack:
             if self.rt.tracker.pending == 0:
                 break
             await asyncio.sleep(0.01)
+        await self.rt.worker.run_once()
         await self.rt.deps.publisher.drain()
 
 
@@ -84,15 +104,19 @@ async def bot_stack(tmp_path: Path, **overrides: Any) -> AsyncIterator[Stack]:
     }
     values.update(overrides)
     settings = Settings(_env_file=None, **values)
+    stack: Stack | None = None
     try:
         async with running(settings, clock=clock) as rt:
             bot_server = TestServer(rt.web_app())
             await bot_server.start_server()
             slack.bot_url = str(bot_server.make_url("/slack/events"))
+            stack = Stack(clock, sim, slack, rt, settings)
             try:
-                yield Stack(clock, sim, slack, rt)
+                yield stack
             finally:
                 await bot_server.close()
     finally:
+        if stack is not None:
+            await stack.crash()
         await slack_server.close()
         await rms_server.close()

@@ -268,6 +268,8 @@ class RmsHttpClient:
             raise RmsUnavailableError(
                 f"RMS {function}: connection failed ({type(exc).__name__})"
             ) from exc
+        finally:
+            self._limiter.finished()
         redact = (self._secret, key, token)
         return interpret(function, status, body, retry_after, self._clock.now(), redact)
 

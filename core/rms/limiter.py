@@ -43,3 +43,11 @@ class RateLimiter:
                 await self._clock.sleep((1.0 - self._tokens) / self.rate)
                 self._refill()
             self._tokens = max(0.0, self._tokens - 1.0)
+
+    def finished(self) -> None:
+        """A request's answer arrived. With ``burst`` 1 the next request starts no sooner than
+        1/rate after it: requests leave 1/rate apart, but a loaded machine or network can
+        deliver them closer together, and RMS counts arrivals (a 403 we provoked)."""
+        if self.burst == 1:
+            self._refill()
+            self._tokens = min(self._tokens, 0.0)

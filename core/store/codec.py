@@ -11,7 +11,8 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from core.model import Address, Item, Package, Person, RmsOrder
+from core.model import Address, Item, Package, Person, RmsOrder, Stage
+from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -143,4 +144,57 @@ def load_order(text: str) -> RmsOrder:
             )
             for p in d.get("packages", [])
         ),
+    )
+
+
+def dump_report(report: Report) -> dict[str, Any]:
+    """A request's report as JSON-ready data (stored with the finished request)."""
+    return {
+        "shop": report.shop,
+        "actor": report.actor,
+        "action": report.action,
+        "rms_calls": report.rms_calls,
+        "outcomes": [
+            {
+                "order_number": o.order_number,
+                "outcome": o.outcome.value,
+                "stage": o.stage.value if o.stage else None,
+                "reason": o.reason.value if o.reason else None,
+                "error": [o.error.key, o.error.code, o.error.message, list(o.error.bot_did)]
+                if o.error
+                else None,
+                "by": o.by,
+                "at": o.at.isoformat() if o.at else None,
+                "detail": o.detail,
+                "fees": {str(k): v for k, v in o.fees.items()} if o.fees is not None else None,
+            }
+            for o in report.outcomes
+        ],
+    }
+
+
+def load_report(data: dict[str, Any]) -> Report:
+    """The inverse of dump_report."""
+    outcomes = []
+    for o in data["outcomes"]:
+        error = o["error"]
+        outcomes.append(
+            OrderOutcome(
+                order_number=o["order_number"],
+                outcome=Outcome(o["outcome"]),
+                stage=Stage(o["stage"]) if o["stage"] else None,
+                reason=Reason(o["reason"]) if o["reason"] else None,
+                error=ErrorInfo(error[0], error[1], error[2], tuple(error[3])) if error else None,
+                by=o["by"],
+                at=_dt(o["at"]),
+                detail=o["detail"],
+                fees={int(k): v for k, v in o["fees"].items()} if o["fees"] is not None else None,
+            )
+        )
+    return Report(
+        shop=data["shop"],
+        actor=data["actor"],
+        action=data["action"],
+        outcomes=tuple(outcomes),
+        rms_calls=data["rms_calls"],
     )

@@ -119,4 +119,32 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX orders_personal ON orders (stage_since)
         WHERE stage IN ('processed', 'cancelled') AND json_type(snapshot, '$.orderer') IS NOT NULL;
     """,
+    # 4: requests stored before ack; versioned orders (compare-and-set); the request
+    # that claimed an intent (a resumed request recognises its own confirmations).
+    """
+    CREATE TABLE requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,              -- confirm | refetch | fee
+        shop TEXT NOT NULL,
+        numbers TEXT NOT NULL,           -- JSON list of order numbers, or "all"
+        actor TEXT NOT NULL,
+        channel TEXT NOT NULL DEFAULT '',
+        thread_ts TEXT,
+        response_url TEXT,
+        payload TEXT NOT NULL DEFAULT '{}',
+        delivery_key TEXT NOT NULL UNIQUE, -- Slack's retry key: a redelivery finds this row
+        open_key TEXT,                   -- the same intent while unfinished (double clicks)
+        state TEXT NOT NULL,             -- queued | running | done
+        attempts INTEGER NOT NULL DEFAULT 0,
+        received_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        result TEXT
+    );
+    CREATE UNIQUE INDEX requests_open_key ON requests (open_key) WHERE state != 'done';
+    CREATE INDEX requests_state ON requests (state, id);
+    ALTER TABLE orders ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE intents ADD COLUMN request_id INTEGER;
+    ALTER TABLE fee_requests ADD COLUMN request_id INTEGER;
+    """,
 )

@@ -13,8 +13,10 @@ from typing import Any
 import aiosqlite
 
 from core.events import Event, EventKind
-from core.model import OrderRecord, ShopConfig, Stage
+from core.model import OrderRecord, Request, ShopConfig, Stage
+from core.outcomes import Report
 from core.store.migrations import MIGRATIONS
+from core.store.requests import request_result
 from core.store.tx import Intent, Tx, event_from_row, intent_from_row, iso
 
 _PURGE = """
@@ -78,7 +80,9 @@ class SqliteStore:
         async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield Tx(self._db)
+                tx = Tx(self._db)
+                yield tx
+                await tx.check_invariants()
             except BaseException:
                 await self._db.execute("ROLLBACK")
                 raise
@@ -157,6 +161,11 @@ class SqliteStore:
         found = await self.get_orders(numbers)
         return [found[n] for n in numbers if n in found]
 
+    async def versions(self, numbers: Iterable[str]) -> dict[str, int]:
+        """Row versions of these orders (unknown ones absent): taken before an RMS read."""
+        async with self.read() as r:
+            return await r.versions(numbers)
+
     async def known_numbers(self, numbers: Iterable[str]) -> set[str]:
         """Return which of these order numbers we already have."""
         async with self.read() as r:
@@ -210,6 +219,64 @@ class SqliteStore:
                 (shop,),
             )
         return [intent_from_row(row) for row in rows]
+
+    async def open_request_ids(self) -> set[int]:
+        """Ids of requests not finished yet."""
+        async with self.read() as r:
+            rows = await r.rows("SELECT id FROM requests WHERE state != 'done'")
+        return {int(row["id"]) for row in rows}
+
+    async def request_orders(self, request_id: int) -> list[str]:
+        """Order numbers whose confirmation intent a request claimed."""
+        async with self.read() as r:
+            rows = await r.rows(
+                "SELECT order_number FROM intents WHERE request_id = ? ORDER BY created_at",
+                (request_id,),
+            )
+        return [row["order_number"] for row in rows]
+
+    async def fee_claim(self, number: str) -> tuple[str, int | None] | None:
+        """The fee-write claim of an order: (state, request id), or None."""
+        async with self.read() as r:
+            rows = await r.rows(
+                "SELECT state, request_id FROM fee_requests WHERE order_number = ?", (number,)
+            )
+        return (rows[0]["state"], rows[0]["request_id"]) if rows else None
+
+    async def finish_fee(self, number: str, state: str, now: datetime) -> None:
+        """Close an order's fee-write claim on its own (the write failed before any change)."""
+        async with self.tx() as t:
+            await t.finish_fee(number, state, now)
+
+    async def request_result(self, request_id: int) -> tuple[Request, Report] | None:
+        """A finished request and its report (for the publisher)."""
+        async with self.read() as r:
+            return await request_result(r, request_id)
+
+    async def stranded_sending(self, shop: str) -> list[OrderRecord]:
+        """Orders 確認送信中 without a pending intent (left by an older version or a bug)."""
+        async with self.read() as r:
+            rows = await r.rows(
+                """SELECT o.number FROM orders o
+                   LEFT JOIN intents i ON i.order_number = o.number
+                   WHERE o.shop = ? AND o.stage = 'sending'
+                     AND COALESCE(i.state, '') != 'pending'""",
+                (shop,),
+            )
+            found = await r.get_orders(row["number"] for row in rows)
+        return list(found.values())
+
+    async def stale_fee_claims(self, shop: str, before: datetime) -> list[str]:
+        """A shop's fee writes 'running' since before ``before`` whose request is not open."""
+        async with self.read() as r:
+            rows = await r.rows(
+                """SELECT f.order_number FROM fee_requests f
+                   JOIN orders o ON o.number = f.order_number AND o.shop = ?
+                   LEFT JOIN requests q ON q.id = f.request_id AND q.state != 'done'
+                   WHERE f.state = 'running' AND f.updated_at < ? AND q.id IS NULL""",
+                (shop, iso(before)),
+            )
+        return [row["order_number"] for row in rows]
 
     async def count_intents(self, shop: str | None = None) -> dict[str, int]:
         """Count intents per state (for tests and health)."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiosqlite
 
+from core.errors import InvariantError
 from core.events import Event, EventKind
 from core.model import OrderRecord, Stage
 from core.store.codec import dump_order, load_order
@@ -19,6 +20,7 @@ _ORDER_COLUMNS = (
     "error_code, error_message, bundle_id, intended_fees, polling, next_poll_at, "
     "deadline_warned, stuck_reported"
 )
+_SELECT_ORDER = f"SELECT {_ORDER_COLUMNS}, version FROM orders"  # noqa: S608
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,7 @@ class Intent:
     updated_at: datetime
     result_code: str | None
     result_message: str | None
+    request_id: int | None = None  # the request that claimed it (None: adopted, or older rows)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -68,6 +71,7 @@ def record_from_row(row: aiosqlite.Row, intent: Intent | None = None) -> OrderRe
         next_poll_at=parse_dt(row["next_poll_at"]),
         deadline_warned=bool(row["deadline_warned"]),
         stuck_reported=bool(row["stuck_reported"]),
+        version=row["version"],
     )
 
 
@@ -85,6 +89,7 @@ def intent_from_row(row: aiosqlite.Row) -> Intent:
         updated_at=updated,
         result_code=row["result_code"],
         result_message=row["result_message"],
+        request_id=row["request_id"],
     )
 
 
@@ -106,6 +111,39 @@ class Tx:
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
+        self._touched: set[str] = set()  # orders whose invariants are checked at commit
+
+    async def check_invariants(self) -> None:
+        """The Order aggregate's rule, checked before every commit that touched an order:
+        確認送信中 ⇔ a pending intent. A step that would break it is rolled back whole."""
+        wanted = sorted(self._touched)
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = await self._all(
+                f"""SELECT o.number, o.stage, i.state FROM orders o
+                    LEFT JOIN intents i ON i.order_number = o.number
+                    WHERE o.number IN ({marks})
+                      AND (o.stage = 'sending') != (COALESCE(i.state, '') = 'pending')""",  # noqa: S608
+                chunk,
+            )
+            if rows:
+                broken = ", ".join(f"{r[0]} ({r[1]}, intent {r[2]})" for r in rows[:5])
+                raise InvariantError(f"確認送信中 without a pending intent or vice versa: {broken}")
+
+    async def versions(self, numbers: Iterable[str]) -> dict[str, int]:
+        """Row versions of these orders."""
+        found: dict[str, int] = {}
+        wanted = list(dict.fromkeys(numbers))
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in await self._all(
+                f"SELECT number, version FROM orders WHERE number IN ({marks})",  # noqa: S608
+                chunk,
+            ):
+                found[row["number"]] = row["version"]
+        return found
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
         async with self._db.execute(sql, params) as cur:
@@ -136,7 +174,7 @@ class Tx:
 
     async def get_order(self, number: str) -> OrderRecord | None:
         """Return our record of an order, if we know it."""
-        row = await self._one(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE number = ?", (number,))  # noqa: S608
+        row = await self._one(f"{_SELECT_ORDER} WHERE number = ?", (number,))
         return record_from_row(row, await self.get_intent(number)) if row else None
 
     async def get_orders(self, numbers: Iterable[str]) -> dict[str, OrderRecord]:
@@ -147,21 +185,22 @@ class Tx:
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE number IN ({marks})"  # noqa: S608
+            sql = f"{_SELECT_ORDER} WHERE number IN ({marks})"
             for row in await self._all(sql, chunk):
                 found[row["number"]] = record_from_row(row, intents.get(row["number"]))
         return found
 
     async def save_order(self, record: OrderRecord, now: datetime) -> None:
         """Insert or replace our record of an order."""
+        self._touched.add(record.number)
         fees = (
             json.dumps({str(k): v for k, v in record.intended_fees.items()})
             if (record.intended_fees)
             else None
         )
         await self._db.execute(
-            f"""INSERT INTO orders ({_ORDER_COLUMNS}, created_at, updated_at)
-                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            f"""INSERT INTO orders ({_ORDER_COLUMNS}, created_at, updated_at, version)
+                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)
                 ON CONFLICT(number) DO UPDATE SET
                   stage=excluded.stage, progress=excluded.progress, snapshot=excluded.snapshot,
                   stage_since=excluded.stage_since, flag_reason=excluded.flag_reason,
@@ -169,7 +208,8 @@ class Tx:
                   error_message=excluded.error_message, bundle_id=excluded.bundle_id,
                   intended_fees=excluded.intended_fees, polling=excluded.polling,
                   next_poll_at=excluded.next_poll_at, deadline_warned=excluded.deadline_warned,
-                  stuck_reported=excluded.stuck_reported, updated_at=excluded.updated_at""",  # noqa: S608
+                  stuck_reported=excluded.stuck_reported, updated_at=excluded.updated_at,
+                  version=orders.version + 1""",  # noqa: S608
             (
                 record.number,
                 record.shop,
@@ -194,22 +234,23 @@ class Tx:
         )
 
     async def claim_intent(
-        self, number: str, shop: str, actor: str, now: datetime
+        self, number: str, shop: str, actor: str, now: datetime, request_id: int | None = None
     ) -> Intent | None:
         """Claim the right to send confirmOrder for ``number``.
 
         Returns None when claimed (a new row, or a 'failed' row RMS certainly did not act on);
         otherwise the existing intent, which means: do not call RMS.
         """
+        self._touched.add(number)
         cur = await self._db.execute(
             """INSERT INTO intents (order_number, shop, actor, source, state, attempts,
-                                     created_at, updated_at)
-               VALUES (?, ?, ?, 'bot', 'pending', 0, ?, ?)
+                                     created_at, updated_at, request_id)
+               VALUES (?, ?, ?, 'bot', 'pending', 0, ?, ?, ?)
                ON CONFLICT(order_number) DO UPDATE SET
                  actor=excluded.actor, state='pending', updated_at=excluded.updated_at,
-                 result_code=NULL, result_message=NULL
+                 result_code=NULL, result_message=NULL, request_id=excluded.request_id
                WHERE intents.state = 'failed'""",
-            (number, shop, actor, iso(now), iso(now)),
+            (number, shop, actor, iso(now), iso(now), request_id),
         )
         if cur.rowcount == 1:
             return None
@@ -228,6 +269,7 @@ class Tx:
         attempted: bool = False,
     ) -> None:
         """Record the outcome of an intent."""
+        self._touched.add(number)
         await self._db.execute(
             """UPDATE intents SET state=?, updated_at=?, result_code=?, result_message=?,
                       attempts = attempts + ? WHERE order_number=?""",
@@ -286,6 +328,13 @@ class Tx:
                 outcome,
                 json.dumps(detail or {}, ensure_ascii=False),
             ),
+        )
+
+    async def finish_fee(self, number: str, state: str, now: datetime) -> None:
+        """Close an order's fee-write claim (done, or failed so that it may be tried again)."""
+        await self._db.execute(
+            "UPDATE fee_requests SET state = ?, updated_at = ? WHERE order_number = ?",
+            (state, iso(now), number),
         )
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:

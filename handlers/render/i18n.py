@@ -35,6 +35,12 @@ _REASONS: dict[Reason, tuple[str, str, str, str]] = {
         "この店舗のRMSに該当する注文が見つかりませんでした。注文番号と店舗をご確認ください。",
         "No such order in RMS for this shop. Check the order number and the shop.",
     ),
+    Reason.NOT_ALLOWED: (
+        "権限なし",
+        "not allowed",
+        "実行時に権限を確認したところ、この操作の権限がありませんでした。RMSには何も送信していません。",
+        "When it was carried out, you no longer had permission for this. Nothing was sent to RMS.",
+    ),
     Reason.FEE_UNSET: (
         "送料未設定",
         "fee not set",

@@ -24,6 +24,7 @@ from core.retention import RETENTION_JOB, purge_finished
 from core.rms.wire import OrderModel
 from core.shipping import resolve_fee
 from core.store.codec import dump_order, load_order
+from core.store.migrations import MIGRATIONS
 from core.store.sqlite import SqliteStore
 from core.summary import build_summary
 from core.sync import intake
@@ -128,8 +129,8 @@ async def test_rows_written_before_minimal_snapshots_lose_the_raw_model_on_upgra
             "UPDATE orders SET snapshot = ? WHERE number = ?",
             (json.dumps(old, ensure_ascii=False), number),
         )
-        conn.execute("PRAGMA user_version = 2")
         conn.execute("DROP INDEX orders_personal")
+        conn.executescript(MIGRATIONS[2])  # migration 3, as an upgrade from version 2 runs it
     async with SqliteStore.open(db) as store:
         record = await store.get_order(number)
     text = stored_text(db, number)

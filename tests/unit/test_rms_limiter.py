@@ -122,3 +122,16 @@ def test_attempts_start_at_one() -> None:
 )
 def test_retry_after_header_forms(header: str | None, expected: float | None) -> None:
     assert parse_retry_after(header, now=datetime(2026, 11, 28, tzinfo=UTC)) == expected
+
+
+async def test_after_an_answer_the_next_request_waits_a_full_interval_from_it():
+    """Jitter cannot bring two requests to RMS closer than 1/rate: the wait counts from the
+    answer of the previous one, not only from when it left."""
+    clock = FakeClock()
+    limiter = RateLimiter(clock, rate=1.0)
+    await limiter.acquire()
+    clock.advance(0.7)  # the request took 0.7 s on a loaded machine
+    limiter.finished()
+    before = clock.now()
+    await limiter.acquire()
+    assert (clock.now() - before).total_seconds() >= 1.0 - 1e-9

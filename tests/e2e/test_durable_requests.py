@@ -1,0 +1,147 @@
+"""Requests stored before the ack (DESIGN §10.1): a crash at any point loses nothing, repeats
+nothing, and the report is posted exactly once."""
+
+from __future__ import annotations
+
+from core.model import Stage
+from core.requests import RequestWorker
+from core.store.requests import open_requests
+from core.sync import intake
+from tests.stack import bot_stack
+
+
+def reports_about(s, number):
+    """Channel posts (not digests) that report a confirmation of ``number``."""
+    return [
+        m
+        for m in s.slack.messages("C0SHOP1")
+        if number in (m.text + str(m.blocks)) and "注文確認" in (m.text + str(m.blocks))
+    ]
+
+
+async def test_a_confirm_acked_before_a_crash_is_carried_out_after_the_restart(tmp_path):
+    async with bot_stack(tmp_path) as s:
+        number = s.add_order()
+        await intake(s.rt.core, "main")
+        s.sim.set_maintenance(True)  # the first process cannot get anywhere before it dies
+        result = await s.slack.send_command("/confirm", number, channel="C0SHOP1")
+        assert result.status == 200
+        assert "受け付けました" in result.body
+        await s.crash()  # all memory gone; the request row was committed before the ack
+        s.sim.set_maintenance(False)
+        await s.restart()
+        await s.settle()
+        assert len(s.sim.confirm_log) == 1
+        assert (await s.rt.core.store.get_order(number)).stage is Stage.PROCESSING
+        assert len(reports_about(s, number)) == 1
+
+
+async def test_a_confirmation_recorded_before_a_crash_is_reported_once_and_not_as_already(
+    tmp_path,
+):
+    async with bot_stack(tmp_path) as s:
+        number = s.add_order()
+        await intake(s.rt.core, "main")
+        await s.slack.send_command("/confirm", number, channel="C0SHOP1")
+        async with s.rt.core.store.read() as r:
+            (request,) = await open_requests(r)
+        worker: RequestWorker = s.rt.worker
+        await worker._execute(request)  # confirmed and recorded … then the process dies
+        await s.crash()
+        await s.restart()
+        await s.settle()
+        assert len(s.sim.confirm_log) == 1
+        posted = reports_about(s, number)
+        assert len(posted) == 1
+        assert "既に" not in posted[0].text + str(posted[0].blocks)
+        await s.settle()  # nothing left to post, nothing posted again
+        assert len(reports_about(s, number)) == 1
+
+
+async def test_a_redelivered_click_and_a_double_click_make_one_request(tmp_path):
+    async with bot_stack(tmp_path) as s:
+        number = s.add_order()
+        await intake(s.rt.core, "main")
+        await s.slack.send_command("/confirm", f"{number}", channel="C0SHOP1")
+        async with s.rt.core.store.read() as r:
+            assert len(await open_requests(r)) == 1
+        # the same order confirmed from two buttons of one card while the first is open
+        from core.model import Request, RequestKind
+
+        first, new = await s.rt.deps.request(
+            RequestKind.CONFIRM,
+            "main",
+            [number],
+            "U0TANAKA",
+            delivery_key="click:T1:confirm",
+            open_key=f"confirm:{number}",
+        )
+        again, new_again = await s.rt.deps.request(
+            RequestKind.CONFIRM,
+            "main",
+            [number],
+            "U0TANAKA",
+            delivery_key="click:T1:confirm",  # Slack redelivered the same click
+            open_key=f"confirm:{number}",
+        )
+        double, new_double = await s.rt.deps.request(
+            RequestKind.CONFIRM,
+            "main",
+            [number],
+            "U0SATO",
+            delivery_key="click:T2:confirm",  # a second click while the first is open
+            open_key=f"confirm:{number}",
+        )
+        assert new and not new_again and not new_double
+        assert first.id == again.id == double.id
+        assert isinstance(first, Request)
+        await s.settle()
+        assert len(s.sim.confirm_log) == 1
+
+
+async def test_a_role_removed_after_the_ack_is_refused_at_the_effect(tmp_path):
+    async with bot_stack(tmp_path, confirmers=["U0TANAKA"]) as s:
+        number = s.add_order()
+        await intake(s.rt.core, "main")
+        result = await s.slack.send_command("/confirm", number, channel="C0SHOP1")
+        assert "受け付けました" in result.body
+        s.rt.deps.auth.confirmers = ["U0SATO"]  # 田中 lost the role before the worker ran
+        await s.settle()
+        assert s.sim.calls_to("confirmOrder") == []
+        assert (await s.rt.core.store.get_order(number)).stage is Stage.AWAITING
+        assert any("権限" in m.text + str(m.blocks) for m in s.slack.messages("C0SHOP1"))
+
+
+async def test_a_bulk_confirmation_shows_one_message_counting_up_then_the_result(tmp_path):
+    from handlers.render import ids
+
+    async with bot_stack(tmp_path) as s:
+        for _ in range(150):
+            s.add_order()
+        await intake(s.rt.core, "main")
+        await s.slack.send_command("/confirm", "all", channel="C0SHOP1")
+        prompt = s.slack.ephemerals("U0TANAKA")[-1]
+        button = next(
+            e
+            for b in prompt.blocks
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["action_id"] == ids.CONFIRM_ALL
+        )
+        await s.slack.click(
+            channel="C0SHOP1",
+            message_ts=prompt.ts,
+            action_id=ids.CONFIRM_ALL,
+            value=button["value"],
+        )
+        await s.settle()
+        assert len(s.sim.calls_to("confirmOrder")) == 2
+        assert len(s.sim.confirm_log) == 150
+        top_level = [
+            m
+            for m in s.slack.messages("C0SHOP1")
+            if not m.thread_ts and not str(m.metadata).count("digest:")
+        ]
+        assert len(top_level) == 1  # the progress message became the report
+        assert len(s.slack.calls_to("chat.update")) >= 2  # 100/150, then the result
+        assert "150" in top_level[0].text + str(top_level[0].blocks)
