@@ -15,10 +15,14 @@ SLACK_PATH = "/slack/events"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def health_routes(core: Core, *, mode: str) -> list[web.RouteDef]:
-    """Routes for /healthz; 200 when the database answers, 503 otherwise."""
+def health_routes(
+    core: Core, *, mode: str, stalled: Callable[[], bool] | None = None
+) -> list[web.RouteDef]:
+    """Routes for /healthz; 200 when the database answers and no job is stuck, 503 otherwise."""
 
     async def healthz(_: web.Request) -> web.Response:
+        if stalled is not None and stalled():  # a shop cycle or the publisher is stuck
+            return web.json_response({"ok": False}, status=503)
         try:
             db_ok = await core.store.ping()
         except Exception:  # a broken database is exactly what this endpoint reports

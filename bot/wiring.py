@@ -61,7 +61,7 @@ class Runtime:
         application = self.app.web_app(path=SLACK_PATH, port=self.settings.port)
         application.middlewares.append(slack_request_guard)
         mode = "socket" if self.settings.socket_mode else "http"
-        application.add_routes(health_routes(self.core, mode=mode))
+        application.add_routes(health_routes(self.core, mode=mode, stalled=self.jobs.stalled))
         return application
 
 
@@ -177,7 +177,7 @@ async def running(
                 timedelta(seconds=settings.poll_interval_seconds),
                 tick=tick,
                 rates=rates,
-                after_cycle=[publisher.drain, daily, publisher.drain],
+                periodic=[("publisher", publisher.drain, tick), ("daily", daily, tick)],
             )
             try:
                 yield Runtime(settings, core, slack, app, deps, jobs, tracker, session)
