@@ -114,6 +114,12 @@ async def health(s: Stack) -> tuple[int, dict[str, Any]]:
         return response.status, await response.json()
 
 
+def cycled_within(s: Stack, shop: str, seconds: float) -> bool:
+    """Whether the shop's cycle completed in the last ``seconds`` of virtual time."""
+    last = s.rt.jobs.coordinators[f"shop:{shop}"].last_success
+    return last is not None and (s.clock.now() - last).total_seconds() <= seconds
+
+
 @asynccontextmanager
 async def jobs_running(s: Stack) -> AsyncIterator[asyncio.Task[None]]:
     """The runtime's jobs as `serve` runs them; cancelled (and awaited) on the way out."""
@@ -149,6 +155,7 @@ async def test_a_publisher_stuck_on_slack_neither_stalls_polling_nor_looks_healt
             late = [s.add_order("main"), s.add_order("api")]
             await clock.run_for(45)  # at least one intake (every 30 s) of each shop
             assert set(await s.rt.core.store.known_numbers(late)) == set(late)
+            assert cycled_within(s, "main", 15) and cycled_within(s, "api", 15)
             assert await health(s) == (503, {"ok": False})  # the publisher is 65 s behind
 
             s.slack.gate.open()
@@ -172,6 +179,7 @@ async def test_a_shop_whose_rms_hangs_turns_healthz_503_until_its_cycle_complete
             assert (await health(s))[0] == 200  # 30 s < 3 × 15 s
             await clock.run_for(20)
             assert await health(s) == (503, {"ok": False})
+            assert cycled_within(s, "main", 15)  # the other shop goes on as usual
 
             s.sim.gate.open()  # RMS answers: the cycle completes
             await clock.run_for(5)
