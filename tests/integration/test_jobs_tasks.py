@@ -142,6 +142,23 @@ def gated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stack, "RmsSimulator", GatedRms)
 
 
+async def test_fifty_cards_at_slacks_pace_do_not_delay_polling(tmp_path: Path):
+    clock = SteppedClock()
+    async with bot_stack(tmp_path, clock=clock, poll_interval_seconds=30) as s:
+        cards = [s.add_order("main", postage=-9999) for _ in range(50)]
+        async with jobs_running(s):
+            await clock.run_for(5)
+            late = [s.add_order("main"), s.add_order("api")]
+            await clock.run_for(35)  # the cards take ~55 s at 1 post per 1.1 s in C0SHOP1
+            assert set(await s.rt.core.store.known_numbers(late)) == set(late)
+            assert cycled_within(s, "main", 15) and cycled_within(s, "api", 15)
+            posted = " ".join(m.text for m in s.slack.messages("C0SHOP1"))
+            assert not all(number in posted for number in cards)  # still posting
+            await clock.run_for(60)
+            posted = " ".join(m.text for m in s.slack.messages("C0SHOP1"))
+            assert all(number in posted for number in cards)
+
+
 @pytest.mark.usefixtures("gated")
 async def test_a_publisher_stuck_on_slack_neither_stalls_polling_nor_looks_healthy(tmp_path: Path):
     clock = SteppedClock()
