@@ -7,6 +7,7 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from bot.coordinator import Coordinator
 from core.service import Core
@@ -87,7 +88,7 @@ class Jobs:
         clock = self.core.clock
         for shop in self.core.shops:
             if f"shop:{shop}" not in self.coordinators:
-                refresh = _bind(self.shop_cycle, shop)
+                refresh = partial(self.shop_cycle, shop)
                 self.coordinators[f"shop:{shop}"] = Coordinator(
                     f"shop:{shop}", refresh, self.tick, clock
                 )
@@ -126,10 +127,3 @@ class Jobs:
             for name, c in self.coordinators.items()
             if name.startswith("shop:") or name in self.watched
         )
-
-
-def _bind(cycle: Callable[[str], Awaitable[None]], shop: str) -> Job:
-    async def refresh() -> None:
-        await cycle(shop)
-
-    return refresh
