@@ -1,29 +1,33 @@
-"""The periodic loops: intake, adaptive result polling, reconciliation, publishing, daily jobs."""
+"""The periodic work, each on its own task: per-shop cycles, the publisher, the daily jobs, ..."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
+from bot.coordinator import Coordinator
 from core.service import Core
 from core.sync import intake, poll, reconcile
 
-logger = logging.getLogger(__name__)
-
 Job = Callable[[], Awaitable[object]]
+Periodic = tuple[str, Job, float]  # (name, one run, seconds between runs)
 
 
 @dataclass
 class Jobs:
-    """Runs every shop's cycle on the core's Clock; one failing job never stops the others.
+    """Runs every shop's cycle and every periodic job as separate tasks on the core's Clock.
 
-    The intake runs every ``poll_interval``; result polling runs every ``tick`` for the orders
-    whose own next poll is due (young orders sooner — see core.lifecycle.Policy) and spends at
-    most ``budget`` of the shop's request rate on it (DESIGN §8: ≤ 20 %).
+    A slow or failing task never holds up another: 50 cards at Slack's pace do not delay
+    polling, one shop whose RMS hangs does not delay the others. Per shop, the intake runs
+    every ``poll_interval``; result polling runs every ``tick`` for the orders whose own next
+    poll is due (young orders sooner — see core.lifecycle.Policy) and spends at most ``budget``
+    of the shop's request rate on it (DESIGN §8: ≤ 20 %). ``periodic`` holds the other jobs,
+    e.g. ``("publisher", publisher.drain, 15.0)``; /healthz watches every shop and the
+    ``watched`` ones (a long bulk confirm or a slow daily run is not a stuck bot).
     """
 
     core: Core
@@ -31,65 +35,101 @@ class Jobs:
     tick: float = 15.0
     budget: float = 0.2
     rates: dict[str, float] = field(default_factory=dict)  # shop → requests per second
-    after_cycle: list[Job] = field(default_factory=list)  # publisher drain, daily jobs …
+    periodic: list[Periodic] = field(default_factory=list)
+    watched: frozenset[str] = frozenset({"publisher"})  # periodic jobs /healthz watches
     next_intake: dict[str, datetime] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)
-    started: bool = False
-    concurrency: int = 25  # shops at once: rate-limit waits overlap, parsed orders do not pile up
+    concurrency: int = 25  # shop cycles at once: parsed orders of 50 shops do not pile up
+    coordinators: dict[str, Coordinator] = field(default_factory=dict)  # "shop:main", "publisher"
+    _reconciled: set[str] = field(default_factory=set, init=False)  # past start-up reconcile
+    _slots: asyncio.Semaphore | None = field(default=None, init=False)
 
     def poll_calls_per_tick(self, shop: str) -> int:
         """getOrder calls the poller may spend per tick within the request budget."""
         rate = self.rates.get(shop, 1.0)
         return max(1, math.floor(rate * self.tick * self.budget))
 
-    async def startup(self) -> None:
-        """Reconcile every intent left unfinished by a previous process."""
+    def job(self, name: str) -> Job:
+        """The periodic job called ``name`` (tests run one on demand)."""
+        return next(run for key, run, _ in self.periodic if key == name)
+
+    async def shop_cycle(self, shop: str) -> None:
+        """Start-up reconcile once, then intake where due, budgeted result polling and stale-intent
+        reconciliation. Every step runs even if an earlier one raised; the first error is raised
+        at the end (so the coordinator logs it once)."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        async with self._slots:
+            steps: list[Callable[[], Awaitable[object]]] = []
+            if shop not in self._reconciled:
+                steps.append(lambda: self._startup_reconcile(shop))
+            now = self.core.clock.now()
+            if now >= self.next_intake.get(shop, now):
+                self.next_intake[shop] = now + self.poll_interval
+                steps.append(lambda: intake(self.core, shop))
+            max_calls = self.poll_calls_per_tick(shop)
+            steps.append(lambda: poll(self.core, shop, max_calls=max_calls))
+            steps.append(lambda: reconcile(self.core, shop))
+            error: Exception | None = None
+            for step in steps:
+                try:
+                    await step()
+                except Exception as exc:  # the next step still runs; CancelledError passes
+                    error = error or exc
+            if error is not None:
+                raise error
+
+    async def _startup_reconcile(self, shop: str) -> None:
+        """Resolve the intents a previous process left unfinished."""
+        await reconcile(self.core, shop, startup=True)
+        self._reconciled.add(shop)
+
+    def _coordinators(self) -> list[Coordinator]:
+        """One coordinator per shop and per periodic job, made once and kept (their state)."""
+        clock = self.core.clock
         for shop in self.core.shops:
-            await self._guard(f"reconcile:{shop}", reconcile(self.core, shop, startup=True))
-        self.started = True
+            if f"shop:{shop}" not in self.coordinators:
+                refresh = partial(self.shop_cycle, shop)
+                self.coordinators[f"shop:{shop}"] = Coordinator(
+                    f"shop:{shop}", refresh, self.tick, clock
+                )
+        for name, run, interval in self.periodic:
+            if name not in self.coordinators:
+                self.coordinators[name] = Coordinator(name, run, interval, clock)
+        return list(self.coordinators.values())
 
     async def cycle(self) -> None:
-        """One tick: every shop's work side by side (each waits only on its own licence key's
-        rate limit), then the hooks (publishing, daily jobs)."""
-        if not self.started:
-            await self.startup()
-        now = self.core.clock.now()
-        slots = asyncio.Semaphore(self.concurrency)
-
-        async def one(shop: str) -> None:
-            async with slots:
-                await self._shop_cycle(shop, now)
-
-        await asyncio.gather(*(one(shop) for shop in self.core.shops))
-        for hook in self.after_cycle:
-            await self._guard(getattr(hook, "__name__", "hook"), hook())
-
-    async def _shop_cycle(self, shop: str, now: datetime) -> None:
-        """Intake where due, result polling within the budget, stale-intent reconciliation."""
-        if now >= self.next_intake.get(shop, now):
-            self.next_intake[shop] = now + self.poll_interval
-            await self._guard(f"intake:{shop}", intake(self.core, shop))
-        await self._guard(
-            f"poll:{shop}", poll(self.core, shop, max_calls=self.poll_calls_per_tick(shop))
-        )
-        await self._guard(f"reconcile:{shop}", reconcile(self.core, shop))
+        """Everything once, in order: all shops side by side, then each periodic job (tests and
+        benchmarks step the bot with this; ``run`` is what the bot does)."""
+        every = self._coordinators()
+        shops = [c for c in every if c.name.startswith("shop:")]
+        await asyncio.gather(*(c.async_refresh() for c in shops))
+        for coordinator in every:
+            if coordinator not in shops:
+                await coordinator.async_refresh()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Cycle until ``stop`` is set; cancellation propagates (never swallowed)."""
-        while not stop.is_set():
-            await self.cycle()
-            await self.core.clock.sleep(self.tick)
-
-    async def _guard(self, name: str, work: Awaitable[object]) -> None:
-        """Run one job; log once when it starts failing and once when it recovers."""
+        """Run every coordinator on its own task until ``stop`` is set or this is cancelled; the
+        tasks are cancelled and awaited either way (cancellation is never swallowed)."""
+        tasks = [asyncio.create_task(c.run(), name=c.name) for c in self._coordinators()]
         try:
-            await work
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug in one job must not stop the bot
-            if name not in self.failures:
-                logger.exception("job %s failed", name)
-            self.failures[name] = type(exc).__name__
-            return
-        if self.failures.pop(name, None) is not None:
-            logger.info("job %s recovered", name)
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def wake(self, name: str) -> None:
+        """Run the periodic job ``name`` now instead of at its next interval."""
+        for coordinator in self._coordinators():
+            if coordinator.name == name:
+                coordinator.wake.set()
+
+    def stalled(self) -> bool:
+        """True when a running shop cycle or watched job has not completed for 3× its
+        interval (/healthz answers 503)."""
+        now = self.core.clock.now()
+        return any(
+            c.stale(now)
+            for name, c in self.coordinators.items()
+            if name.startswith("shop:") or name in self.watched
+        )

@@ -14,14 +14,19 @@ SLACK_PATH = "/slack/events"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def health_routes(core: Core, *, mode: str) -> list[web.RouteDef]:
-    """Routes for /healthz: status only, 200 when the database answers, 503 otherwise.
+def health_routes(
+    core: Core, *, mode: str, stalled: Callable[[], bool] | None = None
+) -> list[web.RouteDef]:
+    """Routes for /healthz: status only; 200 when the database answers and no job is stuck,
+    503 otherwise.
 
     Anyone who can reach the port can read it, so it says nothing about shops (names, last
     RMS success, licence expiry); App Home and `/rms` show those to authorised users.
     """
 
     async def healthz(_: web.Request) -> web.Response:
+        if stalled is not None and stalled():  # a shop cycle or the publisher is stuck
+            return web.json_response({"ok": False}, status=503)
         try:
             ok = await core.store.ping()
         except Exception:  # a broken database is exactly what this endpoint reports

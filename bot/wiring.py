@@ -69,11 +69,13 @@ class Runtime:
         """
         if self.settings.socket_mode:
             application = web.Application()
-            application.add_routes(health_routes(self.core, mode="socket"))
+            application.add_routes(
+                health_routes(self.core, mode="socket", stalled=self.jobs.stalled)
+            )
             return application
         application = self.app.web_app(path=SLACK_PATH, port=self.settings.port)
         application.middlewares.append(slack_request_guard)
-        application.add_routes(health_routes(self.core, mode="http"))
+        application.add_routes(health_routes(self.core, mode="http", stalled=self.jobs.stalled))
         return application
 
 
@@ -192,15 +194,17 @@ async def running(
             worker = RequestWorker(
                 core, partial(_may, auth), progress=BulkProgress(store, poster, settings.language)
             )
-            deps.wake = worker.wake
-            app = create_app(deps, slack, settings.slack_signing_secret)
             jobs = Jobs(
                 core,
                 timedelta(seconds=settings.poll_interval_seconds),
                 tick=tick,
                 rates=rates,
-                after_cycle=[publisher.drain, daily, worker.run_once, publisher.drain],
+                periodic=[("publisher", publisher.drain, tick), ("daily", daily, tick)],
             )
+            # Stored requests run at once (the ack wakes the worker), and at least every tick.
+            jobs.periodic.insert(0, ("requests", partial(_run_requests, worker, jobs), tick))
+            deps.wake = partial(jobs.wake, "requests")
+            app = create_app(deps, slack, settings.slack_signing_secret)
             # Members can read history, which recovering an interrupted post needs; never fatal.
             summary = [settings.summary_channel] if settings.summary_channel else []
             await join_channels(slack, [s.channel for s in shops] + summary)
@@ -210,6 +214,11 @@ async def running(
                 await tracker.drain()
     finally:
         await session.close()
+
+
+async def _run_requests(worker: RequestWorker, jobs: Jobs) -> None:
+    if await worker.run_once():  # reports to post: the publisher runs now
+        jobs.wake("publisher")
 
 
 ROLE_OF = {
@@ -278,16 +287,11 @@ async def serve(settings: Settings) -> None:
         )
         tune_gc()
         jobs = asyncio.create_task(rt.jobs.run(stop), name="jobs")
-        requests = asyncio.create_task(
-            rt.worker.run_forever(after=partial(rt.deps.publisher.drain, digests=False)),
-            name="requests",
-        )
         await stop.wait()
         logger.info("shutting down: finishing in-flight work")
-        for task in (jobs, requests):
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+        jobs.cancel()
+        with suppress(asyncio.CancelledError):
+            await jobs
         if socket_handler is not None:
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()

@@ -50,38 +50,19 @@ class RequestWorker:
         self.core = core
         self.authorize = authorize
         self.progress = progress
-        self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-
-    def wake(self) -> None:
-        """A request was stored: run it now rather than at the next tick."""
-        self._wake.set()
 
     async def run_once(self) -> int:
         """Run every unfinished request; returns how many finished."""
         finished = 0
         async with self._lock:
             while True:
-                self._wake.clear()
                 async with self.core.store.read() as r:
                     batch = await open_requests(r)
                 if not batch:
                     return finished
                 for request in batch:
                     finished += await self._run(request)
-
-    async def run_forever(
-        self, *, interval: float = 5.0, after: Callable[[], Awaitable[object]] | None = None
-    ) -> None:
-        """Run requests as they arrive (woken by submit) and at least every ``interval``;
-        ``after`` runs when some finished (the publisher posts their reports at once)."""
-        while True:
-            try:
-                if await self.run_once() and after is not None:
-                    await after()
-            except Exception:  # a broken database must not end the loop; logged once a turn
-                logger.exception("request worker failed; retrying")
-            await self.core.clock.wait(self._wake, interval)
 
     async def _run(self, request: Request) -> int:
         now = self.core.clock.now()

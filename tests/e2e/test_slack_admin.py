@@ -41,7 +41,7 @@ async def test_licence_key_is_renewed_through_the_modal_and_never_shown(tmp_path
         )
         assert answer.status == 200
         await s.settle()
-        daily = s.rt.jobs.after_cycle[1]
+        daily = s.rt.jobs.job("daily")
         for _ in range(6):  # probes every 5 minutes; the key works after 20
             s.clock.advance(minutes=5)
             await daily()
@@ -85,7 +85,7 @@ async def test_daily_summary_is_posted_once_at_18_jst_even_across_restarts(tmp_p
 
     clock = FakeClock(datetime(2026, 11, 28, 8, 0, tzinfo=UTC))  # 17:00 JST
     async with bot_stack(tmp_path, clock=clock, summary_channel="C0SUMMARY") as s:
-        daily = s.rt.jobs.after_cycle[1]
+        daily = s.rt.jobs.job("daily")
         await daily()
         before = len(s.slack.messages("C0SUMMARY"))
         clock.advance(hours=1, minutes=1)  # 18:01 JST
@@ -93,5 +93,5 @@ async def test_daily_summary_is_posted_once_at_18_jst_even_across_restarts(tmp_p
         await daily()
         assert len(s.slack.messages("C0SUMMARY")) == before + 1
     async with bot_stack(tmp_path, clock=clock, summary_channel="C0SUMMARY") as s2:
-        await s2.rt.jobs.after_cycle[1]()
+        await s2.rt.jobs.job("daily")()
         assert s2.slack.messages("C0SUMMARY") == []  # the restarted bot does not repeat it
