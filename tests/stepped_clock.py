@@ -40,6 +40,20 @@ class SteppedClock(FakeClock):
         heapq.heappush(self._sleepers, (due, next(self._seq), wake, asyncio.current_task()))
         await wake  # a cancelled sleeper's future is cancelled too, and skipped when due
 
+    async def wait(self, event: asyncio.Event, seconds: float) -> None:
+        """Until ``event`` is set (another task woke the sleeper) or ``seconds`` have passed."""
+        if event.is_set():
+            return
+        due: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        deadline = self._now + timedelta(seconds=seconds)  # registered now, before any await
+        heapq.heappush(self._sleepers, (deadline, next(self._seq), due, asyncio.current_task()))
+        woken = asyncio.ensure_future(event.wait())
+        try:
+            await asyncio.wait({due, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            due.cancel()  # a cancelled deadline is skipped when it comes
+
     async def settle(self) -> None:
         """Let every task run until it waits on this clock or on something only the test or
         another task can end — except as many as the test holds at a gate (``held``)."""
@@ -65,7 +79,8 @@ class SteppedClock(FakeClock):
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.settle_timeout
         while True:
-            await asyncio.sleep(0)
+            for _ in range(3):  # a woken waiter may be a few callbacks away from running
+                await asyncio.sleep(0)
             if done() or loop.time() > give_up:
                 return
             await asyncio.sleep(0.001)  # real time only for loopback I/O and SQLite's thread
@@ -75,6 +90,7 @@ class SteppedClock(FakeClock):
 _IDLE_FRAMES = frozenset(
     {
         "SteppedClock.sleep",
+        "SteppedClock.wait",
         "Event.wait",
         "Lock.acquire",
         "Semaphore.acquire",

@@ -161,3 +161,23 @@ async def test_only_shop_cycles_and_watched_jobs_count_as_stalled():
         assert not jobs.stalled()  # daily alone is not watched
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_a_woken_job_runs_at_once_instead_of_at_its_next_interval():
+    """The ack of a stored request wakes the request worker: it does not wait for the tick."""
+    clock = SteppedClock()
+    runs: list[float] = []
+    start = clock.now()
+
+    async def worker() -> None:
+        runs.append((clock.now() - start).total_seconds())
+
+    async with jobs_of(clock, [("requests", worker, 10.0)]) as jobs:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(jobs.run(stop))
+        await clock.run_for(3)
+        jobs.wake("requests")  # a request was stored at t = 3
+        await clock.run_for(1)
+        stop.set()
+        await runner
+    assert runs == [0.0, 3.0]
