@@ -214,6 +214,7 @@ class Settings(BaseSettings):
     timezone: Annotated[str, _Trim, AfterValidator(_known_zone)] = "Asia/Tokyo"
     summary_channel: ChannelId | None = None
     stuck_after_hours: float = Field(2, gt=0)
+    bundle_window_hours: float = Field(48, gt=0)
     # people
     confirmers: PeopleIds = ()
     admins: PeopleIds = ()

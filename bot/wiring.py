@@ -71,6 +71,7 @@ def _policy(settings: Settings) -> Policy:
         poll_interval=interval,
         young_interval=min(interval, timedelta(seconds=60)),
         stuck_after=timedelta(hours=settings.stuck_after_hours),
+        bundle_window=timedelta(hours=settings.bundle_window_hours),
     )
 
 

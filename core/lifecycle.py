@@ -27,6 +27,9 @@ class Policy:
     stuck_after: timedelta = timedelta(hours=2)
     stuck_after_prepay: timedelta = timedelta(hours=72)
     deadline_warn_days: int = DEADLINE_WARN_DAYS
+    bundle_window: timedelta = timedelta(
+        hours=48
+    )  # 楽天処理済 orders stay 同梱 candidates this long
 
     def next_poll(self, record: OrderRecord, now: datetime) -> datetime:
         """When to read an in-flight order again: sooner while it is young."""
