@@ -49,6 +49,15 @@ async def _finished(h: Harness) -> str:
     return number
 
 
+async def _finished_then_new(h: Harness) -> tuple[str, str]:
+    """A 楽天処理済 order, then two hours later a new order (注文確認待ち) of the same person."""
+    finished = await _finished(h)
+    h.clock.advance(hours=2)
+    new = _same_person(h)
+    await intake(h.core, "main")
+    return finished, new
+
+
 async def test_an_order_finished_ten_days_ago_is_not_a_candidate() -> None:
     async with harness() as h:
         old = await _finished(h)
@@ -75,10 +84,7 @@ async def test_the_window_for_finished_orders_is_configurable() -> None:
 
 async def test_a_member_shipped_since_our_last_read_is_refused_after_the_re_read() -> None:
     async with harness() as h:
-        shipped = await _finished(h)
-        h.clock.advance(hours=2)
-        new = _same_person(h)
-        await intake(h.core, "main")
+        shipped, new = await _finished_then_new(h)
         assert [len(g) for g in await candidates(h.core, "main")] == [2]
         await confirm(h.core, "main", [new], "U0TANAKA")
         h.sim.set_progress(shipped, 500)  # 発送済 in RMS; we stopped polling it at 300
@@ -104,10 +110,7 @@ async def test_a_member_shipped_since_our_last_read_is_refused_after_the_re_read
 
 async def test_a_new_order_with_a_shipped_candidate_stays_confirmable() -> None:
     async with harness() as h:
-        shipped = await _finished(h)
-        h.clock.advance(hours=2)
-        new = _same_person(h)
-        await intake(h.core, "main")
+        shipped, new = await _finished_then_new(h)
         h.sim.set_progress(shipped, 500)
 
         early = await bundle(h.core, "main", [new, shipped], "U0TANAKA")
@@ -119,9 +122,7 @@ async def test_a_new_order_with_a_shipped_candidate_stays_confirmable() -> None:
 
 async def test_a_bundle_of_members_rms_still_shows_open_goes_through_after_the_re_read() -> None:
     async with harness() as h:
-        first = await _finished(h)
-        second = _same_person(h)
-        await intake(h.core, "main")
+        first, second = await _finished_then_new(h)
         await confirm(h.core, "main", [second], "U0TANAKA")
         report = await bundle(h.core, "main", [first, second], "U0TANAKA")
         assert {o.outcome for o in report.outcomes} == {Outcome.BUNDLED}
@@ -129,9 +130,7 @@ async def test_a_bundle_of_members_rms_still_shows_open_goes_through_after_the_r
 
 async def test_when_rms_cannot_be_re_read_nothing_is_bundled() -> None:
     async with harness() as h:
-        first = await _finished(h)
-        second = _same_person(h)
-        await intake(h.core, "main")
+        first, second = await _finished_then_new(h)
         await confirm(h.core, "main", [second], "U0TANAKA")
         h.sim.fail_next("getOrder", count=10, status=500)
 
