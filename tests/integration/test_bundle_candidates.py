@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -16,8 +17,9 @@ from core.lifecycle import Policy
 from core.model import Stage
 from core.outcomes import Outcome, Reason
 from core.sync import intake, poll
+from sandbox.slack.emulator import Ephemeral
 from tests.harness import Harness, harness
-from tests.stack import bot_stack
+from tests.stack import Stack, bot_stack
 
 PERSON = {
     "familyName": "山田",
@@ -170,10 +172,17 @@ async def test_rms_bundle_acks_at_once_and_answers_after_the_re_read(tmp_path: P
         assert ack.status == 200
         said = json.dumps(ack.json, ensure_ascii=False) if ack.json else ack.body
         assert "確認してから同梱します" in said  # the ack promises; the work runs after it
-        await s.settle()
-
-        answer = s.slack.ephemerals("U0TANAKA")[-1]
-        assert answer.source == "response_url"
+        answer = await _reply_through_response_url(s)
         text = answer.text + json.dumps(answer.blocks, ensure_ascii=False)
         assert "同梱できませんでした" in text and "発送済" in text
         assert len(s.sim.calls_to("getOrder")) == reads + 1
+
+
+async def _reply_through_response_url(s: Stack) -> Ephemeral:
+    """The answer the work after the ack posts (bounded wait: the task runs on the real loop)."""
+    for _ in range(2000):
+        replies = [e for e in s.slack.ephemerals("U0TANAKA") if e.source == "response_url"]
+        if replies:
+            return replies[-1]
+        await asyncio.sleep(0.01)
+    raise AssertionError("no answer through the response_url")
