@@ -217,6 +217,7 @@ class Settings(BaseSettings):
     stuck_after_hours: float = Field(2, gt=0)
     retention_days: int = Field(90, ge=1)
     max_postage_yen: int = Field(DEFAULT_MAX_POSTAGE_YEN, ge=0, le=999_999_999)
+    bundle_window_hours: float = Field(48, gt=0)
     # people
     confirmers: PeopleIds = ()
     admins: PeopleIds = ()

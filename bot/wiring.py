@@ -86,6 +86,7 @@ def _policy(settings: Settings) -> Policy:
         young_interval=min(interval, timedelta(seconds=60)),
         stuck_after=timedelta(hours=settings.stuck_after_hours),
         max_postage_yen=settings.max_postage_yen,
+        bundle_window=timedelta(hours=settings.bundle_window_hours),
     )
 
 

@@ -7,15 +7,16 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
 
-from core.model import OrderRecord, Stage
+from core.model import CANCELLED_PROGRESS, OrderRecord, Progress, Stage
 from core.outcomes import OrderOutcome, Outcome, Reason, Report
-from core.service import Core
+from core.service import Core, Read, apply_in, read_orders
 
 CONFIRMED = frozenset({Stage.PROCESSING, Stage.PROCESSED})
-CANDIDATE_STAGES = frozenset(
-    {Stage.AWAITING, Stage.NEEDS_ACTION, Stage.PROCESSING, Stage.PROCESSED}
-)
+# 注文確認待ち … 楽天処理中: still open. 楽天処理済 joins them only within the bundle window,
+# because polling stops there and a long-shipped order would otherwise stay a candidate forever.
+OPEN_STAGES = frozenset({Stage.AWAITING, Stage.NEEDS_ACTION, Stage.PROCESSING})
 
 
 def destination_key(record: OrderRecord) -> str:
@@ -33,6 +34,10 @@ def bundle_refusal(record: OrderRecord | None, number: str) -> OrderOutcome | No
     """Why an order cannot join a bundle (pure), or None."""
     if record is None:
         return OrderOutcome(number, Outcome.REFUSED, reason=Reason.UNKNOWN_ORDER)
+    if record.stage is Stage.CANCELLED or record.progress in CANCELLED_PROGRESS:
+        return OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.CANCELLED)
+    if record.progress >= Progress.AWAITING_CHANGE:
+        return OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.SHIPPED)
     if record.bundle_id:
         return OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.ALREADY_BUNDLED)
     if record.snapshot.fee_unset:
@@ -42,37 +47,54 @@ def bundle_refusal(record: OrderRecord | None, number: str) -> OrderOutcome | No
     return None
 
 
+def bundle_refusals(
+    wanted: Sequence[str], records: dict[str, OrderRecord]
+) -> list[OrderOutcome] | None:
+    """Every member's outcome when the bundle must be refused (pure), or None when it may go."""
+    outcomes = [o for o in (bundle_refusal(records.get(n), n) for n in wanted) if o is not None]
+    if len(wanted) < 2:
+        outcomes = [OrderOutcome(n, Outcome.REFUSED, reason=Reason.TOO_FEW) for n in wanted]
+    elif not outcomes and len({destination_key(records[n]) for n in wanted}) > 1:
+        outcomes = [
+            OrderOutcome(n, Outcome.REFUSED, records[n].stage, reason=Reason.DIFFERENT_DESTINATION)
+            for n in wanted
+        ]
+    if not outcomes:
+        return None
+    by_number = {o.order_number: o for o in outcomes}
+    return [by_number.get(n) or OrderOutcome(n, Outcome.REFUSED, records[n].stage) for n in wanted]
+
+
 async def bundle(core: Core, shop: str, numbers: Sequence[str], actor: str) -> Report:
-    """Bundle orders into one shipment, or refuse all of them with per-order reasons."""
+    """Bundle orders into one shipment, or refuse all of them with per-order reasons.
+
+    Every member is re-read from RMS (getOrder) right before bundling: our last read may be
+    old, and a member shipped or cancelled since then must not hold the others.
+    """
     wanted = list(dict.fromkeys(numbers))
+    records = {n: r for n, r in (await core.store.get_orders(wanted)).items() if r.shop == shop}
+    refused = bundle_refusals(wanted, records)
+    read: Read | None = None
+    if refused is None:  # worth asking RMS: the rules pass on what we knew
+        failed: dict[str, OrderOutcome] = {}
+        read = await read_orders(core, shop, wanted, failed)
+        if read is None:
+            return await _refuse(core, shop, actor, wanted, [failed[n] for n in wanted])
+        for number in wanted:
+            if number not in read.found:
+                records.pop(number, None)  # RMS no longer knows it: UNKNOWN_ORDER
     now = core.clock.now()
-    async with core.store.tx() as tx:
-        records = await tx.get_orders(wanted)
-        records = {n: r for n, r in records.items() if r.shop == shop}
-        refusals = [bundle_refusal(records.get(n), n) for n in wanted]
-        outcomes = [r for r in refusals if r is not None]
-        if len(wanted) < 2:
-            outcomes = [OrderOutcome(n, Outcome.REFUSED, reason=Reason.TOO_FEW) for n in wanted]
-        elif not outcomes and len({destination_key(records[n]) for n in wanted}) > 1:
-            outcomes = [
-                OrderOutcome(
-                    n, Outcome.REFUSED, records[n].stage, reason=Reason.DIFFERENT_DESTINATION
-                )
-                for n in wanted
-            ]
-        if outcomes:
-            refused = {o.order_number for o in outcomes}
-            for n in wanted:
-                if n not in refused:
-                    outcomes.append(OrderOutcome(n, Outcome.REFUSED, records[n].stage))
+    async with core.store.tx() as tx:  # one unit of work: what RMS said, then the bundle
+        if read is not None:
+            await apply_in(tx, core, shop, read)
+        fresh = await tx.get_orders(n for n in wanted if n in records)
+        records = {n: r for n, r in fresh.items() if r.shop == shop}
+        refused = bundle_refusals(wanted, records)
+        if refused is not None:
             await tx.audit(shop, actor, "bundle", "refused", now, detail={"orders": wanted})
-            by_number = {o.order_number: o for o in outcomes}
-            return Report(shop, actor, "bundle", tuple(by_number[n] for n in wanted))
+            return Report(shop, actor, "bundle", tuple(refused))
         bundle_id = "B" + hashlib.sha1("|".join(sorted(wanted)).encode()).hexdigest()[:10]  # noqa: S324
-        await tx.execute(
-            "INSERT OR REPLACE INTO bundles (id, shop, created_by, created_at) VALUES (?,?,?,?)",
-            (bundle_id, shop, actor, now.isoformat()),
-        )
+        await tx.save_bundle(bundle_id, shop, actor, now)
         for n in wanted:
             await tx.save_order(replace(records[n], bundle_id=bundle_id), now)
             await tx.audit(
@@ -97,8 +119,7 @@ async def unbundle(core: Core, shop: str, number: str, actor: str) -> Report:
                 shop, actor, "unbundle", (OrderOutcome(number, Outcome.REFUSED, reason=reason),)
             )
         bundle_id = record.bundle_id
-        rows = await tx.rows("SELECT number FROM orders WHERE bundle_id = ?", (bundle_id,))
-        members = await tx.get_orders(row["number"] for row in rows)
+        members = await tx.get_orders(await tx.bundle_members(bundle_id))
         for member in members.values():
             await tx.save_order(replace(member, bundle_id=None), now)
             await tx.audit(
@@ -110,7 +131,7 @@ async def unbundle(core: Core, shop: str, number: str, actor: str) -> Report:
                 order_number=member.number,
                 detail={"bundle": bundle_id},
             )
-        await tx.execute("DELETE FROM bundles WHERE id = ?", (bundle_id,))
+        await tx.delete_bundle(bundle_id)
     return Report(
         shop,
         actor,
@@ -122,11 +143,35 @@ async def unbundle(core: Core, shop: str, number: str, actor: str) -> Report:
     )
 
 
+async def _refuse(
+    core: Core, shop: str, actor: str, wanted: list[str], outcomes: list[OrderOutcome]
+) -> Report:
+    async with core.store.tx() as tx:
+        now = core.clock.now()
+        await tx.audit(shop, actor, "bundle", "refused", now, detail={"orders": wanted})
+    return Report(shop, actor, "bundle", tuple(outcomes))
+
+
+def finished_at(record: OrderRecord) -> datetime:
+    """When an order reached 楽天処理済: RMS's orderFixDatetime, else when we saw it."""
+    return record.snapshot.fixed_at or record.stage_since
+
+
+def is_candidate(record: OrderRecord, now: datetime, window: timedelta) -> bool:
+    """An unbundled order still open, or 楽天処理済 (not shipped) within ``window`` (pure)."""
+    if record.bundle_id or not 100 <= record.progress <= Progress.AWAITING_SHIPMENT:
+        return False
+    if record.stage in OPEN_STAGES:
+        return True
+    return record.stage is Stage.PROCESSED and now - finished_at(record) <= window
+
+
 async def candidates(core: Core, shop: str) -> list[list[OrderRecord]]:
-    """Groups of two or more unbundled orders with the same orderer and destination."""
-    records = await core.store.orders_in_stages(shop, CANDIDATE_STAGES)
+    """Groups of two or more open, unbundled orders with the same orderer and destination."""
+    now, window = core.clock.now(), core.policy.bundle_window
+    records = await core.store.bundle_candidates(shop, OPEN_STAGES, now - window)
     groups: dict[str, list[OrderRecord]] = defaultdict(list)
     for record in records:
-        if not record.bundle_id and 100 <= record.progress <= 300:
+        if is_candidate(record, now, window):
             groups[destination_key(record)].append(record)
     return [g for g in groups.values() if len(g) > 1]

@@ -265,12 +265,12 @@ async def _record_results(
     """Store per-order confirmOrder results; re-read the ones RMS refused."""
     now = core.clock.now()
     refused: dict[str, tuple[str, str]] = {}
-    unanswered = [r.order_number for r in results if r.code == MISSING_RESULT]
+    unclear = {r.order_number: r for r in results if not r.clear}
     async with core.store.tx() as tx:
         records = await tx.get_orders(r.order_number for r in results)
         for result in results:
             number = result.order_number
-            if result.code == MISSING_RESULT:
+            if not result.clear:
                 continue
             if not result.ok:
                 refused[number] = (result.code, result.message)
@@ -304,20 +304,22 @@ async def _record_results(
                 number, Outcome.CONFIRMED, Stage.PROCESSING, by=actor, at=now
             )
     calls = 0
-    if unanswered:  # RMS answered, but not for these: ask getOrder what happened to them
+    if unclear:  # RMS answered, but not clearly for these: ask getOrder what happened to them
         missing = RmsProtocolError(
             "confirmOrder answer had no result for this order", code=MISSING_RESULT
         )
-        still, calls = await _reconcile(core, shop, unanswered, actor, outcomes, missing)
-        if still:
-            await _fail(
-                core,
-                shop,
-                still,
-                actor,
-                outcomes,
-                ErrorInfo(missing.kind, missing.code, missing.message),
+        still, calls = await _reconcile(core, shop, list(unclear), actor, outcomes, missing)
+        by_info: dict[ErrorInfo, list[str]] = {}
+        for number in still or ():  # still 100: surely not confirmed, released, never resent
+            result = unclear[number]
+            info = (
+                ErrorInfo(missing.kind, missing.code, missing.message)
+                if result.code == MISSING_RESULT
+                else ErrorInfo(lookup(result.code).key, result.code, result.message, ("refetched",))
             )
+            by_info.setdefault(info, []).append(number)
+        for info, numbers in by_info.items():
+            await _fail(core, shop, numbers, actor, outcomes, info)
     if refused:
         calls += await _handle_refusals(core, shop, refused, actor, outcomes, retried)
     return calls

@@ -29,6 +29,7 @@ class Policy:
     stuck_after_prepay: timedelta = timedelta(hours=72)
     deadline_warn_days: int = DEADLINE_WARN_DAYS
     max_postage_yen: int = DEFAULT_MAX_POSTAGE_YEN
+    bundle_window: timedelta = timedelta(hours=48)  # 楽天処理済 orders stay 同梱 candidates
 
     def next_poll(self, record: OrderRecord, now: datetime) -> datetime:
         """When to read an in-flight order again: sooner while it is young."""

@@ -165,12 +165,17 @@ _FIELD_BY_WIRE = {
 
 @dataclass(frozen=True, slots=True)
 class ConfirmResult:
-    """RMS's per-order answer to confirmOrder (one MessageModel with an orderNumber)."""
+    """RMS's per-order answer to confirmOrder (one MessageModel with an orderNumber).
+
+    ``clear`` is False when the answer does not say what happened to the order (not named, or a
+    message the bot does not know): it must be reconciled with getOrder, never taken as failed.
+    """
 
     order_number: str
     ok: bool
     code: str
     message: str
+    clear: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ class Reason(StrEnum):
     NOT_AWAITING = "not_awaiting"  # not in 注文確認待ち (already 楽天処理中/済 in RMS)
     IN_FLIGHT = "in_flight"  # a confirmation for it is being sent right now
     NOT_CONFIRMED = "not_confirmed"  # bundling needs every member confirmed (楽天処理中/済)
+    SHIPPED = "shipped"  # RMS shows it past 発送待ち (orderProgress 400–700): too late to bundle
     ALREADY_BUNDLED = "already_bundled"
     NOT_BUNDLED = "not_bundled"
     TOO_FEW = "too_few"  # a bundle needs two or more orders

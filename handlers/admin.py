@@ -67,6 +67,11 @@ class AdminHandlers:
         if needs_confirmer and not await self.d.auth.allowed(user, Role.CONFIRMER):
             await ack(**error_message(say("not_allowed", lang), lang))
             return
+        if req.verb == "bundle":  # re-reads RMS first: never inside Slack's 3 seconds
+            await ack(text=say("accepted_bundle", lang))
+            work = self._bundle(req.shop, req.numbers, user, command["response_url"])
+            self.d.tracker.spawn(work, "bundle")
+            return
         await ack(**await self._answer(req.verb, req.shop, req.numbers, user))
 
     async def _answer(self, verb: str, shop: str, numbers: tuple[str, ...], user: str) -> Message:
@@ -78,8 +83,6 @@ class AdminHandlers:
         if verb == "flagged":
             records = await core.store.orders_in_stages(shop, [Stage.NEEDS_ACTION, Stage.ERROR])
             return flagged_list(records, lang, name, now=now)
-        if verb == "bundle":
-            return bundle_report(await bundle(core, shop, numbers, user), lang, shop_name=name)
         if verb == "unbundle":
             return bundle_report(await unbundle(core, shop, numbers[0], user), lang, shop_name=name)
         if verb == "candidates":
@@ -90,6 +93,14 @@ class AdminHandlers:
                 return error_message(say("summary_unavailable", lang), lang)
             return await hook(shop)
         return help_message(lang)
+
+    async def _bundle(
+        self, shop: str, numbers: tuple[str, ...], user: str, response_url: str
+    ) -> None:
+        core = self.d.core
+        report = await bundle(core, shop, numbers, user)
+        message = bundle_report(report, self.d.lang, shop_name=core.shop(shop).name)
+        await self.d.poster.reply(response_url, message)
 
     async def _open_license_modal(
         self, ack: AsyncAck, command: Body, client: AsyncWebClient, shop: str

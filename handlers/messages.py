@@ -10,6 +10,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Confirming {count} order(s); results will be posted in this channel.",
     ),
     "accepted_refetch": ("RMSステータスを取得しています…", "Fetching the RMS status…"),
+    "accepted_bundle": (
+        "RMSで最新の状態を確認してから同梱します…",
+        "Checking the latest RMS status before bundling…",
+    ),
     "confirm_all_started": (
         "注文確認通知の送信を開始しました。進み具合はチャンネルに表示します。",
         "Started sending confirmations; progress is shown in the channel.",

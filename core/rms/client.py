@@ -21,6 +21,7 @@ from core.errors import (
 from core.model import MAX_NUMBERS_PER_CALL, ConfirmResult, RmsOrder
 from core.ports import Clock
 from core.rms.limiter import RateLimiter
+from core.rms.per_order import confirm_results
 from core.rms.retry import backoff_delay
 from core.rms.translate import interpret, validate
 from core.rms.wire import (
@@ -30,7 +31,6 @@ from core.rms.wire import (
     Envelope,
     GetOrderResponse,
     LicenseExpiryResponse,
-    MessageModel,
     SearchOrderResponse,
     format_rms_datetime,
     halve,
@@ -155,20 +155,25 @@ class RmsHttpClient:
         return orders
 
     async def confirm_orders(self, numbers: Sequence[str]) -> list[ConfirmResult]:
-        """confirmOrder for 1–100 numbers in one call (never retried); one result per number."""
+        """confirmOrder for 1–100 numbers in one call (never retried); one result per number.
+
+        An answer that names orders is read per order whatever its HTTP status (a batch with
+        one bad order may come back as 400); numbers it leaves unclear have ``clear=False``.
+        """
         unique = list(dict.fromkeys(numbers))
         if not unique or len(unique) > MAX_NUMBERS_PER_CALL:
             raise ValueError(
                 f"confirmOrder takes 1–{MAX_NUMBERS_PER_CALL} numbers, got {len(unique)}"
             )
         answer = await self._request(
-            "POST", CONFIRM_PATH, json={"orderNumberList": unique}, write=True, model=Envelope
+            "POST",
+            CONFIRM_PATH,
+            json={"orderNumberList": unique},
+            write=True,
+            model=Envelope,
+            per_order=True,
         )
-        by_number: dict[str, list[MessageModel]] = {}
-        for message in answer.messages:
-            if message.order_number:
-                by_number.setdefault(message.order_number, []).append(message)
-        return [_confirm_result(n, by_number.get(n, [])) for n in unique]
+        return confirm_results(unique, answer.messages)
 
     async def update_postage(self, order: RmsOrder, postage_by_basket: Mapping[int, int]) -> None:
         """updateOrderSender with ``order.raw`` and only the given baskets' postage changed.
@@ -210,6 +215,7 @@ class RmsHttpClient:
         params: Mapping[str, str] | None = None,
         write: bool,
         model: type[_M],
+        per_order: bool = False,
     ) -> _M:
         """Send one call (reads: with retries), translating every failure into core.errors."""
         function = _FUNCTIONS.get(path, path)
@@ -217,7 +223,7 @@ class RmsHttpClient:
         attempt = 1
         while True:
             try:
-                data = await self._send(method, path, function, json, params)
+                data = await self._send(method, path, function, json, params, per_order)
                 result = validate(model, data, function)
             except RmsError as exc:
                 if not exc.retryable or attempt >= attempts:
@@ -242,6 +248,7 @@ class RmsHttpClient:
         function: str,
         payload: Any,
         params: Mapping[str, str] | None,
+        per_order: bool = False,
     ) -> Any:
         await self._limiter.acquire()
         key = self._key()
@@ -271,15 +278,6 @@ class RmsHttpClient:
         finally:
             self._limiter.finished()
         redact = (self._secret, key, token)
-        return interpret(function, status, body, retry_after, self._clock.now(), redact)
-
-
-def _confirm_result(number: str, messages: list[MessageModel]) -> ConfirmResult:
-    if not messages:
-        return ConfirmResult(
-            number, False, "MISSING_RESULT", "RMS returned no result for this order"
+        return interpret(
+            function, status, body, retry_after, self._clock.now(), redact, per_order=per_order
         )
-    chosen = next((m for m in messages if m.is_error), None) or next(
-        (m for m in messages if m.message_type == "INFO"), messages[0]
-    )
-    return ConfirmResult(number, chosen.message_type == "INFO", chosen.message_code, chosen.message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -17,9 +18,11 @@ from core.errors import (
     RmsRejectedError,
     RmsUnavailableError,
 )
+from core.rms.per_order import names_orders
 from core.rms.retry import parse_retry_after
 from core.rms.wire import Envelope, GatewayError, Results
 
+_LOG = logging.getLogger(__name__)
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -30,8 +33,15 @@ def interpret(
     retry_after: str | None,
     now: datetime,
     redact: tuple[str, ...],
+    *,
+    per_order: bool = False,
 ) -> Any:
-    """Map one HTTP answer to its JSON, or raise the matching error (statuses: rms-api.md §9)."""
+    """Map one HTTP answer to its JSON, or raise the matching error (statuses: rms-api.md §9).
+
+    With ``per_order`` (batch writes), an answer of any status whose MessageModelList names
+    orders is returned as data: RMS may have acted on some orders, so the caller reads it order
+    by order instead of failing the whole call (DESIGN §5).
+    """
     text = body.decode("utf-8", errors="replace")
     broken: ValueError | None = None
     try:
@@ -47,6 +57,10 @@ def interpret(
         raise RmsFunctionDisabledError(f"{where} {code} {detail}", code=code, status=status)
     if status == 401 or code.startswith(("ES01", "GA")):
         raise RmsAuthError(f"{where} {code} {detail}".rstrip(), code=code or None, status=status)
+    if per_order and _names_orders(data):
+        if status >= 300:
+            _LOG.warning("RMS %s answered HTTP %d with per-order results", function, status)
+        return data
     if status in (403, 429) or ((status >= 300 or not is_json) and "QPS" in text):
         wait = parse_retry_after(retry_after, now=now)
         raise RmsRateLimitedError(f"{where} rate limited", status=status, retry_after=wait)
@@ -69,6 +83,15 @@ def _results(data: Any) -> Results | None:
         return GatewayError.model_validate(data).results
     except ValidationError:
         return None
+
+
+def _names_orders(data: Any) -> bool:
+    if not isinstance(data, dict):
+        return False
+    try:
+        return names_orders(Envelope.model_validate(data).messages)
+    except ValidationError:
+        return False
 
 
 def _error_codes(data: Any) -> tuple[str, ...]:

@@ -166,6 +166,26 @@ class SqliteStore:
         async with self.read() as r:
             return await r.versions(numbers)
 
+    async def bundle_candidates(
+        self, shop: str, open_stages: Iterable[Stage], finished_since: datetime
+    ) -> list[OrderRecord]:
+        """Unbundled orders in an open stage, or 楽天処理済 since ``finished_since``, oldest first.
+
+        Finished orders stay 楽天処理済 forever (polling stops there), so they are bounded here.
+        """
+        wanted = [s.value for s in open_stages]
+        marks = ",".join("?" * len(wanted))
+        async with self.read() as r:
+            rows = await r.rows(
+                "SELECT number FROM orders WHERE shop = ? AND bundle_id IS NULL AND "  # noqa: S608
+                f"(stage IN ({marks}) OR (stage = ? AND stage_since >= ?)) "
+                "ORDER BY ordered_at, number",
+                (shop, *wanted, Stage.PROCESSED.value, iso(finished_since)),
+            )
+            numbers = [row["number"] for row in rows]
+            found = await r.get_orders(numbers)
+        return [found[n] for n in numbers if n in found]
+
     async def known_numbers(self, numbers: Iterable[str]) -> set[str]:
         """Return which of these order numbers we already have."""
         async with self.read() as r:

@@ -337,6 +337,22 @@ class Tx:
             (state, iso(now), number),
         )
 
+    async def save_bundle(self, bundle_id: str, shop: str, actor: str, at: datetime) -> None:
+        """Record a 同梱 (members carry its id on their order rows)."""
+        await self._db.execute(
+            "INSERT OR REPLACE INTO bundles (id, shop, created_by, created_at) VALUES (?,?,?,?)",
+            (bundle_id, shop, actor, iso(at)),
+        )
+
+    async def bundle_members(self, bundle_id: str) -> list[str]:
+        """Order numbers that belong to a bundle."""
+        rows = await self._all("SELECT number FROM orders WHERE bundle_id = ?", (bundle_id,))
+        return [row["number"] for row in rows]
+
+    async def delete_bundle(self, bundle_id: str) -> None:
+        """Forget a dissolved bundle."""
+        await self._db.execute("DELETE FROM bundles WHERE id = ?", (bundle_id,))
+
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; return the number of rows it changed."""
         cur = await self._db.execute(sql, params)

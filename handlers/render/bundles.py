@@ -9,6 +9,7 @@ from core.model import OrderRecord
 from core.outcomes import Outcome, Report
 from handlers.render.blocks import context, header, line_sections, message
 from handlers.render.i18n import Lang, catalogue, reason_text, stage_label
+from handlers.render.remedy import entry_for
 
 Message = dict[str, Any]
 
@@ -45,6 +46,8 @@ def bundle_report(report: Report, lang: Lang = "ja", *, shop_name: str) -> Messa
     lines = []
     for o in outcomes:
         why = f" — {reason_text(o.reason, lang)}" if o.reason else ""
+        if o.error is not None and not why:  # RMS could not be re-read before bundling
+            why = f" — {entry_for(o.error).title.get(lang)}"
         stage = f" ({stage_label(o.stage, lang)})" if o.stage else ""
         lines.append(f"• `{o.order_number}`{stage}{why}")
     blocks = [header(title), *line_sections(lines), context(_t("rule", lang))]

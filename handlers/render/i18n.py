@@ -81,6 +81,13 @@ _REASONS: dict[Reason, tuple[str, str, str, str]] = {
         "(楽天処理中・楽天処理済)。",
         "Before bundling, fix fees and confirm every order (Rakuten processing / processed).",
     ),
+    Reason.SHIPPED: (
+        "発送済",
+        "shipped",
+        "RMSで既に発送済み以降の状態です (RMSから再取得して確認しました)。同梱できません。",
+        "RMS shows it already shipped or further on (re-read from RMS just now); it cannot be "
+        "bundled.",
+    ),
     Reason.ALREADY_BUNDLED: (
         "同梱済",
         "already bundled",

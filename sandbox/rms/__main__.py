@@ -8,6 +8,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from core.clock import SystemClock
+from sandbox.rms.faults import QUIRKS
 from sandbox.rms.simulator import RmsSimulator
 
 DEMO_SHOP = ("123456", "SP123456_demo_service_secret", "SL123456_demo_licence_key")
@@ -54,6 +55,13 @@ def main(argv: list[str] | None = None) -> None:
         help="requests per second per licence key; 0 disables the limit",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        choices=sorted(QUIRKS),
+        help="switch on an undocumented RMS behaviour (repeatable)",
+    )
     args = parser.parse_args(argv)
     sim = RmsSimulator(
         SystemClock(),
@@ -61,6 +69,8 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         processing_delay=timedelta(minutes=args.processing_minutes),
     )
+    for quirk in args.quirk:
+        sim.set_quirk(quirk)
     numbers = seed_demo_shop(sim)
     base = f"http://{args.host}:{args.port}"
     shop_id, secret, key = DEMO_SHOP

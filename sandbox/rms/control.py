@@ -123,6 +123,11 @@ def add_control_routes(app: web.Application, sim: RmsSimulator) -> None:
         sim.set_maintenance(bool(body.get("on", True)), html=bool(body.get("html", False)))
         return _json({"ok": True})
 
+    async def quirk(request: web.Request) -> web.Response:
+        body = await _body(request)
+        sim.set_quirk(str(body["name"]), bool(body.get("on", True)))
+        return _json({"ok": True, "quirks": sorted(sim.state.quirks)})
+
     async def add_shop(request: web.Request) -> web.Response:
         body = await _body(request)
         sim.add_shop(
@@ -165,6 +170,7 @@ def add_control_routes(app: web.Application, sim: RmsSimulator) -> None:
         ("POST", "/_sim/orders/{number}/postage", set_postage),
         ("POST", "/_sim/fail", fail),
         ("POST", "/_sim/maintenance", maintenance),
+        ("POST", "/_sim/quirks", quirk),
         ("POST", "/_sim/shops", add_shop),
         ("POST", "/_sim/keys", issue_key),
         ("GET", "/_sim/calls", calls),

@@ -17,6 +17,19 @@ FUNCTION_IDS = {
 }
 
 
+BATCH_400_WITH_PER_ORDER_MESSAGES = "batch_status_400_with_per_order_messages"
+"""Quirk: a confirmOrder batch with any per-order ERROR comes back as HTTP 400, still carrying
+one MessageModel per order (rms-api.md §4.3: the status of mixed results is undocumented)."""
+QUIRKS = frozenset({BATCH_400_WITH_PER_ORDER_MESSAGES})
+
+
+def check_quirk(name: str) -> str:
+    """Return ``name`` if the simulator knows this quirk, else raise ValueError naming it."""
+    if name not in QUIRKS:
+        raise ValueError(f"unknown quirk {name!r}; known: {sorted(QUIRKS)}")
+    return name
+
+
 def results(code: str, text: str) -> dict[str, Any]:
     return {"Results": {"errorCode": code, "message": text}}
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.rms.catalog import UNSET
+from sandbox.rms.faults import BATCH_400_WITH_PER_ORDER_MESSAGES
 from sandbox.rms.messages import Reply, bad, error, is_int, message, missing, numbers_errors
 from sandbox.rms.records import Shop
 from sandbox.rms.search import search_order
@@ -57,11 +58,15 @@ def confirm_order(state: RmsState, shop: Shop, body: dict[str, Any], now: dateti
     errors = numbers_errors("CONFIRM_ORDER", body)
     if errors:
         return 400, {"MessageModelList": errors}
-    results = []
+    results, refused = [], False
     for number in body["orderNumberList"]:
         ok, code, text = state.confirm(shop, number, now)
+        refused = refused or not ok
         results.append(message("INFO" if ok else "ERROR", code, text, number))
-    return 200, {"MessageModelList": results}
+    # Mixed results are documented only by analogy as 200 (rms-api.md §4.3); the quirk answers
+    # 400 instead, with the same per-order messages, so the client can be tested against both.
+    strict = refused and BATCH_400_WITH_PER_ORDER_MESSAGES in state.quirks
+    return (400 if strict else 200), {"MessageModelList": results}
 
 
 # --- updateOrderSender ---------------------------------------------------------------------

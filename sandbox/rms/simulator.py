@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sandbox.rms.faults import Fault, FaultQueue, TokenBucket
+from sandbox.rms.faults import Fault, FaultQueue, TokenBucket, check_quirk
 from sandbox.rms.state import RmsState
 from sandbox.rms.versions import version_view
 
@@ -170,6 +170,13 @@ class RmsSimulator:
         status 200 with no body only delays the real answer by ``delay`` real seconds.
         """
         self.faults.add(Fault(function, count, status, body, content_type, delay, apply_first))
+
+    def set_quirk(self, name: str, on: bool = True) -> None:
+        """Switch one of ``faults.QUIRKS`` (an undocumented RMS behaviour) on or off."""
+        if on:
+            self.state.quirks.add(check_quirk(name))
+        else:
+            self.state.quirks.discard(check_quirk(name))
 
     def set_maintenance(self, on: bool, *, html: bool = False) -> None:
         self.maintenance = on

@@ -35,6 +35,7 @@ CONFIRM_NO_POSTAGE = (
 class RmsState:
     processing_delay: timedelta = timedelta(minutes=30)
     seed: int = 0
+    quirks: set[str] = field(default_factory=set)  # faults.QUIRKS switched on
     shops: dict[str, Shop] = field(default_factory=dict)
     keys: dict[str, LicenceKey] = field(default_factory=dict)
     orders: dict[str, SimOrder] = field(default_factory=dict)
