@@ -49,6 +49,8 @@ def _check(env_file: str | None) -> int:
     if settings is None:
         return EXIT_CONFIG
     sys.stdout.write(f"{settings.describe()}\n")
+    for line in settings.warnings():
+        sys.stderr.write(f"warning: {line}\n")
     return 0
 
 

@@ -32,7 +32,7 @@ from core.rms.client import RmsHttpClient
 from core.service import Core
 from core.store.sqlite import SqliteStore
 from handlers.app import HandlerDeps, create_app
-from handlers.guard import Authorizer
+from handlers.guard import Authorizer, Roles
 from handlers.poster import SlackPoster
 from handlers.publisher import Publisher
 from handlers.render.home import home_view
@@ -130,8 +130,13 @@ async def running(
             )
             poster = SlackPoster(slack, clock)
             auth = Authorizer(
-                settings.confirmers, settings.admins, members_of=lambda g: _group_members(slack, g)
+                Roles(settings.confirmers, settings.admins),
+                members_of=lambda g: _group_members(slack, g),
+                shops={key: Roles(*roles) for key, roles in settings.shop_roles().items()},
+                monotonic=lambda: clock.now().timestamp(),  # the bot's clock (tests move it)
             )
+            for line in settings.warnings():  # said once, at start-up
+                logger.warning("%s", line)
             publisher = Publisher(
                 core, poster, lang=settings.language, summary_channel=settings.summary_channel
             )

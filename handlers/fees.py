@@ -12,7 +12,7 @@ from core.lifecycle import check_fees
 from core.outcomes import Outcome
 from core.shipping import resolve_fee
 from handlers.app import HandlerDeps
-from handlers.guard import Role
+from handlers.guard import Role, Verdict, audit_refusal, refusal
 from handlers.messages import say
 from handlers.render import ids
 from handlers.render.cards import flag_card, order_details
@@ -44,9 +44,11 @@ class FeeHandlers:
         shop, number = ids.unpack_value(action["value"], 2)
         user = body["user"]["id"]
         lang = self.d.lang
-        if not await self.d.auth.allowed(user, Role.CONFIRMER):
+        verdict = await self.d.auth.check(user, Role.CONFIRMER, shop)
+        if verdict is not Verdict.ALLOWED:
+            await audit_refusal(self.d.core, shop, user, "fee", verdict)
             await respond(
-                **error_message(say("not_allowed", lang), lang),
+                **error_message(refusal(verdict, lang), lang),
                 response_type="ephemeral",
                 replace_original=False,
             )
@@ -86,6 +88,12 @@ class FeeHandlers:
             basket = ids.basket_id_of(block_id)
             if basket is not None:
                 entered[basket] = (inputs.get(ids.FEE_INPUT) or {}).get("value") or ""
+        verdict = await self.d.auth.check(user, Role.CONFIRMER, shop)  # again, at submission
+        if verdict is not Verdict.ALLOWED:
+            await audit_refusal(self.d.core, shop, user, "fee", verdict)
+            text = refusal(verdict, self.d.lang)
+            await ack(response_action="errors", errors={ids.fee_block_id(b): text for b in entered})
+            return
         record = await self.d.core.store.get_order(number)
         if record is None:
             await ack()

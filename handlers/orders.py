@@ -18,7 +18,7 @@ from core.model import Stage
 from core.outcomes import Reason, Report
 from core.refetch import refetch
 from handlers.app import HandlerDeps
-from handlers.guard import Role
+from handlers.guard import Role, Verdict, audit_refusal, refusal
 from handlers.input_errors import input_error_text
 from handlers.messages import say as t
 from handlers.parsing import OrdersRequest, parse_orders
@@ -140,6 +140,12 @@ class OrderHandlers:
         thread_ts: str | None = None,
     ) -> Report:
         lang, poster = self.d.lang, self.d.poster
+        verdict = await self.d.auth.check(user, Role.CONFIRMER, shop)  # again, at the effect
+        if verdict is not Verdict.ALLOWED:
+            await audit_refusal(self.d.core, shop, user, "confirm", verdict)
+            with suppress(SlackApiError):
+                await poster.ephemeral(channel, user, error_message(refusal(verdict, lang), lang))
+            return Report(shop, user, "confirm")
         total = len(numbers) if not isinstance(numbers, str) else await self._awaiting(shop)
         progress_ts: str | None = None
         if total > 100:  # bulk: one message edited in place while chunks go out
@@ -174,6 +180,11 @@ class OrderHandlers:
     async def _refetch(
         self, shop: str, numbers: Sequence[str] | str, user: str, response_url: str
     ) -> None:
+        verdict = await self.d.auth.check(user, Role.ANYONE, shop)  # read-only: always allowed
+        if verdict is not Verdict.ALLOWED:
+            lang = self.d.lang
+            await self.d.poster.reply(response_url, error_message(refusal(verdict, lang), lang))
+            return
         report = await refetch(self.d.core, shop, numbers, user)
         for message in refetch_report(report, self.d.lang, shop_name=self.d.core.shop(shop).name)[
             :4
@@ -210,29 +221,26 @@ class OrderHandlers:
         )
 
     async def _allowed(self, ack: AsyncAck, user: str, role: Role, shop: str, what: str) -> bool:
-        if await self.d.auth.allowed(user, role):
+        verdict = await self.d.auth.check(user, role, shop)
+        if verdict is Verdict.ALLOWED:
             return True
-        await self._audit_denied(user, shop, what)
-        await ack(**error_message(t("not_allowed", self.d.lang), self.d.lang))
+        await audit_refusal(self.d.core, shop, user, what, verdict)
+        await ack(**error_message(refusal(verdict, self.d.lang), self.d.lang))
         return False
 
     async def _allowed_click(
         self, respond: AsyncRespond, user: str, role: Role, shop: str, what: str
     ) -> bool:
-        if await self.d.auth.allowed(user, role):
+        verdict = await self.d.auth.check(user, role, shop)
+        if verdict is Verdict.ALLOWED:
             return True
-        await self._audit_denied(user, shop, what)
+        await audit_refusal(self.d.core, shop, user, what, verdict)
         await respond(
-            **error_message(t("not_allowed", self.d.lang), self.d.lang),
+            **error_message(refusal(verdict, self.d.lang), self.d.lang),
             response_type="ephemeral",
             replace_original=False,
         )
         return False
-
-    async def _audit_denied(self, user: str, shop: str, what: str) -> None:
-        logger.info("denied %s to %s", what, user)
-        async with self.d.core.store.tx() as tx:
-            await tx.audit(shop, user, what, "denied", self.d.core.clock.now())
 
 
 def _shop_and_numbers(value: str) -> tuple[str, tuple[str, ...]]:
