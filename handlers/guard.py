@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from core.service import Core
 from handlers.messages import say
 from handlers.render.i18n import Lang
@@ -86,8 +88,11 @@ class Authorizer:
             return cached[1]
         try:
             members = frozenset(await self.members_of(group))
-        except Exception:  # Slack down, missing scope, no such group: unknown, so refused
-            logger.warning("could not read members of user group %s", group)
+        except Exception as exc:  # Slack down, missing scope, no such group: unknown, so refused
+            why = type(exc).__name__
+            if isinstance(exc, SlackApiError):
+                why = str(exc.response.get("error"))
+            logger.warning("could not read members of user group %s (%s)", group, why)
             self._cache.pop(group, None)
             return None
         self._cache[group] = (now, members)
@@ -110,7 +115,8 @@ async def audit_refusal(core: Core, shop: str, user: str, what: str, verdict: Ve
     """Log and audit a refused action (who, what, why)."""
     logger.info("refused %s to %s (%s)", what, user, verdict.value)
     async with core.store.tx() as tx:
-        await tx.audit(shop, user, what, "denied", core.clock.now())
+        why = {"verdict": verdict.value}  # denied, unknown (lookup failed) or no_admins
+        await tx.audit(shop, user, what, "denied", core.clock.now(), detail=why)
 
 
 @dataclass

@@ -81,6 +81,7 @@ async def open_fee_modal(s: Stack, user: str) -> tuple[str, str, str]:
         value=f"api|{number}",
         user=user,
     )
+    await s.slack.wait_for("views.open")  # the modal opens after the ack
     modal = s.slack.open_modal(user)
     assert modal is not None
     block = next(b["block_id"] for b in modal.view["blocks"] if b["type"] == "input")
@@ -134,9 +135,10 @@ async def test_confirm_all_click_is_refused_when_the_role_went_away_after_the_pr
             value=value,
             user="U0SUZUKI",
         )
+        # the refusal is answered through response_url after the ack
+        await s.slack.wait_until(lambda: NOT_ALLOWED in ephemeral_texts(s.slack, "U0SUZUKI"))
         await s.settle()
         assert s.sim.calls_to("confirmOrder") == []
-        assert NOT_ALLOWED in ephemeral_texts(s.slack, "U0SUZUKI")
         assert ("U0SUZUKI", "confirm_all") in await denied(s, "main")
 
 
@@ -214,6 +216,9 @@ async def test_a_failing_user_group_lookup_denies_with_a_clear_message(tmp_path)
         assert UNKNOWN in said(refused)
         await s.settle()
         assert len(s.sim.confirm_log) == 1
+        audit = await s.rt.core.store.audit_entries("main")
+        why = [json.loads(a["detail"]) for a in audit if a["outcome"] == "denied"]
+        assert why == [{"verdict": "unknown"}]
 
 
 # -- admin-only effects: nobody while ADMINS is empty -----------------------------------------
@@ -230,6 +235,7 @@ async def test_per_shop_admins_open_the_licence_modal_only_for_their_shop(tmp_pa
     shops = with_shop_settings(tmp_path, main='admins = ["U0SUZUKI"]')
     async with bot_stack(tmp_path, shops_file=shops) as s:
         await s.slack.send_command("/rms", "license main", user="U0SUZUKI")
+        await s.slack.wait_for("views.open")
         assert s.slack.open_modal("U0SUZUKI") is not None
         refused = await s.slack.send_command("/rms", "license api", user="U0SUZUKI")
         assert NO_ADMINS in said(refused)
@@ -249,7 +255,7 @@ async def test_app_home_buttons_are_read_only_and_answer_without_a_role(tmp_path
         assert home is not None
         s.slack.fail_next("usergroups.users.list", status=200, error="missing_scope", count=5)
         await s.slack.click_view(home.id, ids.HOME_PENDING, value="main", user="U0TANAKA")
-        await s.settle()
+        await s.slack.wait_for("chat.postEphemeral")  # answered after the ack
         assert "メイン店" in ephemeral_texts(s.slack, "U0TANAKA")
         assert s.slack.calls_to("usergroups.users.list") == []
 
