@@ -240,6 +240,18 @@ async def test_per_shop_admins_open_the_licence_modal_only_for_their_shop(tmp_pa
         refused = await s.slack.send_command("/rms", "license api", user="U0SUZUKI")
         assert NO_ADMINS in said(refused)
         assert len(s.slack.calls_to("views.open")) == 1
+        # the modal submitted by someone else is checked again, and nothing is stored
+        modal = s.slack.open_modal("U0SUZUKI")
+        assert modal is not None
+        key = {
+            ids.LICENSE_BLOCK: {ids.LICENSE_INPUT: {"type": "plain_text_input", "value": "SL-X"}}
+        }
+        answer = await s.slack.submit_view(modal.id, key, user="U0TANAKA")
+        assert NOT_ALLOWED in said(answer)
+        assert ("U0TANAKA", "license") in await denied(s, "main")
+        assert [
+            a for a in await s.rt.core.store.audit_entries("main") if a["outcome"] != "denied"
+        ] == []
 
 
 # -- App Home buttons: read-only, through the same check --------------------------------------
