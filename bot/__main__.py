@@ -56,6 +56,8 @@ def _check(env_file: str | None) -> int:
     if settings is None:
         return EXIT_CONFIG
     sys.stdout.write(f"{settings.describe()}\n")
+    for line in settings.warnings():
+        sys.stderr.write(f"warning: {line}\n")
     lines, ok = asyncio.run(_slack_channels(settings))
     sys.stdout.write("".join(f"{line}\n" for line in lines))
     return 0 if ok else EXIT_SLACK

@@ -131,9 +131,24 @@ def _secret_key(value: SecretStr) -> SecretStr:
     return value
 
 
+def _people_ids(value: Any) -> Any:
+    """User and user-group IDs from "U1, S2" or a list; each bad one named on its own line."""
+    tokens = re.split(r"[,\s]+", value.strip()) if isinstance(value, str) else value
+    if not isinstance(tokens, list | tuple):
+        return value  # pydantic reports the wrong type
+    tokens = tuple(str(t) for t in tokens if t)
+    bad = [t for t in tokens if not _PEOPLE_ID.match(t)]
+    if bad:
+        raise _ManyValuesError(
+            [f'"{t}" is not a Slack user ID (U…/W…) or user-group ID (S…)' for t in bad]
+        )
+    return tokens
+
+
 _Trim = BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)
 ChannelId = Annotated[str, _Trim, AfterValidator(_channel_id)]
 RmsSecret = Annotated[SecretStr, BeforeValidator(_required), AfterValidator(_rms_secret)]
+ShopPeople = Annotated[tuple[str, ...], BeforeValidator(_people_ids)]
 
 
 class ShopSettings(BaseModel):
@@ -150,11 +165,24 @@ class ShopSettings(BaseModel):
     acquisition_progress: int = 100
     days_back: int = Field(14, ge=1, le=730)
     requests_per_second: float | None = Field(None, gt=0)
+    confirmers: ShopPeople | None = None  # overrides CONFIRMERS for this shop
+    admins: ShopPeople | None = None  # overrides ADMINS for this shop
 
     @field_validator("name")
     @classmethod
     def _name_defaults_to_key(cls, value: str, info: ValidationInfo) -> str:
         return value.strip() or str(info.data.get("key", ""))
+
+    @field_validator("confirmers", "admins")
+    @classmethod
+    def _set_means_someone(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        # an empty list would silently mean everyone (confirmers) or nobody (admins)
+        if not value:
+            raise ValueError(
+                f"is empty (remove it to use {str(info.field_name).upper()}, "
+                "or list user or user-group IDs)"
+            )
+        return value
 
     @field_validator("acquisition_progress")
     @classmethod
@@ -273,14 +301,7 @@ class Settings(BaseSettings):
     @field_validator("confirmers", "admins", mode="before")
     @classmethod
     def _people(cls, value: Any) -> Any:
-        tokens = re.split(r"[,\s]+", value.strip()) if isinstance(value, str) else value
-        tokens = tuple(t for t in tokens if t)
-        bad = [t for t in tokens if not _PEOPLE_ID.match(t)]
-        if bad:
-            raise _ManyValuesError(
-                [f'"{t}" is not a Slack user ID (U…/W…) or user-group ID (S…)' for t in bad]
-            )
-        return tokens
+        return _people_ids(value)
 
     @field_validator("language", mode="before")
     @classmethod
@@ -356,6 +377,35 @@ class Settings(BaseSettings):
         mode = "Socket Mode" if self.socket_mode else f"HTTP mode on port {self.port}"
         keys = ", ".join(shop.key for shop in shops)
         return f"configuration OK: {len(shops)} shop(s) [{keys}], {mode}"
+
+    def shop_roles(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Each shop's (confirmers, admins): its own lists where SHOPS_FILE sets them, else
+        CONFIRMERS / ADMINS."""
+        return {
+            shop.key: (
+                self.confirmers if shop.confirmers is None else shop.confirmers,
+                self.admins if shop.admins is None else shop.admins,
+            )
+            for shop in self.shops()
+        }
+
+    def warnings(self) -> list[str]:
+        """Safe to run, but worth saying: who may act because nobody was named (no secrets)."""
+        roles = self.shop_roles()
+        open_shops = [key for key, (confirmers, _admins) in roles.items() if not confirmers]
+        no_admins = [key for key, (_confirmers, admins) in roles.items() if not admins]
+        found = []
+        if open_shops:
+            found.append(
+                "CONFIRMERS is empty: everyone in the workspace may confirm orders and write fees"
+                f" (shop(s): {', '.join(open_shops)}); set CONFIRMERS or a shop's confirmers"
+            )
+        if no_admins:
+            found.append(
+                f"ADMINS is empty: nobody may renew licence keys with /rms license"
+                f" (shop(s): {', '.join(no_admins)}); set ADMINS or a shop's admins"
+            )
+        return found
 
     def _load_shops(self) -> tuple[list[ShopSettings], list[str]]:
         if self.shops_file is not None:

@@ -28,6 +28,7 @@ from core.home import gather_home
 from core.licenses import KeyVault, choose_key, current_key, submit_new_key
 from core.lifecycle import Policy
 from core.model import RequestKind
+from core.outcomes import Reason
 from core.ports import Clock, RmsApi
 from core.requests import RequestWorker
 from core.rms.client import RmsHttpClient
@@ -35,7 +36,7 @@ from core.service import Core
 from core.store.sqlite import SqliteStore
 from handlers.app import HandlerDeps, create_app
 from handlers.channels import join_channels
-from handlers.guard import Authorizer, Role
+from handlers.guard import Authorizer, Role, Roles, Verdict
 from handlers.poster import SlackPoster
 from handlers.progress import BulkProgress
 from handlers.publisher import Publisher
@@ -146,8 +147,13 @@ async def running(
             )
             poster = SlackPoster(slack, clock)
             auth = Authorizer(
-                settings.confirmers, settings.admins, members_of=lambda g: _group_members(slack, g)
+                Roles(settings.confirmers, settings.admins),
+                members_of=lambda g: _group_members(slack, g),
+                shops={key: Roles(*roles) for key, roles in settings.shop_roles().items()},
+                monotonic=lambda: clock.now().timestamp(),  # the bot's clock (tests move it)
             )
+            for line in settings.warnings():  # said once, at start-up
+                logger.warning("%s", line)
             publisher = Publisher(
                 core, poster, lang=settings.language, summary_channel=settings.summary_channel
             )
@@ -225,13 +231,17 @@ async def _run_requests(worker: RequestWorker, jobs: Jobs) -> None:
 ROLE_OF = {
     RequestKind.CONFIRM: Role.CONFIRMER,
     RequestKind.FEE: Role.CONFIRMER,
+    RequestKind.BUNDLE: Role.CONFIRMER,
     RequestKind.REFETCH: Role.ANYONE,
 }
 
 
-async def _may(auth: Authorizer, actor: str, kind: RequestKind, shop: str) -> bool:
+async def _may(auth: Authorizer, actor: str, kind: RequestKind, shop: str) -> Reason | None:
     """The worker's check at the effect: the actor's role now, not when Slack was acked."""
-    return await auth.allowed(actor, ROLE_OF[kind])
+    verdict = await auth.check(actor, ROLE_OF[kind], shop)
+    if verdict is Verdict.ALLOWED:
+        return None
+    return Reason.ROLE_UNKNOWN if verdict is Verdict.UNKNOWN else Reason.NOT_ALLOWED
 
 
 async def _home(core: Core, lang: Lang, _user: str) -> dict[str, object]:

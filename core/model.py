@@ -225,6 +225,7 @@ class RequestKind(StrEnum):
     CONFIRM = "confirm"  # 注文確認通知 (numbers, or "all" awaiting orders)
     REFETCH = "refetch"  # RMSステータスを取得
     FEE = "fee"  # approve a -9,999 order with the fees entered in the modal
+    BUNDLE = "bundle"  # 同梱: members are re-read from RMS first
 
 
 ALL_ORDERS = "all"

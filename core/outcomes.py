@@ -31,6 +31,7 @@ class Reason(StrEnum):
 
     UNKNOWN_ORDER = "unknown_order"  # not found in RMS for this shop
     NOT_ALLOWED = "not_allowed"  # the requester may no longer do this (checked at the effect)
+    ROLE_UNKNOWN = "role_unknown"  # the role could not be checked (user-group lookup failed)
     FEE_UNSET = "fee_unset"  # -9999: resolve the fee first
     BUNDLED = "bundled"  # 同梱済: no confirmation on bundled orders; unbundle to edit
     CANCELLED = "cancelled"  # キャンセル

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
+from core.bundles import bundle
 from core.confirm import confirm
 from core.events import EventKind
 from core.model import ALL_ORDERS, Request, RequestKind
@@ -27,9 +28,11 @@ MAX_ATTEMPTS = 5  # a request that fails this often is finished with an error, n
 
 
 class Authorize(Protocol):
-    """May ``actor`` still do ``kind`` in ``shop``? Asked again right before the effect."""
+    """May ``actor`` still do ``kind`` in ``shop``? Asked again right before the effect:
+    None when allowed, otherwise why not (NOT_ALLOWED, or ROLE_UNKNOWN when it could not be
+    checked — refused too, never guessed)."""
 
-    def __call__(self, actor: str, kind: RequestKind, shop: str) -> Awaitable[bool]: ...
+    def __call__(self, actor: str, kind: RequestKind, shop: str) -> Awaitable[Reason | None]: ...
 
 
 Progress = Callable[[Request, int, int], Awaitable[None]]
@@ -68,24 +71,34 @@ class RequestWorker:
         now = self.core.clock.now()
         async with self.core.store.tx() as tx:
             await start_request(tx, request.id, now)
+        refused: Reason | None = None
         try:
             if request.attempts >= MAX_ATTEMPTS:
                 report = _failed(request, ErrorInfo("unknown", None, "gave up after retries"))
-            elif not await self.authorize(request.actor, request.kind, request.shop):
-                report = _refused(request, Reason.NOT_ALLOWED)
+            elif refused := await self.authorize(request.actor, request.kind, request.shop):
+                logger.info(
+                    "refused %s to %s at the effect (%s)", request.kind, request.actor, refused
+                )
+                report = _refused(request, refused)
             else:
                 report = await self._execute(request)
         except Exception:
             logger.exception("request %d (%s) failed; it will be resumed", request.id, request.kind)
             return 0
-        async with self.core.store.tx() as tx:
-            if await finish_request(tx, request.id, self.core.clock.now(), dump_report(report)):
+        now = self.core.clock.now()
+        async with self.core.store.tx() as tx:  # the outcome, its audit and its report: one unit
+            if await finish_request(tx, request.id, now, dump_report(report)):
+                if refused is not None:
+                    await tx.audit(
+                        request.shop,
+                        request.actor,
+                        request.kind.value,
+                        "denied",
+                        now,
+                        detail={"reason": refused.value, "request": request.id},
+                    )
                 await tx.add_event(
-                    request.shop,
-                    EventKind.REQUEST_DONE,
-                    None,
-                    self.core.clock.now(),
-                    {"request": request.id},
+                    request.shop, EventKind.REQUEST_DONE, None, now, {"request": request.id}
                 )
         return 1
 
@@ -102,6 +115,8 @@ class RequestWorker:
             )
         if request.kind is RequestKind.REFETCH:
             return await refetch(core, shop, request.numbers, actor)
+        if request.kind is RequestKind.BUNDLE:
+            return await bundle(core, shop, _numbers(request), actor)
         number = request.numbers[0]
         fees: Mapping[int, str] = {int(k): str(v) for k, v in request.payload["fees"].items()}
         return await resolve_fee(core, shop, number, fees, actor, request_id=request.id)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.bundles import bundle, candidates, unbundle
+from core.bundles import candidates, unbundle
 from core.errors import InvalidInputError
-from core.model import Stage
+from core.model import RequestKind, Stage
 from handlers.app import HandlerDeps
-from handlers.guard import Role
+from handlers.guard import Role, Verdict, audit_refusal, refusal
 from handlers.input_errors import input_error_text
 from handlers.messages import say
 from handlers.parsing import parse_rms
@@ -31,6 +32,7 @@ Message = dict[str, Any]
 SummaryHook = Callable[[str | None], Awaitable[Message]]
 LicenseHook = Callable[[str, str, str], Awaitable[str]]
 HomeHook = Callable[[str], Awaitable[dict[str, Any]]]
+ROLE_OF = {"bundle": Role.CONFIRMER, "unbundle": Role.CONFIRMER}  # other verbs only read
 
 
 class AdminHandlers:
@@ -63,19 +65,31 @@ class AdminHandlers:
         if req.verb == "license":
             await self._open_license_modal(ack, command, client, req.shop)
             return
-        needs_confirmer = req.verb in ("bundle", "unbundle")
-        if needs_confirmer and not await self.d.auth.allowed(user, Role.CONFIRMER):
-            await ack(**error_message(say("not_allowed", lang), lang))
-            return
-        if req.verb == "bundle":  # re-reads RMS first: never inside Slack's 3 seconds
+        if req.verb == "bundle":  # re-reads RMS first: a stored request, never in the 3 s
+            verdict = await self.d.auth.check(user, Role.CONFIRMER, req.shop)
+            if verdict is not Verdict.ALLOWED:
+                await audit_refusal(self.d.core, req.shop, user, "bundle", verdict)
+                await ack(**error_message(refusal(verdict, lang), lang))
+                return
+            await self.d.request(
+                RequestKind.BUNDLE,
+                req.shop,
+                req.numbers,
+                user,
+                delivery_key=f"command:{command.get('trigger_id') or secrets.token_hex(8)}",
+                channel=command["channel_id"],
+                response_url=command.get("response_url"),
+            )
             await ack(text=say("accepted_bundle", lang))
-            work = self._bundle(req.shop, req.numbers, user, command["response_url"])
-            self.d.tracker.spawn(work, "bundle")
             return
         await ack(**await self._answer(req.verb, req.shop, req.numbers, user))
 
     async def _answer(self, verb: str, shop: str, numbers: tuple[str, ...], user: str) -> Message:
         core, lang, name = self.d.core, self.d.lang, self.d.core.shop(shop).name
+        verdict = await self.d.auth.check(user, ROLE_OF.get(verb, Role.ANYONE), shop)
+        if verdict is not Verdict.ALLOWED:
+            await audit_refusal(core, shop, user, verb, verdict)
+            return error_message(refusal(verdict, lang), lang)
         now = core.clock.now()
         if verb == "pending":
             records = await core.store.orders_in_stages(shop, [Stage.AWAITING])
@@ -94,20 +108,14 @@ class AdminHandlers:
             return await hook(shop)
         return help_message(lang)
 
-    async def _bundle(
-        self, shop: str, numbers: tuple[str, ...], user: str, response_url: str
-    ) -> None:
-        core = self.d.core
-        report = await bundle(core, shop, numbers, user)
-        message = bundle_report(report, self.d.lang, shop_name=core.shop(shop).name)
-        await self.d.poster.reply(response_url, message)
-
     async def _open_license_modal(
         self, ack: AsyncAck, command: Body, client: AsyncWebClient, shop: str
     ) -> None:
         lang, user = self.d.lang, command["user_id"]
-        if not await self.d.auth.allowed(user, Role.ADMIN):
-            await ack(**error_message(say("not_allowed", lang), lang))
+        verdict = await self.d.auth.check(user, Role.ADMIN, shop)
+        if verdict is not Verdict.ALLOWED:
+            await audit_refusal(self.d.core, shop, user, "license", verdict)
+            await ack(**error_message(refusal(verdict, lang), lang))
             return
         if "license" not in self.d.extras:
             await ack(**error_message(say("license_needs_secret_key", lang), lang))
@@ -120,15 +128,17 @@ class AdminHandlers:
         """Store the pasted key encrypted; never echo or log it."""
         lang, user = self.d.lang, body["user"]["id"]
         (shop,) = ids.unpack_value(view.get("private_metadata", ""), 1)
+        verdict = await self.d.auth.check(user, Role.ADMIN, shop)  # again, at submission
+        if verdict is not Verdict.ALLOWED:
+            await audit_refusal(self.d.core, shop, user, "license", verdict)
+            denied = {ids.LICENSE_BLOCK: refusal(verdict, lang)}
+            await ack(response_action="errors", errors=denied)
+            return
         value = view.get("state", {}).get("values", {}).get(ids.LICENSE_BLOCK, {})
         key = ((value.get(ids.LICENSE_INPUT) or {}).get("value") or "").strip()
         if not key or len(key) > 50:
             problem = "license_empty" if not key else "license_too_long"
             await ack(response_action="errors", errors={ids.LICENSE_BLOCK: say(problem, lang)})
-            return
-        if not await self.d.auth.allowed(user, Role.ADMIN):
-            denied = {ids.LICENSE_BLOCK: say("not_allowed", lang)}
-            await ack(response_action="errors", errors=denied)
             return
         hook: LicenseHook = self.d.extras["license"]
         await hook(shop, key, user)

@@ -12,14 +12,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from core.errors import InvalidInputError
 from core.model import OrderRecord, RequestKind
 from handlers.app import HandlerDeps
-from handlers.guard import Role
+from handlers.guard import Role, Verdict, audit_refusal, refusal
 from handlers.messages import say
 from handlers.parsing import FeeModalState, parse_fee_state, parse_fees
 from handlers.render import ids
 from handlers.render.cards import order_details
 from handlers.render.i18n import yen
 from handlers.render.lists import error_message
-from handlers.render.modals import fee_modal, fee_review_modal
+from handlers.render.modals import fee_modal, fee_review_modal, notice_modal
 
 logger = logging.getLogger(__name__)
 Body = dict[str, Any]
@@ -45,9 +45,11 @@ class FeeHandlers:
         shop, number = ids.unpack_value(action["value"], 2)
         user = body["user"]["id"]
         lang = self.d.lang
-        if not await self.d.auth.allowed(user, Role.CONFIRMER):
+        verdict = await self.d.auth.check(user, Role.CONFIRMER, shop)
+        if verdict is not Verdict.ALLOWED:
+            await audit_refusal(self.d.core, shop, user, "fee", verdict)
             await respond(
-                **error_message(say("not_allowed", lang), lang),
+                **error_message(refusal(verdict, lang), lang),
                 response_type="ephemeral",
                 replace_original=False,
             )
@@ -85,6 +87,18 @@ class FeeHandlers:
         record = await self.d.core.store.get_order(number)
         if record is None or record.shop != shop:
             await ack()
+            return
+        verdict = await self.d.auth.check(user, Role.CONFIRMER, shop)  # again, at submission
+        if verdict is not Verdict.ALLOWED:
+            await audit_refusal(self.d.core, shop, user, "fee", verdict)
+            text = refusal(verdict, self.d.lang)
+            if state.fees is None:  # the form: the refusal stands on its fields
+                blocks = [p.basket_id for p in record.snapshot.packages]
+                await ack(
+                    response_action="errors", errors={ids.fee_block_id(b): text for b in blocks}
+                )
+            else:  # the confirmation step has no field: it becomes the refusal
+                await ack(response_action="update", view=notice_modal(text, self.d.lang))
             return
         if state.fees is None:
             await self._review(ack, view, state, record)

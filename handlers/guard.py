@@ -1,14 +1,20 @@
-"""Who may do what (CONFIRMERS / ADMINS, user groups through a short cache), and click dedup."""
+"""Who may do what (CONFIRMERS / ADMINS per shop, user groups cached briefly), and click dedup."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from core.service import Core
+from handlers.messages import say
+from handlers.render.i18n import Lang
 
 logger = logging.getLogger(__name__)
 
@@ -23,45 +29,94 @@ class Role(StrEnum):
     ADMIN = "admin"  # licence keys
 
 
+class Verdict(StrEnum):
+    """What the check found; only ALLOWED lets an effect happen."""
+
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    UNKNOWN = "unknown"  # a user-group lookup failed: refused, and the user is told why
+    NO_ADMINS = "no_admins"  # ADMINS is empty: admin-only effects are off
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Who may confirm and who may administer (user IDs and user-group IDs)."""
+
+    confirmers: Sequence[str] = ()
+    admins: Sequence[str] = ()
+
+
 @dataclass
 class Authorizer:
-    """Checks a Slack user against configured user IDs and user-group IDs (empty = everyone)."""
+    """Checks a Slack user against a shop's roles (its own, else the global ones); user groups
+    are read through a short cache. Empty confirmers = everyone; empty admins = nobody."""
 
-    confirmers: Sequence[str]
-    admins: Sequence[str]
+    roles: Roles
     members_of: GroupMembers  # usergroups.users.list
+    shops: Mapping[str, Roles] = field(default_factory=dict)
     ttl: float = 60.0
     monotonic: Callable[[], float] = time.monotonic
     _cache: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
 
-    async def allowed(self, user: str, role: Role) -> bool:
-        """True when ``user`` may act in ``role``. Admins may also confirm."""
+    async def check(self, user: str, role: Role, shop: str) -> Verdict:
+        """May ``user`` act in ``role`` for ``shop`` now? Called at the door and again right
+        before each effect. Admins may also confirm."""
         if role is Role.ANYONE:
-            return True
-        ids = list(self.admins) if role is Role.ADMIN else [*self.confirmers, *self.admins]
-        if role is Role.CONFIRMER and not self.confirmers:
-            return True
-        if role is Role.ADMIN and not self.admins:
-            return True
+            return Verdict.ALLOWED
+        roles = self.shops.get(shop, self.roles)
+        if role is Role.ADMIN and not roles.admins:
+            return Verdict.NO_ADMINS
+        if role is Role.CONFIRMER and not roles.confirmers:
+            return Verdict.ALLOWED
+        ids = list(roles.admins) if role is Role.ADMIN else [*roles.confirmers, *roles.admins]
         if user in ids:
-            return True
+            return Verdict.ALLOWED
+        unknown = False
         for group in (i for i in ids if i.startswith("S")):
-            if user in await self._members(group):
-                return True
-        return False
+            members = await self._members(group)
+            if members is None:
+                unknown = True
+            elif user in members:
+                return Verdict.ALLOWED
+        return Verdict.UNKNOWN if unknown else Verdict.DENIED
 
-    async def _members(self, group: str) -> frozenset[str]:
+    async def _members(self, group: str) -> frozenset[str] | None:
+        """The group's members, or None when Slack would not say (never a stale list)."""
         now = self.monotonic()
         cached = self._cache.get(group)
         if cached and now - cached[0] < self.ttl:
             return cached[1]
         try:
             members = frozenset(await self.members_of(group))
-        except Exception:  # Slack down or no usergroups: deny rather than guess
-            logger.warning("could not read members of user group %s", group)
-            return cached[1] if cached else frozenset()
+        except Exception as exc:  # Slack down, missing scope, no such group: unknown, so refused
+            why = type(exc).__name__
+            if isinstance(exc, SlackApiError):
+                why = str(exc.response.get("error"))
+            logger.warning("could not read members of user group %s (%s)", group, why)
+            self._cache.pop(group, None)
+            return None
         self._cache[group] = (now, members)
         return members
+
+
+_REFUSALS = {
+    Verdict.DENIED: "not_allowed",
+    Verdict.UNKNOWN: "roles_unknown",
+    Verdict.NO_ADMINS: "admins_unset",
+}
+
+
+def refusal(verdict: Verdict, lang: Lang) -> str:
+    """What to tell a user whose action the check refused."""
+    return say(_REFUSALS.get(verdict, "not_allowed"), lang)
+
+
+async def audit_refusal(core: Core, shop: str, user: str, what: str, verdict: Verdict) -> None:
+    """Log and audit a refused action (who, what, why)."""
+    logger.info("refused %s to %s (%s)", what, user, verdict.value)
+    async with core.store.tx() as tx:
+        why = {"verdict": verdict.value}  # denied, unknown (lookup failed) or no_admins
+        await tx.audit(shop, user, what, "denied", core.clock.now(), detail=why)
 
 
 @dataclass

@@ -26,6 +26,18 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "この操作の権限がありません。管理者に CONFIRMERS / ADMINS への追加を依頼してください。",
         "You are not allowed to do this. Ask an admin to add you to CONFIRMERS / ADMINS.",
     ),
+    "roles_unknown": (
+        "権限を確認できませんでした（Slackのユーザーグループを読めません）。"
+        "しばらくしてからもう一度お試しください。",
+        "Your permission could not be checked (the Slack user group could not be read). "
+        "Please try again in a moment.",
+    ),
+    "admins_unset": (
+        "管理者 (ADMINS) が設定されていないため、この操作はできません。"
+        "デプロイ担当者に ADMINS の設定を依頼してください。",
+        "No admins are configured, so nobody may do this. "
+        "Ask whoever deploys the bot to set ADMINS.",
+    ),
     "unknown_order": ("注文 {number} は見つかりませんでした。", "Order {number} was not found."),
     "fee_empty": ("送料を入力してください (0〜{max}の整数)", "Enter the fee: whole yen, 0–{max}"),
     "fee_negative": (

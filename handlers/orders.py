@@ -14,7 +14,7 @@ from core.errors import InvalidInputError
 from core.model import ALL_ORDERS, RequestKind, Stage
 from core.outcomes import Reason
 from handlers.app import HandlerDeps
-from handlers.guard import Role
+from handlers.guard import Role, Verdict, audit_refusal, refusal
 from handlers.input_errors import input_error_text
 from handlers.messages import say as t
 from handlers.parsing import OrdersRequest, parse_orders
@@ -174,30 +174,27 @@ class OrderHandlers:
         )
 
     async def _allowed(self, ack: AsyncAck, user: str, role: Role, shop: str, what: str) -> bool:
-        if await self.d.auth.allowed(user, role):
+        verdict = await self.d.auth.check(user, role, shop)
+        if verdict is Verdict.ALLOWED:
             return True
-        await self._audit_denied(user, shop, what)
-        await ack(**error_message(t("not_allowed", self.d.lang), self.d.lang))
+        await audit_refusal(self.d.core, shop, user, what, verdict)
+        await ack(**error_message(refusal(verdict, self.d.lang), self.d.lang))
         return False
 
     async def _allowed_click(
         self, ack: AsyncAck, respond: AsyncRespond, user: str, role: Role, shop: str, what: str
     ) -> bool:
-        if await self.d.auth.allowed(user, role):
+        verdict = await self.d.auth.check(user, role, shop)
+        if verdict is Verdict.ALLOWED:
             return True
         await ack()
-        await self._audit_denied(user, shop, what)
+        await audit_refusal(self.d.core, shop, user, what, verdict)
         await respond(
-            **error_message(t("not_allowed", self.d.lang), self.d.lang),
+            **error_message(refusal(verdict, self.d.lang), self.d.lang),
             response_type="ephemeral",
             replace_original=False,
         )
         return False
-
-    async def _audit_denied(self, user: str, shop: str, what: str) -> None:
-        logger.info("denied %s to %s", what, user)
-        async with self.d.core.store.tx() as tx:
-            await tx.audit(shop, user, what, "denied", self.d.core.clock.now())
 
 
 def _shop_and_numbers(value: str) -> tuple[str, tuple[str, ...]]:

@@ -41,6 +41,13 @@ _REASONS: dict[Reason, tuple[str, str, str, str]] = {
         "実行時に権限を確認したところ、この操作の権限がありませんでした。RMSには何も送信していません。",
         "When it was carried out, you no longer had permission for this. Nothing was sent to RMS.",
     ),
+    Reason.ROLE_UNKNOWN: (
+        "権限を確認できず",
+        "permission unknown",
+        "実行時に権限を確認できませんでした（Slackのユーザーグループを読めません）。RMSには何も送信していません。しばらくしてからもう一度お試しください。",
+        "Your permission could not be checked when it was carried out (Slack's user groups "
+        "could not be read). Nothing was sent to RMS. Please try again shortly.",
+    ),
     Reason.FEE_UNSET: (
         "送料未設定",
         "fee not set",

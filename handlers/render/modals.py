@@ -130,6 +130,13 @@ def fee_review_modal(
     )
 
 
+def notice_modal(text: str, lang: Lang = "ja") -> dict[str, Any]:
+    """A modal that only tells (a refusal at submission): nothing to submit, only close."""
+    return modal(
+        ids.FEE_MODAL, t("fee_review_title", lang), [section(text)], close=t("close", lang)
+    )
+
+
 def total_text(total: NewTotal, lang: Lang = "ja") -> str:
     """商品合計 (税込) 1,000円 ＋ 送料 800円 … ＝ 請求額 1,800円, one term a line; unknowns said."""
     lines: list[str] = []

@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 
 from core.model import OrderRecord, Request, RequestKind, ShopConfig
 from core.outcomes import Outcome, Report
+from handlers.render.bundles import bundle_report
 from handlers.render.cards import flag_card
 from handlers.render.i18n import Lang
 from handlers.render.reports import confirm_report, refetch_report
@@ -52,6 +53,11 @@ def request_report_posts(
         if request.response_url:
             return [Post(channel, [m], response_url=request.response_url) for m in messages]
         return [Post(channel, messages)]
+    if request.kind is RequestKind.BUNDLE:
+        message = bundle_report(report, lang, shop_name=shop.name)
+        if request.response_url:
+            return [Post(channel, [message], response_url=request.response_url)]
+        return [Post(channel, [message])]
     if request.kind is RequestKind.CONFIRM:
         return [Post(channel, confirm_report(report, lang, shop_name=shop.name), request.thread_ts)]
     posts: list[Post] = []

@@ -7,6 +7,7 @@ from core.model import Stage
 from core.requests import RequestWorker
 from core.store.requests import open_requests
 from core.sync import intake
+from handlers.guard import Roles
 from tests.stack import bot_stack
 
 
@@ -105,7 +106,7 @@ async def test_a_role_removed_after_the_ack_is_refused_at_the_effect(tmp_path):
         await intake(s.rt.core, "main")
         result = await s.slack.send_command("/confirm", number, channel="C0SHOP1")
         assert "受け付けました" in result.body
-        s.rt.deps.auth.confirmers = ["U0SATO"]  # 田中 lost the role before the worker ran
+        s.rt.deps.auth.shops["main"] = Roles(("U0SATO",), ())  # 田中 lost the role meanwhile
         await s.settle()
         assert s.sim.calls_to("confirmOrder") == []
         assert (await s.rt.core.store.get_order(number)).stage is Stage.AWAITING

@@ -27,6 +27,7 @@ async def test_licence_key_is_renewed_through_the_modal_and_never_shown(tmp_path
         refused = await s.slack.send_command("/rms", "license main", user="U0TANAKA")
         assert "権限" in said(refused)
         await s.slack.send_command("/rms", "license main", user="U0SUZUKI")
+        await s.slack.wait_for("views.open")  # the modal opens after the ack
         modal = s.slack.open_modal("U0SUZUKI")
         assert modal is not None
         s.sim.issue_key(SHOP_IDS["main"], new_key, activates_after=timedelta(minutes=20))

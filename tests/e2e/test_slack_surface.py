@@ -131,7 +131,9 @@ async def test_fee_modal_resolves_unset_fee_orders_on_both_api_option_paths(tmp_
         await intake(s.rt.core, "api")
         await intake(s.rt.core, "main")
         await s.rt.deps.publisher.drain()
-        for shop, channel, number in (("api", "C0SHOP2", with_api), ("main", "C0SHOP1", without)):
+        for opened, (shop, channel, number) in enumerate(
+            (("api", "C0SHOP2", with_api), ("main", "C0SHOP1", without)), start=1
+        ):
             card = next(m for m in s.slack.messages(channel) if number in m.text + str(m.blocks))
             assert "送料未設定" in str(card.blocks)
             await s.slack.click(
@@ -140,7 +142,7 @@ async def test_fee_modal_resolves_unset_fee_orders_on_both_api_option_paths(tmp_
                 action_id=ids.OPEN_FEE_MODAL,
                 value=f"{shop}|{number}",
             )
-            await s.slack.wait_until(lambda: s.slack.open_modal("U0TANAKA") is not None)
+            await s.slack.wait_for("views.open", opened)  # the modal opens after the ack
             modal = s.slack.open_modal("U0TANAKA")
             assert modal is not None
             block = next(b["block_id"] for b in modal.view["blocks"] if b["type"] == "input")

@@ -172,6 +172,8 @@ async def test_rms_bundle_acks_at_once_and_answers_after_the_re_read(tmp_path: P
         assert ack.status == 200
         said = json.dumps(ack.json, ensure_ascii=False) if ack.json else ack.body
         assert "確認してから同梱します" in said  # the ack promises; the work runs after it
+        assert len(s.sim.calls_to("getOrder")) == reads  # stored, not done in the 3 seconds
+        await s.settle()  # the worker runs the stored request
         answer = await _reply_through_response_url(s)
         text = answer.text + json.dumps(answer.blocks, ensure_ascii=False)
         assert "同梱できませんでした" in text and "発送済" in text

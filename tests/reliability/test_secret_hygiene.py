@@ -195,7 +195,7 @@ async def scenarios(s: Stack, tmp_path: Path) -> None:
     await slack.click(
         channel="C0SHOP2", message_ts=card.ts, action_id=ids.OPEN_FEE_MODAL, value=f"api|{unset}"
     )
-    await s.settle()
+    await slack.wait_for("views.open")  # opened after the ack
     modal = slack.open_modal("U0TANAKA")
     assert modal is not None, [c.method for c in slack.calls][-5:]
     block = next(b["block_id"] for b in modal.view["blocks"] if b["type"] == "input")
@@ -265,6 +265,7 @@ async def scenarios(s: Stack, tmp_path: Path) -> None:
 
     s.rt.deps.extras.setdefault("license", renew)
     await slack.send_command("/rms", "license main", user="U0ADMIN", channel="C0SHOP1")
+    await slack.wait_for("views.open", 2)
     modal = slack.open_modal("U0ADMIN")
     assert modal is not None, [e.text for e in slack.ephemerals("U0ADMIN")]
     await slack.submit_view(
@@ -318,6 +319,7 @@ async def test_no_secret_in_logs_slack_or_the_database(tmp_path, caplog):
         slack_signing_secret=SIGNING_SECRET,
         secret_key=SECRET_KEY,
         log_level="DEBUG",
+        admins="U0ADMIN",  # empty ADMINS = nobody may renew a key
     ) as s:
         s.slack.bot_token = BOT_TOKEN
         s.slack.signing_secret = SIGNING_SECRET
