@@ -34,8 +34,9 @@ from core.requests import RequestWorker
 from core.rms.client import RmsHttpClient
 from core.service import Core
 from core.store.sqlite import SqliteStore
-from handlers.app import HandlerDeps, create_app
+from handlers.app import create_app
 from handlers.channels import join_channels
+from handlers.deps import HandlerDeps
 from handlers.guard import Authorizer, Role, Roles, Verdict
 from handlers.poster import SlackPoster
 from handlers.progress import BulkProgress
@@ -194,10 +195,10 @@ async def running(
                 probe=probe,
                 retention_days=settings.retention_days,
             )
-            deps.extras["summary"] = daily.summary_now
-            deps.extras["home"] = partial(_home, core, settings.language)
+            deps.summary = daily.summary_now
+            deps.home = partial(_home, core, settings.language)
             if vault is not None:
-                deps.extras["license"] = partial(_submit_key, core, vault, tracker, daily)
+                deps.license = partial(_submit_key, core, vault, tracker, daily)
             worker = RequestWorker(
                 core, partial(_may, auth), progress=BulkProgress(store, poster, settings.language)
             )

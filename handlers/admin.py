@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -13,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from core.bundles import candidates, unbundle
 from core.errors import InvalidInputError
 from core.model import RequestKind, Stage
-from handlers.app import HandlerDeps
+from handlers.deps import HandlerDeps
 from handlers.guard import Role, Verdict, audit_refusal, refusal
 from handlers.input_errors import input_error_text
 from handlers.messages import say
@@ -29,9 +28,6 @@ Body = dict[str, Any]
 Message = dict[str, Any]
 
 # Hooks filled by the composition root (bot/wiring.py) for the digest/summary/licence features.
-SummaryHook = Callable[[str | None], Awaitable[Message]]
-LicenseHook = Callable[[str, str, str], Awaitable[str]]
-HomeHook = Callable[[str], Awaitable[dict[str, Any]]]
 ROLE_OF = {"bundle": Role.CONFIRMER, "unbundle": Role.CONFIRMER}  # other verbs only read
 
 
@@ -102,7 +98,7 @@ class AdminHandlers:
         if verb == "candidates":
             return candidates_message(await candidates(core, shop), lang, shop_name=name)
         if verb == "summary":
-            hook: SummaryHook | None = self.d.extras.get("summary")
+            hook = self.d.summary
             if hook is None:
                 return error_message(say("summary_unavailable", lang), lang)
             return await hook(shop)
@@ -117,7 +113,7 @@ class AdminHandlers:
             await audit_refusal(self.d.core, shop, user, "license", verdict)
             await ack(**error_message(refusal(verdict, lang), lang))
             return
-        if "license" not in self.d.extras:
+        if self.d.license is None:
             await ack(**error_message(say("license_needs_secret_key", lang), lang))
             return
         await ack()
@@ -140,8 +136,10 @@ class AdminHandlers:
             problem = "license_empty" if not key else "license_too_long"
             await ack(response_action="errors", errors={ids.LICENSE_BLOCK: say(problem, lang)})
             return
-        hook: LicenseHook = self.d.extras["license"]
-        await hook(shop, key, user)
+        if self.d.license is None:  # no SECRET_KEY: the modal could not have been opened
+            await ack()
+            return
+        await self.d.license(shop, key, user)
         text = say("license_saved", lang)
         await ack(
             response_action="update",
@@ -155,7 +153,7 @@ class AdminHandlers:
 
     async def on_home_opened(self, event: Body, client: AsyncWebClient) -> None:
         """Publish the per-shop dashboard for this user."""
-        hook: HomeHook | None = self.d.extras.get("home")
+        hook = self.d.home
         if hook is None or event.get("tab", "home") != "home":
             return
         await client.views_publish(user_id=event["user"], view=await hook(event["user"]))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Container
 from typing import Any
 
 from pydantic import SecretStr
@@ -13,81 +12,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.model import Request, RequestKind
-from core.requests import submit
-from core.service import Core
-from handlers.guard import Authorizer, ClickDedup, Listener, guarded
+from handlers.admin import AdminHandlers
+from handlers.deps import HandlerDeps
+from handlers.fees import FeeHandlers
 from handlers.messages import say
-from handlers.poster import SlackPoster
-from handlers.publisher import Publisher
+from handlers.orders import OrderHandlers
 from handlers.render import ids
-from handlers.render.i18n import Lang
-from handlers.tasks import TaskTracker
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class HandlerDeps:
-    """What every handler group needs (built by bot/wiring.py)."""
-
-    core: Core
-    poster: SlackPoster
-    auth: Authorizer
-    tracker: TaskTracker
-    publisher: Publisher
-    lang: Lang = "ja"
-    dedup: ClickDedup = field(default_factory=ClickDedup)
-    extras: dict[str, Any] = field(default_factory=dict)  # licence vault, summary hooks
-    wake: Callable[[], None] = lambda: None  # the request worker: a request was stored
-
-    async def request(
-        self,
-        kind: RequestKind,
-        shop: str,
-        numbers: Sequence[str] | str,
-        user: str,
-        *,
-        delivery_key: str,
-        open_key: str | None = None,
-        channel: str = "",
-        thread_ts: str | None = None,
-        response_url: str | None = None,
-        payload: Mapping[str, Any] | None = None,
-    ) -> tuple[Request, bool]:
-        """Commit a request (one insert) and wake the worker; Slack is acked after this.
-
-        False: Slack redelivered it, or the same request is still open (a double click).
-        """
-        stored = await submit(
-            self.core,
-            Request(
-                kind=kind,
-                shop=shop,
-                numbers=numbers if isinstance(numbers, str) else tuple(numbers),
-                actor=user,
-                received_at=self.core.clock.now(),
-                delivery_key=delivery_key,
-                open_key=open_key,
-                channel=channel,
-                thread_ts=thread_ts,
-                response_url=response_url,
-                payload=payload or {},
-            ),
-        )
-        self.wake()
-        return stored
-
-    def wrap(self, listener: Listener) -> Listener:
-        """The listener, guarded: no exception ever reaches bolt (see handlers.guard)."""
-        return guarded(listener, say("unexpected_error", self.lang))
-
-    def channel_shop(self, channel: str) -> str | None:
-        """The shop whose channel this is, if any."""
-        for key, shop in self.core.shops.items():
-            if shop.channel == channel:
-                return key
-        return None
 
 
 VALUE_PARTS = {
@@ -142,10 +74,6 @@ def create_app(
         request_verification_enabled=True,
         process_before_response=False,
     )
-    from handlers.admin import AdminHandlers
-    from handlers.fees import FeeHandlers
-    from handlers.orders import OrderHandlers
-
     for group in (OrderHandlers(deps), FeeHandlers(deps), AdminHandlers(deps)):
         group.register(app)
 

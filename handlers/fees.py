@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import InvalidInputError
 from core.model import OrderRecord, RequestKind
-from handlers.app import HandlerDeps
+from handlers.deps import HandlerDeps
 from handlers.guard import Role, Verdict, audit_refusal, refusal
 from handlers.messages import say
 from handlers.parsing import FeeModalState, parse_fee_state, parse_fees

@@ -13,7 +13,7 @@ from core.confirm import decide
 from core.errors import InvalidInputError
 from core.model import ALL_ORDERS, RequestKind, Stage
 from core.outcomes import Reason
-from handlers.app import HandlerDeps
+from handlers.deps import HandlerDeps
 from handlers.guard import Role, Verdict, audit_refusal, refusal
 from handlers.input_errors import input_error_text
 from handlers.messages import say as t

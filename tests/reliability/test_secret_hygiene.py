@@ -263,7 +263,7 @@ async def scenarios(s: Stack, tmp_path: Path) -> None:
     async def renew(shop: str, key: str, user: str) -> str:
         return (await submit_new_key(core, vault, shop, key, user)).value
 
-    s.rt.deps.extras.setdefault("license", renew)
+    s.rt.deps.license = s.rt.deps.license or renew
     await slack.send_command("/rms", "license main", user="U0ADMIN", channel="C0SHOP1")
     await slack.wait_for("views.open", 2)
     modal = slack.open_modal("U0ADMIN")

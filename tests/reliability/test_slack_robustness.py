@@ -94,7 +94,7 @@ def with_home(s: Stack) -> None:
             "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"home of {user}"}}],
         }
 
-    s.rt.deps.extras.setdefault("home", home)
+    s.rt.deps.home = s.rt.deps.home or home
 
 
 async def still_serves(s: Stack) -> None:

@@ -1,0 +1,87 @@
+"""HandlerDeps: what every handler group needs, built by bot/wiring.py (no Slack app here)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.model import Request, RequestKind
+from core.requests import submit
+from core.service import Core
+from handlers.guard import Authorizer, ClickDedup, Listener, guarded
+from handlers.messages import say
+from handlers.poster import SlackPoster
+from handlers.publisher import Publisher
+from handlers.render.i18n import Lang
+from handlers.tasks import TaskTracker
+
+Message = dict[str, Any]
+SummaryHook = Callable[[str | None], Awaitable[Message]]  # shop (None: all) → the summary
+LicenseHook = Callable[[str, str, str], Awaitable[str]]  # shop, key, actor → status
+HomeHook = Callable[[str], Awaitable[dict[str, Any]]]  # user → the App Home view
+
+
+@dataclass
+class HandlerDeps:
+    """What every handler group needs (built by bot/wiring.py)."""
+
+    core: Core
+    poster: SlackPoster
+    auth: Authorizer
+    tracker: TaskTracker
+    publisher: Publisher
+    lang: Lang = "ja"
+    dedup: ClickDedup = field(default_factory=ClickDedup)
+    wake: Callable[[], None] = lambda: None  # the request worker: a request was stored
+    summary: SummaryHook | None = None  # /rms summary and the App Home button
+    home: HomeHook | None = None  # App Home
+    license: LicenseHook | None = None  # /rms license (needs SECRET_KEY)
+
+    async def request(
+        self,
+        kind: RequestKind,
+        shop: str,
+        numbers: Sequence[str] | str,
+        user: str,
+        *,
+        delivery_key: str,
+        open_key: str | None = None,
+        channel: str = "",
+        thread_ts: str | None = None,
+        response_url: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> tuple[Request, bool]:
+        """Commit a request (one insert) and wake the worker; Slack is acked after this.
+
+        False: Slack redelivered it, or the same request is still open (a double click).
+        """
+        stored = await submit(
+            self.core,
+            Request(
+                kind=kind,
+                shop=shop,
+                numbers=numbers if isinstance(numbers, str) else tuple(numbers),
+                actor=user,
+                received_at=self.core.clock.now(),
+                delivery_key=delivery_key,
+                open_key=open_key,
+                channel=channel,
+                thread_ts=thread_ts,
+                response_url=response_url,
+                payload=payload or {},
+            ),
+        )
+        self.wake()
+        return stored
+
+    def wrap(self, listener: Listener) -> Listener:
+        """The listener, guarded: no exception ever reaches bolt (see handlers.guard)."""
+        return guarded(listener, say("unexpected_error", self.lang))
+
+    def channel_shop(self, channel: str) -> str | None:
+        """The shop whose channel this is, if any."""
+        for key, shop in self.core.shops.items():
+            if shop.channel == channel:
+                return key
+        return None
