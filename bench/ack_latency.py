@@ -16,10 +16,11 @@ Three processes, as in production where RMS and Slack are remote:
 
 Two request kinds:
 
-* ``/confirm <an order RMS does not know>`` — parse, permission check, ack; the confirm that
-  follows the ack (getOrder, report posted to the emulator) runs in the bot's event loop;
-* a click on RMSステータスを取得 (``refetch_order``, value ``main|<number>``) — ack, then getOrder
-  and a response_url post.
+* ``/confirm <an order RMS does not know>`` — parse, permission check, the commit of the
+  request row, ack; the request worker (the bot's jobs run as in production) then does the
+  getOrder and the publisher posts the report to the emulator;
+* a click on RMSステータスを取得 (``refetch_order``, value ``main|<number>``) — the request
+  row committed, ack, then getOrder and a response_url post by the worker.
 
 The floor is an ``AsyncApp`` with the same client and signing secret whose listeners only ack,
 served the same way; the ratio is bot p99 / floor p99 for the same kind and concurrency.
@@ -392,20 +393,30 @@ async def bot_and_floor(workdir: Path) -> AsyncIterator[tuple[str, str, Any, Ser
             serve(floor) as floor_url,
         ):
             tune_gc()  # as bot.wiring.serve does after start-up
-            yield f"{bot_url}/slack/events", f"{floor_url}/slack/events", rt, svc
+            stop = asyncio.Event()
+            jobs = asyncio.create_task(rt.jobs.run(stop))  # the request worker among them
+            try:
+                yield f"{bot_url}/slack/events", f"{floor_url}/slack/events", rt, svc
+            finally:
+                stop.set()
+                await jobs
+
+
+async def _open_requests(rt: Any) -> int:
+    return len(await rt.core.store.open_request_ids())
 
 
 async def _settle(rt: Any, svc: Services, timeout: float) -> int:
-    """Wait (≤ ``timeout``) until the work started after the acks has gone quiet.
+    """Wait (≤ ``timeout``) until the requests stored by the acks have gone quiet.
 
     Quiet = no RMS or Slack call answered by the services process for 0.3 s (its
     ``/bench/stats`` count, polled every 50 ms). /confirm reports are posted at the poster's
-    1.1 s per-channel spacing (Slack's rate), so their backlog stays queued, asleep, between
-    calls; returns how many tasks are still pending.
+    1.1 s per-channel spacing (Slack's rate), so their backlog stays queued between calls;
+    returns how many stored requests are still unfinished.
     """
     quiet, last, seen = 0.0, time.monotonic(), -1
     deadline = last + timeout
-    while time.monotonic() < deadline and rt.tracker.pending:
+    while time.monotonic() < deadline and await _open_requests(rt):
         count = await svc.calls()
         if count != seen:
             seen, last = count, time.monotonic()
@@ -413,7 +424,7 @@ async def _settle(rt: Any, svc: Services, timeout: float) -> int:
         if quiet >= 0.3:
             break
         await asyncio.sleep(0.05)
-    return int(rt.tracker.pending)
+    return await _open_requests(rt)
 
 
 class GcPauses:
@@ -492,12 +503,11 @@ async def measure(
                         figures[name] = _figures(pooled[name], errors[name], elapsed[name])
                     figures["ratio_p99"] = figures["bot"]["p99_ms"] / figures["floor"]["p99_ms"]
                     figures["ratio_p50"] = figures["bot"]["p50_ms"] / figures["floor"]["p50_ms"]
-                    figures["backlog"] = rt.tracker.pending
+                    figures["backlog"] = await _open_requests(rt)
                     figures.update(gc_pauses.take())
                     results.append(figures)
             totals = await svc.totals()
             posted, responded = totals["chat.postMessage"], totals["response_url"]
-            await rt.tracker.drain(timeout=1.0)  # the queued report posts are not measured
     for figures in results:
         figures["slack_posts_total"] = posted
         figures["response_url_posts_total"] = responded

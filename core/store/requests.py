@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -43,7 +44,7 @@ async def insert_request(tx: Tx, request: Request) -> tuple[Request, bool]:
     Returns the stored row and True when it is new; the existing row and False otherwise.
     """
     numbers = request.numbers if isinstance(request.numbers, str) else list(request.numbers)
-    changed = await tx.execute(
+    changed, row_id = await tx.insert(
         """INSERT INTO requests (kind, shop, numbers, actor, channel, thread_ts, response_url,
                                  payload, delivery_key, open_key, state, received_at)
            VALUES (?,?,?,?,?,?,?,?,?,?, 'queued', ?) ON CONFLICT DO NOTHING""",
@@ -61,12 +62,14 @@ async def insert_request(tx: Tx, request: Request) -> tuple[Request, bool]:
             iso(request.received_at),
         ),
     )
+    if changed == 1:
+        return replace(request, id=row_id, state="queued", attempts=0), True
     rows = await tx.rows(
         "SELECT * FROM requests WHERE delivery_key = ? "
         "OR (open_key = ? AND state != 'done') ORDER BY id LIMIT 1",
         (request.delivery_key, request.open_key),
     )
-    return request_from_row(rows[0]), changed == 1
+    return request_from_row(rows[0]), False
 
 
 async def open_requests(tx: Tx, limit: int = 50) -> list[Request]:

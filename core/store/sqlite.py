@@ -89,6 +89,13 @@ class SqliteStore:
             await self._db.execute("COMMIT")
 
     @asynccontextmanager
+    async def statement(self) -> AsyncIterator[Tx]:
+        """One statement that is its own transaction (autocommit): the ack path's single
+        round trip. It touches no order, so there is no invariant to check."""
+        async with self._lock:
+            yield Tx(self._db)
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         """Reads that must not see another coroutine's half-done transaction."""
         async with self._lock:

@@ -353,6 +353,11 @@ class Tx:
         """Forget a dissolved bundle."""
         await self._db.execute("DELETE FROM bundles WHERE id = ?", (bundle_id,))
 
+    async def insert(self, sql: str, params: Sequence[Any] = ()) -> tuple[int, int]:
+        """Run one INSERT; return (rows changed, the new row's id)."""
+        cur = await self._db.execute(sql, params)
+        return cur.rowcount, int(cur.lastrowid or 0)
+
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; return the number of rows it changed."""
         cur = await self._db.execute(sql, params)
