@@ -105,6 +105,8 @@ class Publisher:
             tally = await self.courier.deliver_due()
             if digests and await self._plan_digests():
                 tally += await self.courier.deliver_due()
+            if tally.dead:  # the admins' alerts about them were queued during the round
+                tally += await self.courier.deliver_due()
             return tally
 
     # -- planning: events → messages ---------------------------------------------------------

@@ -263,3 +263,84 @@ async def test_a_licence_check_interrupted_by_a_crash_runs_again_the_same_day(tm
         await daily_for(s)()
         await s.rt.deps.publisher.drain()
         assert len(with_text(s, "C0SHOP2", LICENCE)) == 1
+
+
+def note(text: str) -> dict[str, Any]:
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+async def enqueue(s: Stack, key: str, channel: str, *texts: str) -> bool:
+    async with s.rt.core.store.tx() as tx:
+        return await tx.enqueue_message(
+            key,
+            "main",
+            channel,
+            "request",
+            {"messages": [note(t) for t in texts]},
+            at=s.clock.now(),
+        )
+
+
+async def test_a_message_is_posted_once_by_key_then_edited_in_place(tmp_path):
+    async with bot_stack(tmp_path) as s:
+        assert await enqueue(s, "request:1", "C0SHOP1", "受け付けました")
+        assert not await enqueue(s, "request:1", "C0SHOP1", "again")  # a duplicate key: no-op
+        await s.rt.deps.publisher.drain(digests=False)
+        [posted] = s.slack.messages("C0SHOP1")
+        async with s.rt.core.store.tx() as tx:
+            assert await tx.update_message(
+                "request:1", {"messages": [note("3/5 件 完了")]}, at=s.clock.now()
+            )
+        await s.rt.deps.publisher.drain(digests=False)
+        async with s.rt.core.store.tx() as tx:
+            await tx.update_message("request:1", {"messages": [note("完了")]}, at=s.clock.now())
+        await s.rt.deps.publisher.drain(digests=False)
+        [edited] = s.slack.messages("C0SHOP1")
+        assert (edited.ts, edited.text, edited.edited) == (posted.ts, "完了", True)
+        assert len(s.slack.calls_to("chat.update")) == 2
+        async with s.rt.core.store.read() as r:
+            message = await r.get_message("request:1")
+        assert message is not None and (message.state, message.ts) == ("posted", posted.ts)
+
+
+async def test_a_thread_interrupted_after_its_main_message_resumes_without_reposting_it(
+    tmp_path,
+):
+    async with bot_stack(tmp_path) as s:
+        await enqueue(s, "request:2", "C0SHOP1", "本文", "続き1", "続き2")
+        await s.rt.deps.publisher.drain(digests=False)  # main + both replies
+        assert len(s.slack.messages("C0SHOP1")[0].replies) == 2
+        await enqueue(s, "request:3", "C0SHOP1", "本文B", "続きB")
+        async with s.rt.core.store.tx() as tx:  # as if a reply failed after the main post
+            message = await tx.get_message("request:3")
+            assert message is not None
+            await tx.message_progress(message.id, "1.000001", 1, s.clock.now())
+        s.slack.fail_next("chat.postMessage", status=200, error="thread_not_found")
+        await s.rt.deps.publisher.drain(digests=False)
+        async with s.rt.core.store.read() as r:
+            dead = await r.get_message("request:3")
+        assert dead is not None and dead.state == "dead"
+        assert [m.text for m in s.slack.messages("C0SHOP1")] == ["本文"]  # main not reposted
+        assert s.slack.calls_to("chat.postMessage")[-1].params["thread_ts"] == "1.000001"
+
+
+async def test_a_message_slack_refuses_dies_alone_and_the_next_in_its_channel_goes_out(tmp_path):
+    async with bot_stack(tmp_path, summary_channel="C0SUMMARY") as s:
+        await enqueue(s, "request:4", "C0SHOP1", "too long")
+        await enqueue(s, "request:5", "C0SHOP1", "fine")
+        s.slack.fail_next("chat.postMessage", status=200, error="msg_too_long", channel="C0SHOP1")
+        await s.rt.deps.publisher.drain(digests=False)
+        assert [m.text for m in s.slack.messages("C0SHOP1")] == ["fine"]
+        [alert] = s.slack.messages("C0SUMMARY")
+        assert "msg_too_long" in text_of(alert) and "request:4" in text_of(alert)
+
+
+async def test_a_token_error_pauses_delivery_without_dead_lettering_anything(tmp_path):
+    async with bot_stack(tmp_path) as s:
+        await flag_one(s, "main")
+        s.slack.fail_next("chat.postMessage", status=200, error="invalid_auth")
+        await s.rt.deps.publisher.drain()
+        async with s.rt.core.store.read() as r:
+            assert "dead" not in await r.count_messages()
+        await s.rt.deps.publisher.drain()  # the operator fixed the token
+        assert len(with_text(s, "C0SHOP1", CARD)) == 1
