@@ -11,20 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from core.ports import Clock
-from core.rms.retry import backoff_delay, parse_retry_after
+from core.rms.retry import backoff_delay
 from core.store.outbox import OutboxMessage
 from core.store.sqlite import SqliteStore
 from handlers.poster import SlackPoster
+from handlers.slack_failures import Failure, Verdict, failure_of
 
 logger = logging.getLogger(__name__)
 Message = dict[str, Any]
@@ -32,112 +31,7 @@ Message = dict[str, Any]
 DEAD_LETTER_KIND = "dead_letter"
 """The admins' alert about a dead-lettered message; it never raises an alert of its own."""
 
-PERMANENT_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "msg_too_long",
-        "no_text",
-        "too_many_attachments",
-        "invalid_metadata_format",
-        "invalid_metadata_schema",
-        "metadata_too_large",
-        "restricted_action",
-        "restricted_action_read_only_channel",
-        "restricted_action_thread_only_channel",
-        "restricted_action_non_threadable_channel",
-        "restricted_action_thread_locked",
-        "message_not_found",
-        "cant_update_message",
-        "edit_window_closed",
-        "thread_not_found",
-    }
-)
-"""Slack will never take this message in this channel: retrying only repeats the error."""
-
-WORKSPACE_ERRORS = frozenset(
-    {
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "no_permission",
-        "missing_scope",
-        "not_allowed_token_type",
-        "team_access_not_granted",
-        "ekm_access_denied",
-        "org_login_required",
-    }
-)
-"""The token or the app is wrong, not the message: every post fails until an operator fixes
-it (and restarts). Dead-lettering would throw every message away, so delivery pauses."""
-
-TRANSIENT_ERRORS = frozenset(
-    {
-        "ratelimited",
-        "rate_limited",
-        "internal_error",
-        "fatal_error",
-        "service_unavailable",
-        "request_timeout",
-        "message_limit_exceeded",
-    }
-)
-UNKNOWN_ERROR_ATTEMPTS = 5
-"""An error Slack names but we do not know is tried this often, then dead-lettered."""
 RETRY_BASE, RETRY_CAP = 5.0, 900.0  # seconds: 5 s, 10 s, … at most 15 minutes apart
-
-
-class Verdict(StrEnum):
-    """What a failed attempt means for the message."""
-
-    RETRY = "retry"  # later, with backoff (Slack down, 5xx, 429, a timeout)
-    DEAD = "dead"  # never: dead-letter it and tell the admins
-    PAUSE = "pause"  # nothing can be posted at all (token): stop, count no attempt
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """A failed attempt, classified."""
-
-    error: str
-    verdict: Verdict
-    retry_after: float | None = None
-    maybe_posted: bool = False  # the outcome is unknown: look in Slack before posting again
-
-
-def classify(error: str, status: int, attempts: int) -> Verdict:
-    """The verdict for Slack's ``error`` at HTTP ``status`` on attempt number ``attempts``."""
-    if status == 429 or status >= 500 or error in TRANSIENT_ERRORS:
-        return Verdict.RETRY
-    if error in WORKSPACE_ERRORS:
-        return Verdict.PAUSE
-    if error in PERMANENT_ERRORS:
-        return Verdict.DEAD
-    return Verdict.DEAD if attempts >= UNKNOWN_ERROR_ATTEMPTS else Verdict.RETRY
-
-
-def failure_of(exc: Exception, attempts: int, now: datetime) -> Failure | None:
-    """Classify what a post raised; None for exceptions that are bugs, not Slack's answers."""
-    if isinstance(exc, SlackApiError):
-        response = exc.response
-        status = int(getattr(response, "status_code", 200) or 200)
-        error = str(response.get("error") or f"http_{status}")
-        headers: Mapping[str, Any] = getattr(response, "headers", None) or {}
-        wait = next((str(v) for k, v in headers.items() if k.lower() == "retry-after"), None)
-        return Failure(
-            error,
-            classify(error, status, attempts),
-            retry_after=parse_retry_after(wait, now=now) if status == 429 else None,
-            maybe_posted=status >= 500,
-        )
-    if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
-        return Failure(type(exc).__name__, Verdict.RETRY, maybe_posted=True)
-    return None
 
 
 @dataclass
@@ -147,12 +41,19 @@ class Tally:
     posted: int = 0
     retrying: int = 0
     dead: int = 0
+    moved: int = 0  # re-addressed to their fallback channel
     paused: bool = False
+
+    @property
+    def queued_more(self) -> bool:
+        """The round queued work that is due now (dead-letter alerts, moved messages)."""
+        return bool(self.dead or self.moved)
 
     def __iadd__(self, other: Tally) -> Tally:
         self.posted += other.posted
         self.retrying += other.retrying
         self.dead += other.dead
+        self.moved += other.moved
         self.paused = self.paused or other.paused
         return self
 
@@ -209,6 +110,11 @@ class Courier:
                 if failure.verdict is Verdict.PAUSE:
                     tally.paused = True
                     return
+                fallback = str(message.payload.get("fallback_channel") or "")
+                if failure.verdict is Verdict.DEAD and fallback and message.ts is None:
+                    await self._move(message, fallback, failure.error)
+                    tally.moved += 1
+                    continue
                 if failure.verdict is Verdict.DEAD:
                     await self._dead_letter(message, failure.error)
                     tally.dead += 1
@@ -224,10 +130,11 @@ class Courier:
         """Post (or edit) one message and its thread; every step is recorded as it happens."""
         parts: list[Message] = list(message.payload.get("messages") or [])
         channel, ts, done = message.channel, message.ts, message.parts_posted
+        thread = str(message.payload.get("thread_ts") or "")  # posted as replies in a thread
         if parts and message.is_update and ts is not None:
             await self.poster.update(channel, ts, parts[0])
             for extra in parts[1:]:  # continuations of an edit are new thread replies
-                await self.poster.post(channel, extra, thread_ts=ts)
+                await self.poster.post(channel, extra, thread_ts=thread or ts)
         elif parts:
             if ts is None:
                 if message.posting_at is not None:  # begun before a crash or a timeout
@@ -235,11 +142,13 @@ class Courier:
                 if ts is None:
                     async with self.store.tx() as tx:
                         await tx.message_posting(message.id, self.clock.now())
-                    ts = await self.poster.post(channel, parts[0], key=message.key)
+                    ts = await self.poster.post(
+                        channel, parts[0], key=message.key, thread_ts=thread or None
+                    )
                 done = 1
                 await self._progress(message, ts, done)
             for index in range(done, len(parts)):
-                await self.poster.post(channel, parts[index], thread_ts=ts)
+                await self.poster.post(channel, parts[index], thread_ts=thread or ts)
                 await self._progress(message, ts, index + 1)
         async with self.store.tx() as tx:
             await tx.message_delivered(message.id, message.version, self.clock.now())
@@ -288,6 +197,19 @@ class Courier:
                 retry_at=retry_at,
                 maybe_posted=failure.maybe_posted,
             )
+
+    async def _move(self, message: OutboxMessage, channel: str, error: str) -> None:
+        """The first channel will never take it (e.g. a DM the bot cannot post to): send it to
+        the fallback channel instead, at once, as a new top-level message."""
+        logger.warning(
+            "%s cannot be posted to %s (%s); posting it to %s",
+            message.key,
+            message.channel,
+            error,
+            channel,
+        )
+        async with self.store.tx() as tx:
+            await tx.message_moved(message.id, channel, error, self.clock.now())
 
     async def _dead_letter(self, message: OutboxMessage, error: str) -> None:
         """Give the message up; the admins hear of it once per channel and error until a post

@@ -105,7 +105,7 @@ class Publisher:
             tally = await self.courier.deliver_due()
             if digests and await self._plan_digests():
                 tally += await self.courier.deliver_due()
-            if tally.dead:  # the admins' alerts about them were queued during the round
+            if tally.queued_more:  # alerts about dead letters, messages moved to a fallback
                 tally += await self.courier.deliver_due()
             return tally
 

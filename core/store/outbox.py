@@ -4,8 +4,10 @@ A message is one Slack post (plus its thread replies) under a unique key: enqueu
 twice is a no-op, so "exactly once" is a database constraint, not a memory. The publisher
 delivers due messages, records every attempt, and dead-letters what Slack will never take.
 Any kind can be added: ``enqueue_message(key, shop, channel, kind, payload)`` with
-``payload = {"messages": [Block Kit messages], "refs": [ref names set to "channel|ts"]}``,
-and ``update_message(key, payload)`` to edit the posted message in place (chat.update).
+``payload = {"messages": [Block Kit messages], "refs": [ref names set to "channel|ts"]}``
+(optional: ``"thread_ts"`` to post into a thread, ``"fallback_channel"`` to use when the
+channel refuses it for good), and ``update_message(key, payload)`` to edit the posted message
+in place (chat.update).
 """
 
 from __future__ import annotations
@@ -195,6 +197,17 @@ class OutboxTx:
                       {"" if maybe_posted else ", posting_at = NULL"}
                WHERE id = ?""",  # noqa: S608
             (error, _iso(at), PENDING if retry_at else DEAD, _iso(retry_at), message_id),
+        )
+
+    async def message_moved(self, message_id: int, channel: str, error: str, at: datetime) -> None:
+        """Re-address a message its channel refused for good to its fallback channel (which
+        replaces the thread it was meant for); it is due at once."""
+        await self._change(
+            """UPDATE messages SET channel = ?, last_error = ?, attempts = attempts + 1,
+                      posting_at = NULL, next_attempt_at = ?, updated_at = ?,
+                      payload = json_remove(payload, '$.fallback_channel', '$.thread_ts')
+               WHERE id = ?""",
+            (channel, error, _iso(at), _iso(at), message_id),
         )
 
     # -- events: planned into cards/alerts, then folded into a digest -----------------------
