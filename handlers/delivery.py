@@ -155,9 +155,8 @@ class Courier:
             if ts is not None:
                 for ref in message.payload.get("refs") or ():
                     await tx.set_ref(str(ref), f"{channel}|{ts}")
-            await tx.delete_refs_with_prefix(
-                _dead_mark(channel, "")
-            )  # the channel works: alert again
+            # the channel works again: a later dead letter there is announced again
+            await tx.delete_refs_with_prefix(_dead_mark(channel, ""))
 
     async def _progress(self, message: OutboxMessage, ts: str, parts: int) -> None:
         async with self.store.tx() as tx:
