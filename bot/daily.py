@@ -28,7 +28,7 @@ class Daily:
     """Runs after every jobs cycle; each piece decides itself whether it is due."""
 
     core: Core
-    poster: SlackPoster
+    poster: SlackPoster  # unused since summaries go through the outbox; wiring still passes it
     at: time
     tz: ZoneInfo
     lang: Lang = "ja"
@@ -44,10 +44,21 @@ class Daily:
         now = self.core.clock.now()
         today = now.astimezone(self.tz).date().isoformat()
         for shop in self.core.shops:
-            if await self.core.store.claim_run(f"license_check:{shop}", today, now):
-                await check_license(self.core, shop, now)
-        if await self.core.store.claim_run(RETENTION_JOB, today, now):
+            job = f"license_check:{shop}"
+            async with self.core.store.read() as r:
+                if await r.has_run(job, today):
+                    continue
+            await check_license(self.core, shop, now)
+            # claimed after the work: a crash during the check leaves it due. (Checking twice
+            # is harmless: its warnings are claimed per threshold with the event.)
+            async with self.core.store.tx() as tx:
+                await tx.claim_run(job, today, now)
+        async with self.core.store.read() as r:
+            purged_today = await r.has_run(RETENTION_JOB, today)
+        if not purged_today:  # claimed after the work too: a purge is safe to repeat
             await purge_finished(self.core.store, now, self.retention_days)
+            async with self.core.store.tx() as tx:
+                await tx.claim_run(RETENTION_JOB, today, now)
         await self._probe(now)
         await self.post_due_summaries(now)
 
@@ -67,25 +78,38 @@ class Daily:
             await probe_pending_key(self.core, self.vault, shop, partial(self.probe, shop))
 
     async def post_due_summaries(self, now: datetime) -> None:
-        """Post each due day's summary exactly once (caught up after downtime)."""
-        last = await last_summary_day(self.core.store)
+        """Queue each due day's summary once per channel (caught up after downtime).
+
+        The day's claim and its messages (keyed ``summary:{day}:{channel}``) are one
+        transaction; the publisher delivers each channel's message on its own, so a crash or
+        a failing channel can neither lose a summary nor post one twice.
+        """
+        store = self.core.store
+        last = await last_summary_day(store)
         for day in due_summary_days(now, self.at, self.tz, last):
-            if not await self.core.store.claim_run(SUMMARY_JOB, day.isoformat(), now):
-                continue
-            try:
-                summary = await build_summary(self.core.store, self.core.shops, day, self.tz, now)
-                messages = summary_messages(summary, self.lang)
-                channels = (
-                    [self.summary_channel]
-                    if self.summary_channel
-                    else list(dict.fromkeys(s.channel for s in self.core.shops.values()))
-                )
+            async with store.read() as r:
+                if await r.has_run(SUMMARY_JOB, day.isoformat()):
+                    continue
+            summary = await build_summary(store, self.core.shops, day, self.tz, now)
+            messages = summary_messages(summary, self.lang)
+            channels = (
+                [self.summary_channel]
+                if self.summary_channel
+                else list(dict.fromkeys(s.channel for s in self.core.shops.values()))
+            )
+            async with store.tx() as tx:
+                if not await tx.claim_run(SUMMARY_JOB, day.isoformat(), now):
+                    continue
                 for channel in channels:
-                    await self.poster.post_all(channel, messages)
-            except Exception:
-                await self.core.store.release_run(SUMMARY_JOB, day.isoformat())
-                raise
-            logger.info("daily summary for %s posted", day.isoformat())
+                    await tx.enqueue_message(
+                        f"summary:{day.isoformat()}:{channel}",
+                        "",
+                        channel,
+                        "summary",
+                        {"messages": messages},
+                        at=now,
+                    )
+            logger.info("daily summary for %s queued for %d channel(s)", day, len(channels))
 
     async def summary_now(self, shop: str | None) -> dict[str, object]:
         """Today's summary so far (for `/rms summary`), without remembering it."""

@@ -199,9 +199,6 @@ async def running(
             deps.home = partial(_home, core, settings.language)
             if vault is not None:
                 deps.license = partial(_submit_key, core, vault, tracker, daily)
-            worker = RequestWorker(
-                core, partial(_may, auth), progress=BulkProgress(store, poster, settings.language)
-            )
             jobs = Jobs(
                 core,
                 timedelta(seconds=settings.poll_interval_seconds),
@@ -209,6 +206,10 @@ async def running(
                 rates=rates,
                 periodic=[("publisher", publisher.drain, tick), ("daily", daily, tick)],
             )
+            progress = BulkProgress(
+                store, clock, settings.language, partial(jobs.wake, "publisher")
+            )
+            worker = RequestWorker(core, partial(_may, auth), progress=progress)
             # Stored requests run at once (the ack wakes the worker), and at least every tick.
             jobs.periodic.insert(0, ("requests", partial(_run_requests, worker, jobs), tick))
             deps.wake = partial(jobs.wake, "requests")

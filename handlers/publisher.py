@@ -1,37 +1,38 @@
-"""Drains the core's outbox into Slack: flag cards, remediation cards, alerts, one digest.
+"""Turns the core's outbox events into Slack messages, and has them delivered one by one.
 
-Events are marked posted only after Slack accepted the message; cards already posted are
-remembered (refs) so a retried drain never posts them twice.
+Planning is one transaction: the messages an event needs (flag card, remediation card,
+alert; later its digest) are queued under unique keys and the events marked as handed over,
+so a retried or restarted drain never queues a message twice. Delivery (handlers/delivery.py)
+then posts each message on its own: one broken channel never holds up another.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
-
-from slack_sdk.errors import SlackApiError
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from core.digest import build_digests, is_digest_kind
 from core.events import Event, EventKind
 from core.model import RequestKind
 from core.outcomes import ErrorInfo
 from core.service import Core
+from core.store.outbox import OutboxMessage
+from handlers.delivery import Courier, Tally
 from handlers.poster import SlackPoster
-from handlers.progress import progress_ref
 from handlers.render.alert_router import alert_message
+from handlers.render.alerts import delivery_failed
 from handlers.render.cards import flag_card
 from handlers.render.digest import digest_messages
 from handlers.render.i18n import Lang
 from handlers.render.remedy import remediation_card
-from handlers.render.request_posts import permanent as _permanent
-from handlers.render.request_posts import request_report_posts
+from handlers.render.request_posts import request_key, request_report_posts
 
 logger = logging.getLogger(__name__)
-POSTING = "posting:"  # refs: a post that was started (key → channel, event ids, time)
+BATCH = 2000  # events planned per drain
 ALERT_KINDS = frozenset(
     {
         EventKind.LICENSE_EXPIRING,
@@ -51,8 +52,25 @@ def card_link(ref: str) -> str:
     return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
 
 
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A message to queue: ``payload`` is {"messages": […], "refs": [names]}; ``update``
+    edits the message already queued under ``key`` (posted or not) instead."""
+
+    key: str
+    shop: str
+    channel: str
+    kind: str
+    payload: dict[str, Any]
+    update: bool = False
+
+
 class Publisher:
-    """Posts what the core recorded. One drain at a time; safe to call after every change."""
+    """Posts what the core recorded. One drain at a time; safe to call after every change.
+
+    Dead-lettered messages are announced once per broken channel in ``summary_channel`` (the
+    managers' channel); without one, only an error line is logged.
+    """
 
     def __init__(
         self,
@@ -65,107 +83,119 @@ class Publisher:
         self.core = core
         self.poster = poster
         self.lang = lang
-        self.summary_channel = summary_channel
+        self.courier = Courier(
+            core.store,
+            core.clock,
+            poster,
+            alert_channel=summary_channel,
+            dead_letter_alert=self._dead_letter_alert,
+            rng=core.rng,
+        )
         self._lock = asyncio.Lock()
-        self.failing = False
 
     async def drain(self, *, digests: bool = True) -> int:
-        """Post unposted events; returns how many were marked posted.
+        """Queue and post what is due; returns how many messages Slack took.
 
-        ``digests=False`` (after a button or command) posts only cards and alerts at once; the
-        result digest stays one message per poll cycle per channel (the jobs loop's drain).
+        ``digests=False`` (after a button or command) queues only cards and alerts; the result
+        digest stays one message per poll cycle per channel (the jobs loop's drain).
         """
-        async with self._lock:
-            try:
-                await self._recover()
-                events = await self.core.store.unposted_events(2000)
-                if not events:
-                    return 0
-                posted = await self._publish(events, digests=digests)
-            except SlackApiError as exc:
-                if not self.failing:
-                    logger.warning(
-                        "posting to Slack failed (%s); will retry",
-                        exc.response.get("error") if exc.response else exc,
-                    )
-                self.failing = True
-                return 0
-            if self.failing:
-                logger.info("posting to Slack recovered")
-                self.failing = False
-            return posted
+        return (await self.drain_once(digests=digests)).posted
 
-    async def _publish(self, events: Sequence[Event], *, digests: bool) -> int:
-        store, now = self.core.store, self.core.clock.now()
-        done: list[int] = []
+    async def drain_once(self, *, digests: bool = True) -> Tally:
+        """One round: plan cards and alerts, deliver, then plan digests and deliver again
+        (so a digest can link the cards posted just before it)."""
+        async with self._lock:
+            await self._plan_cards()
+            tally = await self.courier.deliver_due()
+            if digests and await self._plan_digests():
+                tally += await self.courier.deliver_due()
+            if tally.queued_more:  # alerts about dead letters, messages moved to a fallback
+                tally += await self.courier.deliver_due()
+            return tally
+
+    # -- planning: events → messages ---------------------------------------------------------
+
+    async def _plan_cards(self) -> None:
+        async with self.core.store.read() as r:
+            events = await r.events_to_plan(BATCH)
+        if not events:
+            return
+        planned: list[Planned] = []
         for event in events:
             if event.kind is EventKind.ORDER_FLAGGED and event.shop in self.core.shops:
-                await self._flag_card(event)
+                planned.extend(await self._flag_card(event))
+        planned.extend(
+            self._remediation_cards([e for e in events if e.kind is EventKind.ORDER_ERROR])
+        )
+        planned.extend(self._alerts([e for e in events if e.kind in ALERT_KINDS]))
         for event in events:
             if event.kind is EventKind.REQUEST_DONE:
-                await self._request_report(event)
-                done.append(event.id)
-        await self._remediation_cards([e for e in events if e.kind is EventKind.ORDER_ERROR])
-        for event in events:
-            if event.kind in ALERT_KINDS:
-                message = self._alert(event)
-                channel = self._channel(event.shop)
-                if message is not None and channel:
-                    await self._post_once(f"alert:{event.id}", channel, [message], [event.id])
-                else:
-                    await store.mark_posted([event.id], now)
-                done.append(event.id)
-        if not digests:
-            return len(done)
-        # A confirmation the requester just saw in its report is not repeated in the digest;
-        # ones the bot finished by itself (reconciled after a crash or timeout) are.
+                planned.extend(await self._request_report(event))
+        await self._queue(planned, [e.id for e in events], "planned")
+
+    async def _plan_digests(self) -> bool:
+        """Fold the planned events into one digest per shop channel; True if any was queued.
+
+        A confirmation the requester just saw in its report is not repeated in the digest;
+        ones the bot finished by itself (reconciled after a crash or timeout) are."""
+        async with self.core.store.read() as r:
+            events = await r.events_to_digest(BATCH)
+        if not events:
+            return False
         digest_events = [
             e
             for e in events
             if is_digest_kind(e.kind)
             and not (e.kind is EventKind.ORDER_CONFIRMED and not e.data.get("reconciled"))
         ]
+        planned: list[Planned] = []
         for digest in build_digests(digest_events, self.core.shops):
             links = {}
             for prefix, lines in (("card", digest.flagged), ("remedy_for", digest.errors)):
                 for line in lines:
-                    ref = await store.get_ref(f"{prefix}:{line.order_number}")
+                    ref = await self.core.store.get_ref(f"{prefix}:{line.order_number}")
                     if ref:
                         links[line.order_number] = card_link(ref)
             name = self.core.shop(digest.shop).name
             messages = digest_messages(digest, self.lang, shop_name=name, card_links=links)
             if messages:
                 key = f"digest:{digest.shop}:{min(digest.event_ids)}"
-                await self._post_once(key, digest.channel, messages, digest.event_ids)
-            else:
-                await store.mark_posted(digest.event_ids, now)
-            done.extend(digest.event_ids)
-        leftover = [e.id for e in events if e.id not in set(done)]
-        if leftover:  # events no post is made for (unknown shops, non-digest kinds)
-            await store.mark_posted(leftover, now)
-        return len(events)
+                planned.append(
+                    Planned(key, digest.shop, digest.channel, "digest", {"messages": messages})
+                )
+        await self._queue(planned, [e.id for e in events], "posted")
+        return bool(planned)
 
-    async def _flag_card(self, event: Event) -> None:
+    async def _queue(
+        self, planned: Sequence[Planned], ids: Sequence[int], step: Literal["planned", "posted"]
+    ) -> None:
+        """Queue the messages and mark their events in one transaction."""
+        now = self.core.clock.now()
+        async with self.core.store.tx() as tx:
+            for p in planned:
+                if not p.update or not await tx.update_message(p.key, p.payload, at=now):
+                    await tx.enqueue_message(p.key, p.shop, p.channel, p.kind, p.payload, at=now)
+            await tx.mark_events(ids, step, now)
+
+    async def _flag_card(self, event: Event) -> list[Planned]:
         key = f"card:{event.order_number}"
         if event.order_number is None or await self.core.store.get_ref(key):
-            return
+            return []  # one card per order (the ref: its card was posted before)
         record = await self.core.store.get_order(event.order_number)
         if record is None:
-            return
+            return []
         cfg = self.core.shop(event.shop)
         card = flag_card(record, cfg.name, cfg.api_option, self.lang, now=self.core.clock.now())
-        await self._post_once(key, cfg.channel, [card], [], ref=key)
+        return [Planned(key, event.shop, cfg.channel, "card", {"messages": [card], "refs": [key]})]
 
-    async def _remediation_cards(self, errors: Sequence[Event]) -> None:
-        """One card per (shop, error kind) for this batch, listing every order it hit."""
+    def _remediation_cards(self, errors: Sequence[Event]) -> list[Planned]:
+        """One card per (shop, error kind) among errors not carded yet, listing every order."""
         groups: dict[tuple[str, str], list[Event]] = defaultdict(list)
         for event in errors:
             if event.shop in self.core.shops:
                 groups[(event.shop, str(event.data.get("error_key", "unknown")))].append(event)
+        planned = []
         for (shop, key), group in groups.items():
-            ref_key = f"remedy:{group[0].id}"
-            if await self.core.store.get_ref(ref_key):
-                continue
             data: dict[str, Any] = dict(group[-1].data)
             info = ErrorInfo(
                 key,
@@ -176,107 +206,67 @@ class Publisher:
             numbers = [e.order_number for e in group if e.order_number]
             cfg = self.core.shop(shop)
             messages = remediation_card(info, numbers, cfg.name, self.lang, shop=shop)
-            ts = await self._post_once(ref_key, cfg.channel, messages, [], ref=ref_key)
-            for event in group:
-                if event.order_number:
-                    await self.core.store.set_ref(
-                        f"remedy_for:{event.order_number}", f"{cfg.channel}|{ts}"
-                    )
+            refs = [f"remedy_for:{n}" for n in numbers]
+            payload = {"messages": messages, "refs": refs}
+            planned.append(Planned(f"remedy:{group[0].id}", shop, cfg.channel, "remedy", payload))
+        return planned
 
-    async def _post_once(
-        self,
-        key: str,
-        channel: str,
-        messages: Sequence[dict[str, Any]],
-        ids: Sequence[int],
-        *,
-        ref: str | None = None,
-        thread_ts: str | None = None,
-    ) -> str:
-        """Post a message (and its thread) once: the intent is stored first and the post carries
-        ``key`` as metadata, so a crash in between is recognised, not posted again."""
-        marker = {
-            "channel": channel,
-            "ids": list(ids),
-            "ref": ref,
-            "at": self.core.clock.now().timestamp(),
-        }
-        await self.core.store.set_ref(POSTING + key, json.dumps(marker))
-        ts = await self.poster.post_all(channel, messages, key=key, thread_ts=thread_ts)
-        await self._finish(key, channel, ts, ids, ref)
-        return ts
+    def _alerts(self, events: Sequence[Event]) -> list[Planned]:
+        planned = []
+        for event in events:
+            if event.shop not in self.core.shops:
+                continue
+            cfg = self.core.shop(event.shop)
+            message = alert_message(event, cfg.name, self.lang)
+            if message is None or not cfg.channel:
+                continue
+            key, kind = f"alert:{event.id}", "alert"
+            if event.kind is EventKind.LICENSE_EXPIRING:  # once per threshold of one key
+                expires = str(event.data.get("expires_at") or "")[:10]
+                key = f"licence:{event.shop}:{event.data.get('threshold')}:{expires}"
+                kind = "licence"
+            planned.append(Planned(key, event.shop, cfg.channel, kind, {"messages": [message]}))
+        return planned
 
-    async def _finish(
-        self, key: str, channel: str, ts: str, ids: Sequence[int], ref: str | None
-    ) -> None:
-        store = self.core.store
-        if ids:
-            await store.mark_posted(ids, self.core.clock.now())
-        if ref:
-            await store.set_ref(ref, f"{channel}|{ts}")
-        await store.delete_ref(POSTING + key)
-
-    async def _recover(self) -> None:
-        """Posts begun before a crash or a failed call: found in Slack → finish them;
-        not found → forget the intent, and the events are posted again."""
-        for name, value in (await self.core.store.refs_with_prefix(POSTING)).items():
-            marker, key = json.loads(value), name.removeprefix(POSTING)
-            try:
-                ts = await self.poster.find_posted(marker["channel"], key, marker["at"] - 60)
-            except SlackApiError as exc:  # e.g. no channels:history scope: at-least-once
-                logger.warning(
-                    "cannot check whether %s was posted (%s); posting it again",
-                    key,
-                    exc.response.get("error") if exc.response else exc,
-                )
-                ts = None
-            if ts is None:
-                await self.core.store.delete_ref(name)
-            else:
-                logger.info("%s was posted before an interruption; not posting it again", key)
-                await self._finish(key, marker["channel"], ts, marker["ids"], marker["ref"])
-
-    async def _request_report(self, event: Event) -> None:
-        """The report of a finished request, posted once where the requester will see it."""
-        store = self.core.store
-        found = await store.request_result(int(event.data["request"]))
+    async def _request_report(self, event: Event) -> list[Planned]:
+        """The report of a finished request, as messages keyed by the request: a bulk's
+        progress message becomes the report; a fee approval edits its card and reports in
+        its thread; re-fetches answer the requester only (response_url)."""
+        found = await self.core.store.request_result(int(event.data["request"]))
         if found is None or found[0].shop not in self.core.shops:
-            await store.mark_posted([event.id], self.core.clock.now())
-            return
+            return []
         request, report = found
         cfg = self.core.shop(request.shop)
-        for post in request_report_posts(
-            request,
-            report,
-            await store.get_order(request.numbers[0]) if request.kind is RequestKind.FEE else None,
-            cfg,
-            self.lang,
-            self.core.clock.now(),
+        record = None
+        if request.kind is RequestKind.FEE:
+            record = await self.core.store.get_order(request.numbers[0])
+        key = request_key(request.id)
+        planned = []
+        for index, post in enumerate(
+            request_report_posts(request, report, record, cfg, self.lang, self.core.clock.now())
         ):
-            progress = await store.get_ref(progress_ref(request.id))
+            payload: dict[str, Any] = {"messages": post.messages}
             if post.response_url:
-                await self.poster.reply(post.response_url, post.messages[0])
-            elif progress is not None and request.kind is RequestKind.CONFIRM:
-                channel, _, ts = progress.partition("|")  # the bulk's progress message
-                await self.poster.update_all(channel, ts, post.messages)
-            elif post.update_ts:
-                await self.poster.update(post.channel, post.update_ts, post.messages[0])
+                payload["response_url"] = post.response_url
+                planned.append(Planned(f"{key}:{index}", cfg.key, post.channel, "reply", payload))
+            elif post.update_ts:  # the order's card: edited in place
+                card = f"card:{request.numbers[0]}"
+                async with self.core.store.read() as r:
+                    carded = await r.get_message(card) is not None
+                if carded:
+                    planned.append(Planned(card, cfg.key, post.channel, "card", payload, True))
+                else:  # posted before cards were outbox messages: edit it by its ts
+                    payload["edit_ts"] = post.update_ts
+                    planned.append(Planned(f"{key}:card", cfg.key, post.channel, "edit", payload))
             else:
-                key = f"request:{request.id}"
-                try:
-                    await self._post_once(
-                        key, post.channel, post.messages, [], thread_ts=post.thread_ts
-                    )
-                except SlackApiError as exc:  # e.g. typed in a DM the bot cannot post to
-                    if post.channel == cfg.channel or not _permanent(exc):
-                        raise
-                    logger.warning("report of request %d goes to the shop channel", request.id)
-                    await self._post_once(key, cfg.channel, post.messages, [])
-        await store.mark_posted([event.id], self.core.clock.now())
+                if post.thread_ts:
+                    payload["thread_ts"] = post.thread_ts
+                if post.channel != cfg.channel:  # e.g. a DM the bot cannot post to
+                    payload["fallback_channel"] = cfg.channel
+                planned.append(Planned(key, cfg.key, post.channel, "request", payload, True))
+        return planned
 
-    def _alert(self, event: Event) -> dict[str, Any] | None:
-        name = self.core.shop(event.shop).name if event.shop in self.core.shops else event.shop
-        return alert_message(event, name, self.lang)
-
-    def _channel(self, shop: str) -> str | None:
-        return self.core.shop(shop).channel if shop in self.core.shops else None
+    def _dead_letter_alert(self, message: OutboxMessage, error: str) -> dict[str, Any]:
+        shops = self.core.shops
+        name = shops[message.shop].name if message.shop in shops else message.shop or "—"
+        return delivery_failed(name, message.channel, message.key, error, self.lang)

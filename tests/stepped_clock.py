@@ -91,6 +91,7 @@ _IDLE_FRAMES = frozenset(
     {
         "SteppedClock.sleep",
         "SteppedClock.wait",
+        "TaskGroup.__aexit__",  # waiting for its child tasks, like gather
         "Event.wait",
         "Lock.acquire",
         "Semaphore.acquire",

@@ -147,4 +147,30 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE intents ADD COLUMN request_id INTEGER;
     ALTER TABLE fee_requests ADD COLUMN request_id INTEGER;
     """,
+    # 5: per-message delivery. An event is ``planned`` once its
+    # cards/alerts are messages; ``posted_at`` now says it went into a digest message. A
+    # message is one Slack post (and its thread), delivered, retried or dead-lettered alone.
+    """
+    ALTER TABLE outbox ADD COLUMN planned_at TEXT;
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,        -- e.g. card:{order}, summary:{day}:{channel}
+        shop TEXT NOT NULL,              -- '' for messages of no one shop
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,           -- JSON: {"messages": [Block Kit…], "refs": [names]}
+        state TEXT NOT NULL,             -- pending | posted | dead
+        version INTEGER NOT NULL DEFAULT 1,         -- bumped by every update of the payload
+        posted_version INTEGER NOT NULL DEFAULT 0,  -- the version Slack shows
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        posting_at TEXT,                 -- a post began; its outcome is not known yet
+        ts TEXT,                         -- Slack ts of the main message once posted
+        parts_posted INTEGER NOT NULL DEFAULT 0,    -- main message + thread replies done
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX messages_due ON messages (state, next_attempt_at);
+    """,
 )

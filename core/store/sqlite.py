@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ from core.events import Event, EventKind
 from core.model import OrderRecord, Request, ShopConfig, Stage
 from core.outcomes import Report
 from core.store.migrations import MIGRATIONS
+from core.store.outbox import event_from_row
 from core.store.requests import request_result
-from core.store.tx import Intent, Tx, event_from_row, intent_from_row, iso
+from core.store.tx import Intent, Tx, intent_from_row, iso
 
 _PURGE = """
     UPDATE orders SET snapshot = json_set(
@@ -78,13 +80,16 @@ class SqliteStore:
     async def tx(self) -> AsyncIterator[Tx]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error)."""
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
+                # inside the try: a task cancelled while BEGIN runs on aiosqlite's thread must
+                # still roll back, or every later transaction fails ("within a transaction")
+                await self._db.execute("BEGIN IMMEDIATE")
                 tx = Tx(self._db)
                 yield tx
                 await tx.check_invariants()
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                with suppress(sqlite3.OperationalError):  # BEGIN itself may have failed
+                    await self._db.execute("ROLLBACK")
                 raise
             await self._db.execute("COMMIT")
 
@@ -369,11 +374,6 @@ class SqliteStore:
                 (job, period, iso(now)),
             )
         return changed == 1
-
-    async def release_run(self, job: str, period: str) -> None:
-        """Undo a claim whose work failed, so it is tried again."""
-        async with self.tx() as t:
-            await t.execute("DELETE FROM runs WHERE job = ? AND period = ?", (job, period))
 
     async def get_ref(self, key: str) -> str | None:
         """Read a small named value (e.g. the Slack ts of an order's flag card)."""

@@ -11,9 +11,10 @@ from typing import Any
 import aiosqlite
 
 from core.errors import InvariantError
-from core.events import Event, EventKind
+from core.events import EventKind
 from core.model import OrderRecord, Stage
 from core.store.codec import dump_order, load_order
+from core.store.outbox import OutboxTx
 
 _ORDER_COLUMNS = (
     "number, shop, stage, progress, snapshot, ordered_at, stage_since, flag_reason, error_key, "
@@ -93,20 +94,7 @@ def intent_from_row(row: aiosqlite.Row) -> Intent:
     )
 
 
-def event_from_row(row: aiosqlite.Row) -> Event:
-    at = parse_dt(row["at"])
-    assert at is not None
-    return Event(
-        id=row["id"],
-        shop=row["shop"],
-        kind=EventKind(row["kind"]),
-        order_number=row["order_number"],
-        at=at,
-        data=json.loads(row["data"]),
-    )
-
-
-class Tx:
+class Tx(OutboxTx):
     """Statements inside one transaction (obtained from ``SqliteStore.tx()``)."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:

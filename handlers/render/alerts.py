@@ -99,6 +99,22 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "• When fetching from 発送待ち (awaiting shipment), mind the days-back window: orders "
         "move there only after payment, so older ones can be missed.",
     ),
+    "dead_header": (
+        "📮 Slackに投稿できないメッセージがあります — {shop}",
+        "📮 A message could not be posted to Slack — {shop}",
+    ),
+    "dead_body": (
+        "<#{channel}> への投稿 ({what}) をSlackが受け付けませんでした (`{error}`)。"
+        "このメッセージは再送しません。他のチャンネルへの投稿は続いています。",
+        "Slack refused a post ({what}) to <#{channel}> (`{error}`). This message will not be "
+        "sent again; posts to other channels go on.",
+    ),
+    "dead_steps": (
+        "チャンネルがアーカイブ・削除されていないか、非公開チャンネルならボットが招待されているかを"
+        "確認してください。このチャンネルへの投稿が再び成功するまで、このお知らせは1回だけです。",
+        "Check that the channel is not archived or deleted and, if it is private, that the bot "
+        "is invited. You get this alert once until a post to that channel works again.",
+    ),
 }
 
 _PROGRESS: dict[int, tuple[str, str]] = {
@@ -232,3 +248,12 @@ def acquisition_warning(
     title = _t("acq_header", lang, shop=shop_name)
     body = _t("acq_body", lang, shop=escape(shop_name), status=status, days=days_back)
     return message(title, [header(title), section(body)])
+
+
+def delivery_failed(
+    shop_name: str, channel: str, what: str, error: str, lang: Lang = "ja"
+) -> Message:
+    """A message was dead-lettered: which channel, what Slack said, what to check."""
+    title = _t("dead_header", lang, shop=shop_name)
+    body = _t("dead_body", lang, channel=channel, what=escape(what), error=escape(error))
+    return message(title, [header(title), section(body), context(_t("dead_steps", lang))])

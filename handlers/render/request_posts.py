@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from core.model import OrderRecord, Request, RequestKind, ShopConfig
 from core.outcomes import Outcome, Report
 from handlers.render.bundles import bundle_report
@@ -16,9 +14,6 @@ from handlers.render.i18n import Lang
 from handlers.render.reports import confirm_report, refetch_report
 
 Message = dict[str, Any]
-PERMANENT_ERRORS = frozenset(
-    {"channel_not_found", "not_in_channel", "is_archived", "method_not_supported_for_channel_type"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +27,9 @@ class Post:
     response_url: str | None = None
 
 
-def permanent(exc: SlackApiError) -> bool:
-    """Slack refused for a reason a retry cannot fix (the channel is gone or closed to us)."""
-    return (exc.response.get("error") if exc.response else None) in PERMANENT_ERRORS
+def request_key(request_id: int) -> str:
+    """The outbox key of a request's report (and of its progress, edited in place)."""
+    return f"request:{request_id}"
 
 
 def request_report_posts(

@@ -186,7 +186,7 @@ class SlackEmulator:
         self._homes: dict[str, str] = {}
         self._triggers: dict[str, str] = {}
         self._origins: dict[str, _Origin] = {}
-        self._failures: dict[str, list[tuple[int, str, int]]] = {}
+        self._failures: dict[str, list[tuple[int, str, int, str | None]]] = {}
         self._seq = itertools.count(1)
         self._changed = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -244,9 +244,12 @@ class SlackEmulator:
         error: str = "ratelimited",
         retry_after: int = 0,
         count: int = 1,
+        channel: str | None = None,
     ) -> None:
-        """Answer the next ``count`` calls of ``method`` with a failure instead of doing them."""
-        self._failures.setdefault(method, []).extend([(status, error, retry_after)] * count)
+        """Answer the next ``count`` calls of ``method`` (to ``channel`` only, if given) with a
+        failure instead of doing them."""
+        failure = (status, error, retry_after, channel)
+        self._failures.setdefault(method, []).extend([failure] * count)
 
     # -- state changes (shared by the Web API, response_url and acks) ----------------------
     def _notify(self) -> None:
@@ -397,8 +400,10 @@ class SlackEmulator:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
         if token != self.bot_token:
             return 200, {"ok": False, "error": "invalid_auth" if token else "not_authed"}, {}
-        if queue := self._failures.get(method):
-            status, error, retry_after = queue.pop(0)
+        queue = self._failures.get(method) or []
+        if failure := next((f for f in queue if f[3] in (None, params.get("channel"))), None):
+            queue.remove(failure)
+            status, error, retry_after, _ = failure
             headers = {"Retry-After": str(retry_after)} if status == 429 else {}
             return status, {"ok": False, "error": error}, headers
         try:

@@ -17,11 +17,15 @@ async def test_slack_outage_loses_nothing_and_posts_nothing_twice(tmp_path):
         flagged = s.add_order(postage=-9999)
         await intake(s.rt.core, "main")
         s.slack.fail_next("chat.postMessage", status=200, error="service_unavailable", count=2)
-        for _ in range(2):  # Slack refuses: nothing is marked posted, nothing is lost
-            assert await s.rt.deps.publisher.drain() == 0
-            assert len(await s.rt.core.store.unposted_events()) > 0
+        # Slack refuses the card and then the digest: nothing is marked posted, nothing lost
+        assert await s.rt.deps.publisher.drain() == 0
+        async with s.rt.core.store.read() as r:
+            assert await r.count_messages() == {"pending": 2}
+        s.clock.advance(minutes=15)  # past the backoff
         assert await s.rt.deps.publisher.drain() > 0  # Slack is back
         assert await s.rt.deps.publisher.drain() == 0  # nothing left, nothing repeated
+        async with s.rt.core.store.read() as r:
+            assert await r.count_messages() == {"posted": 2}  # the card and the digest
         title = "要対応: 送料未設定"
         cards = [
             m
@@ -59,27 +63,39 @@ async def test_rate_limited_posts_are_retried_by_the_client(tmp_path):
 
 
 async def test_a_post_interrupted_before_it_was_recorded_is_recognised_not_repeated(tmp_path):
+    from handlers.poster import SlackPoster
     from handlers.publisher import Publisher
 
-    class DiesAfterSlackAccepted(Publisher):
-        async def _finish(self, *args, **kwargs):
+    class DiesAfterSlackAccepted(SlackPoster):
+        async def post(self, channel, message, **kwargs):
+            await super().post(channel, message, **kwargs)
             raise RuntimeError("process killed right after Slack accepted the post")
 
     async with bot_stack(tmp_path) as s:
         s.add_order(postage=-9999)
         await intake(s.rt.core, "main")
         real = s.rt.deps.publisher
-        dying = DiesAfterSlackAccepted(s.rt.core, real.poster, lang="ja")
-        with pytest.raises(RuntimeError):
+        dying = Publisher(s.rt.core, DiesAfterSlackAccepted(s.rt.slack, s.clock), lang="ja")
+        with pytest.raises(ExceptionGroup):
             await dying.drain()
         posted_once = len(s.slack.messages("C0SHOP1"))
         assert posted_once == 1  # the flag card reached Slack; nothing was recorded
-        assert await s.rt.core.store.refs_with_prefix("posting:")
+        [key] = await card_keys(s)
+        async with s.rt.core.store.read() as r:
+            card = await r.get_message(key)
+        assert card is not None and card.posting_at is not None and card.ts is None
         await real.drain()  # the restarted publisher
         messages = s.slack.messages("C0SHOP1")
         cards = [m for m in messages if "要対応: 送料未設定" in m.blocks[0]["text"]["text"]]
         assert len(cards) == 1  # recognised in Slack's history, not posted again
         assert len(messages) == 2  # the card and, now, the digest
-        assert await s.rt.core.store.unposted_events() == []
-        assert await s.rt.core.store.refs_with_prefix("posting:") == {}
+        async with s.rt.core.store.read() as r:
+            assert await r.count_messages() == {"posted": 2}
+            assert (await r.get_message(card.key)).ts == cards[0].ts
         assert s.slack.calls_to("conversations.history")
+
+
+async def card_keys(s):
+    async with s.rt.core.store.read() as r:
+        rows = await r.rows("SELECT key FROM messages WHERE kind = 'card'")
+    return [row["key"] for row in rows]

@@ -92,7 +92,9 @@ async def test_daily_summary_is_posted_once_at_18_jst_even_across_restarts(tmp_p
         clock.advance(hours=1, minutes=1)  # 18:01 JST
         await daily()
         await daily()
+        await s.rt.deps.publisher.drain()  # the summary is queued in the outbox, then posted
         assert len(s.slack.messages("C0SUMMARY")) == before + 1
     async with bot_stack(tmp_path, clock=clock, summary_channel="C0SUMMARY") as s2:
         await s2.rt.jobs.job("daily")()
+        await s2.rt.deps.publisher.drain()
         assert s2.slack.messages("C0SUMMARY") == []  # the restarted bot does not repeat it
