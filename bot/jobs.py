@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from bot.coordinator import Coordinator
-from core.service import Core
-from core.sync import intake, poll, reconcile
+from core.context import Core
+from core.intake import intake
+from core.poller import poll
+from core.reconciler import reconcile
 
 Job = Callable[[], Awaitable[object]]
 Periodic = tuple[str, Job, float]  # (name, one run, seconds between runs)

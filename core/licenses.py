@@ -17,9 +17,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from core.context import Core
 from core.errors import BotError, RmsAuthError, RmsError, RmsFunctionDisabledError
 from core.events import EventKind
-from core.service import Core
 from core.store.sqlite import SqliteStore
 from core.store.tx import Tx
 from core.summary import license_days_left

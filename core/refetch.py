@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.confirm import ALL
+from core.context import Core
 from core.model import Stage
 from core.outcomes import OrderOutcome, Outcome, Reason, Report
-from core.service import Core, apply_in, read_orders
+from core.snapshots import apply_in, read_orders
 
 REFETCHABLE = (Stage.NEEDS_ACTION, Stage.AWAITING, Stage.ERROR, Stage.PROCESSING, Stage.PROCESSED)
 

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.context import Core
 from core.model import Request, RequestKind
 from core.requests import submit
-from core.service import Core
 from handlers.guard import Authorizer, ClickDedup, Listener, guarded
 from handlers.messages import say
 from handlers.poster import SlackPoster

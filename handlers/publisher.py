@@ -15,11 +15,11 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from core.context import Core
 from core.digest import build_digests, is_digest_kind
 from core.events import Event, EventKind
 from core.model import RequestKind
 from core.outcomes import ErrorInfo
-from core.service import Core
 from handlers.poster import SlackPoster
 from handlers.progress import progress_ref
 from handlers.render.alert_router import alert_message

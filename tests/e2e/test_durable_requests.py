@@ -3,10 +3,10 @@ nothing, and the report is posted exactly once."""
 
 from __future__ import annotations
 
+from core.intake import intake
 from core.model import Stage
 from core.requests import RequestWorker
 from core.store.requests import open_requests
-from core.sync import intake
 from handlers.guard import Roles
 from tests.stack import bot_stack
 

@@ -37,12 +37,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from core.context import Core
 from core.events import EventKind
+from core.intake import intake
 from core.model import ShopConfig, Stage
+from core.poller import poll
 from core.rms.client import RmsHttpClient
-from core.service import Core
 from core.store.sqlite import SqliteStore
-from core.sync import intake, poll
 from sandbox.rms import RmsSimulator
 from tests.fakes import FakeClock
 from tests.harness import SHOPS

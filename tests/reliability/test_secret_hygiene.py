@@ -36,9 +36,9 @@ from aiohttp.test_utils import TestServer
 
 from bot.__main__ import main as bot_main
 from core.errors import RmsUnavailableError
+from core.intake import intake
 from core.licenses import KeyVault, check_license, probe_pending_key, submit_new_key
 from core.rms.client import LICENSE_PATH, RmsHttpClient
-from core.sync import intake
 from handlers.render import ids
 from sandbox.rms import RmsSimulator
 from tests.fakes import FakeClock

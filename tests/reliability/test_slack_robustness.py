@@ -18,9 +18,9 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp import ClientSession
 
+from core.context import RetryPolicy
+from core.intake import intake
 from core.model import Stage
-from core.service import RetryPolicy
-from core.sync import intake
 from handlers.render import ids
 from sandbox.slack import payloads
 from tests.stack import Stack, bot_stack

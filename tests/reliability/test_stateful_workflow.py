@@ -35,10 +35,12 @@ from hypothesis.stateful import (
     rule,
 )
 
+from core.intake import intake
 from core.model import RequestKind, Stage
-from core.service import apply_snapshots, fetch
+from core.poller import poll
+from core.reconciler import reconcile
+from core.snapshots import apply_snapshots, fetch
 from core.store.requests import open_requests
-from core.sync import intake, poll, reconcile
 from handlers.render import ids
 from tests.stack import Stack, bot_stack
 
