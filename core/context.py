@@ -10,6 +10,7 @@ from datetime import timedelta
 from core.lifecycle import Policy
 from core.model import ShopConfig
 from core.ports import Clock, RmsApi
+from core.rms.retry import backoff_delay
 from core.store.sqlite import SqliteStore
 
 
@@ -23,10 +24,9 @@ class RetryPolicy:
     max_total: timedelta = timedelta(minutes=15)
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
-        """Jittered exponential backoff, never shorter than RMS's Retry-After."""
-        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        jittered = backoff * (0.5 + rng.random() / 2)
-        return float(max(jittered, retry_after or 0.0))
+        """Jittered exponential backoff, never shorter than Retry-After (even past the cap)."""
+        jittered = backoff_delay(attempt, rng=rng, base=self.base_delay, cap=self.max_delay)
+        return max(jittered, retry_after or 0.0)
 
 
 @dataclass
