@@ -343,10 +343,6 @@ class Settings(BaseSettings):
             raise SettingsError(problems)
         return shops
 
-    def shop_configs(self) -> list[ShopConfig]:
-        """The shops as the core sees them (no credentials)."""
-        return [shop.config() for shop in self.shops()]
-
     def problems(self) -> list[str]:
         """What the field checks cannot see: the Slack mode's secret and the shops."""
         found: list[str] = []

@@ -162,7 +162,6 @@ async def running(
                 core=core,
                 poster=poster,
                 auth=auth,
-                tracker=tracker,
                 publisher=publisher,
                 lang=settings.language,
             )

@@ -14,7 +14,6 @@ from handlers.messages import say
 from handlers.poster import SlackPoster
 from handlers.publisher import Publisher
 from handlers.render.i18n import Lang
-from handlers.tasks import TaskTracker
 
 Message = dict[str, Any]
 SummaryHook = Callable[[str | None], Awaitable[Message]]  # shop (None: all) → the summary
@@ -29,7 +28,6 @@ class HandlerDeps:
     core: Core
     poster: SlackPoster
     auth: Authorizer
-    tracker: TaskTracker
     publisher: Publisher
     lang: Lang = "ja"
     dedup: ClickDedup = field(default_factory=ClickDedup)

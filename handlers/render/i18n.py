@@ -67,14 +67,6 @@ _REASONS: dict[Reason, tuple[str, str, str, str]] = {
         "お客様もしくは楽天にてキャンセルされた注文です。発送しないでください。",
         "The order was cancelled by the customer or by Rakuten. Do not ship it.",
     ),
-    Reason.NOT_AWAITING: (
-        "注文確認待ち以外",
-        "not awaiting",
-        "注文確認待ちではありません (RMSで既に楽天処理中・楽天処理済など)。"
-        "[RMSステータスを取得] で状態を更新できます。",
-        "Not awaiting confirmation (RMS already shows it further on). Re-fetch the RMS status "
-        "to update it.",
-    ),
     Reason.IN_FLIGHT: (
         "送信中",
         "being sent",
@@ -152,7 +144,6 @@ _OUTCOMES: dict[Outcome, tuple[str, str]] = {
     Outcome.FAILED: ("エラー", "error"),
     Outcome.PENDING: ("結果確認中", "result pending"),
     Outcome.REFRESHED: ("RMSステータスを取得", "re-fetched"),
-    Outcome.FEE_UPDATED: ("送料をRMSに反映", "fee written to RMS"),
     Outcome.FEE_RECORDED: ("送料を記録", "fee recorded"),
     Outcome.BUNDLED: ("同梱しました", "bundled"),
     Outcome.UNBUNDLED: ("同梱を解除しました", "unbundled"),

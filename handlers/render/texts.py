@@ -97,10 +97,6 @@ TEXTS: dict[str, tuple[str, str]] = {
         "✅ {fee} を反映し、注文確認通知を送信しました ({stage}) — {who}",
         "✅ {fee} written to RMS and order confirmation sent ({stage}) — {who}",
     ),
-    "resolved_fee_updated": (
-        "✅ {fee} をRMSに反映しました — {who}",
-        "✅ {fee} written to RMS — {who}",
-    ),
     "resolved_fee_recorded": (
         "📝 {fee} を記録しました — {who}。RMSで送料を修正してから [RMSステータスを取得] "
         "を押してください",
