@@ -27,7 +27,7 @@ class Jobs:
     polling, one shop whose RMS hangs does not delay the others. Per shop, the intake runs
     every ``poll_interval``; result polling runs every ``tick`` for the orders whose own next
     poll is due (young orders sooner — see core.lifecycle.Policy) and spends at most ``budget``
-    of the shop's request rate on it (DESIGN §8: ≤ 20 %). ``periodic`` holds the other jobs,
+    of the shop's request rate on it (≤ 20 % by default). ``periodic`` holds the other jobs,
     e.g. ``("publisher", publisher.drain, 15.0)``; /healthz watches every shop and the
     ``watched`` ones (a long bulk confirm or a slow daily run is not a stuck bot).
     """

@@ -1,4 +1,4 @@
-"""Settings: every environment key of DESIGN §6, checked into one clear line per problem."""
+"""Settings: every environment key (README "Configuration"), one clear line per problem."""
 
 from __future__ import annotations
 
@@ -209,7 +209,7 @@ PeopleIds = Annotated[tuple[str, ...], NoDecode]
 
 
 class Settings(BaseSettings):
-    """Every setting of DESIGN §6; the env name of a field is its name in upper case."""
+    """Every setting (README "Configuration"); the env name of a field is its name in upper case."""
 
     model_config = SettingsConfigDict(
         env_file=".env",

@@ -1,4 +1,4 @@
-"""Async RMS RakutenPay order client: every call goes through one ``_request`` (DESIGN §5)."""
+"""Async RMS RakutenPay order client: every call goes through one ``_request``."""
 
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ def _confirm_button(record: OrderRecord, lang: Lang, label_key: str = "btn_confi
 def _card_buttons(record: OrderRecord, lang: Lang, *, confirmable: bool = False) -> Block:
     value = value_for(record)
     elements = []
-    if record.bundle_id is None:  # a bundled order never offers confirmation (seed: 同梱の場合)
+    if record.bundle_id is None:  # a bundled order never offers confirmation (unbundle first)
         if record.snapshot.fee_unset:
             elements.append(button(t("btn_fee", lang), ids.OPEN_FEE_MODAL, value, "primary"))
         elif confirmable and record.progress == 100:

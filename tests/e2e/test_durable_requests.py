@@ -1,4 +1,4 @@
-"""Requests stored before the ack (DESIGN §10.1): a crash at any point loses nothing, repeats
+"""Requests stored before the ack: a crash at any point loses nothing, repeats
 nothing, and the report is posted exactly once."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A confirmOrder batch answer is read order by order, whatever its HTTP status (DESIGN §5)."""
+"""A confirmOrder batch answer is read order by order, whatever its HTTP status."""
 
 from __future__ import annotations
 

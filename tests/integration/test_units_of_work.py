@@ -1,4 +1,4 @@
-"""One step, one unit of work (DESIGN §10.2–3): no stale overwrite, nothing left half-done."""
+"""One step, one unit of work: no stale overwrite, nothing left half-done."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""kill -9 mid-bulk, restart, repeat: every order is confirmed exactly once (DESIGN §3, §8).
+"""kill -9 mid-bulk, restart, repeat: every order is confirmed exactly once.
 
 Each run seeds 500 orders in an RMS simulator that lives in this process (its state and its
 own confirm log survive the kills), takes them in with a normal intake, then starts

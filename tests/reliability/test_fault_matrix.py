@@ -1,4 +1,4 @@
-"""Fault matrix: every RMS error class × every operation that talks to RMS (DESIGN §8).
+"""Fault matrix: every RMS error class × every operation that talks to RMS.
 
 Each case injects the fault persistently (longer than every retry), runs the operation once, and
 checks the invariants — no exception escapes, no order is confirmed twice in the simulator's own

@@ -1,4 +1,4 @@
-"""No secret in any log record, Slack call, Slack message or stored row (DESIGN §4, §8).
+"""No secret in any log record, Slack call, Slack message or stored row.
 
 The whole bot runs with recognisable fake secrets (RMS serviceSecret and licenceKey per shop,
 the Slack bot token and signing secret, SECRET_KEY, a licence key renewed through the modal)

@@ -1,4 +1,4 @@
-"""A stateful property test of the whole workflow (DESIGN §10): random interleavings of intake,
+"""A stateful property test of the whole workflow: random interleavings of intake,
 polling, confirmations (single and all), re-fetches, fee approvals, RMS-side changes, RMS and
 Slack failures and crashes (all memory dropped, the database kept), with the invariants checked
 after every step:
