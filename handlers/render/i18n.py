@@ -209,14 +209,14 @@ def yen(amount: int | None, lang: Lang = "ja") -> str:
     if amount is None:
         return "—"
     if amount == UNSET_FEE:
-        return "送料未設定" if lang == "ja" else "fee not set"
+        return _pick(TEXTS["fee_unset_short"], lang)
     return f"¥{amount:,}" if lang == "en" else f"{amount:,}円"
 
 
 def yen_total(amount: int | None, lang: Lang = "ja") -> str:
     """A total derived from the fee: -9999 reads 未確定 / not determined."""
     if amount == UNSET_FEE:
-        return "未確定" if lang == "ja" else "not determined"
+        return _pick(TEXTS["total_undetermined"], lang)
     return yen(amount, lang)
 
 

@@ -60,6 +60,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "⚠️ Needs action: unknown RMS error",
     ),
     "flag_header": ("⚠️ 要対応", "⚠️ Needs action"),
+    "fee_unset_short": ("送料未設定", "fee not set"),
+    "total_undetermined": ("未確定", "not determined"),
     "fee_unset_explain": (
         "RMS側の送料設定がされておらず、送料が「-9,999円」(未設定) になっています。"
         "送料を入力して承認してください。",
@@ -284,7 +286,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     # details
     "details_title": ("注文詳細: {number}", "Order details: {number}"),
-    "progress_code": ("RMSステータス (orderProgress)", "RMS orderProgress"),
+    "progress_code": ("RMSステータス番号", "RMS status code"),
     "confirmed_at_rms": ("注文確認日時 (RMS)", "Confirmed in RMS"),
     "fixed_at": ("注文確定日時", "Fixed at"),
     "bundle": ("同梱", "Bundle"),
