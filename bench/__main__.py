@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--only SECTION …]``: every figure of DESIGN §8 in one table.
+"""``python -m bench [--quick] [--only SECTION …]``: every performance figure in one table.
 
 Writes the table's rows (with every raw figure) to bench/results/latest.json. ``--quick``
 shrinks every size so the whole run is a smoke test of well under a minute; its numbers are

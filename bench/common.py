@@ -16,11 +16,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from core.context import Core
 from core.lifecycle import Policy
 from core.model import ShopConfig
 from core.ports import Clock
 from core.rms.client import RmsHttpClient
-from core.service import Core
 from core.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent

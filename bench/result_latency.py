@@ -8,7 +8,7 @@ same virtual clock (the simulator enforces 1 request/s too).
 
 Latency = the record's ``stage_since`` when it became PROCESSED − the moment RMS moved it.
 Budget share = getOrder + searchOrder calls made by the jobs / (rate × simulated seconds).
-Two cadences on the same day: the seed's fixed 5 minutes and the adaptive one of bot/wiring.
+Two cadences on the same day: a plain fixed 5 minutes and the adaptive one of bot/wiring.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Cadence:
 
 
 FIXED = Cadence(
-    "fixed 5 min (seed)",
+    "fixed 5 min (baseline)",
     Policy(poll_interval=timedelta(seconds=300), young_interval=timedelta(seconds=300)),
     300.0,
 )

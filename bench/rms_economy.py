@@ -1,7 +1,7 @@
 """RMS call economy: getOrder per poll cycle, and bulk confirm against the rate limit.
 
 * Poll cycle: N orders are put into 楽天処理中 (intake, then confirm all, RMS QPS off), the
-  clock moves past their next poll, and one ``core.sync.poll`` reads every due order; the
+  clock moves past their next poll, and one ``core.poller.poll`` reads every due order; the
   simulator counts the getOrder calls. Virtual clock: nothing waits for real.
 * Bulk confirm: ``core.confirm.confirm(…, "all")`` of N orders at 1 request/s with the real
   clock, against the simulator enforcing 1 request/s on the real clock; wall time is compared
@@ -28,8 +28,9 @@ from bench.common import (
 )
 from core.clock import SystemClock
 from core.confirm import ALL, confirm
+from core.intake import intake
 from core.lifecycle import Policy
-from core.sync import intake, poll
+from core.poller import poll
 from sandbox.rms import RmsSimulator
 
 SHOP = BenchShop("main", "111111", "SP-main-secret", "SL-main-key")

@@ -142,7 +142,7 @@ async def _seed(core: Any, shops: list[Any], orders: int, now: datetime) -> None
 
 async def child(shops_n: int, orders: int) -> dict[str, Any]:
     from bot.jobs import Jobs
-    from core.sync import poll
+    from core.poller import poll
 
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -19,7 +19,7 @@ STALE_AFTER = 3  # intervals without a completed run before /healthz says so
 
 @dataclass
 class Coordinator:
-    """Runs ``refresh`` every ``interval`` seconds of the Clock until cancelled (DESIGN §9.6).
+    """Runs ``refresh`` every ``interval`` seconds of the Clock until cancelled.
 
     Like the old single loop, the pause comes after a run, so a slow run never overlaps the
     next. A failure is logged once when it starts and once when it ends, never once per run;

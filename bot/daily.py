@@ -10,9 +10,9 @@ from datetime import datetime, time, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
+from core.context import Core
 from core.licenses import KeyVault, check_license, choose_key, probe_pending_key
 from core.retention import RETENTION_JOB, purge_finished
-from core.service import Core
 from core.summary import SUMMARY_JOB, build_summary, due_summary_days, last_summary_day
 from handlers.poster import SlackPoster
 from handlers.render.i18n import Lang

@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from bot.coordinator import Coordinator
-from core.service import Core
-from core.sync import intake, poll, reconcile
+from core.context import Core
+from core.intake import intake
+from core.poller import poll
+from core.reconciler import reconcile
 
 Job = Callable[[], Awaitable[object]]
 Periodic = tuple[str, Job, float]  # (name, one run, seconds between runs)
@@ -25,7 +27,7 @@ class Jobs:
     polling, one shop whose RMS hangs does not delay the others. Per shop, the intake runs
     every ``poll_interval``; result polling runs every ``tick`` for the orders whose own next
     poll is due (young orders sooner — see core.lifecycle.Policy) and spends at most ``budget``
-    of the shop's request rate on it (DESIGN §8: ≤ 20 %). ``periodic`` holds the other jobs,
+    of the shop's request rate on it (≤ 20 % by default). ``periodic`` holds the other jobs,
     e.g. ``("publisher", publisher.drain, 15.0)``; /healthz watches every shop and the
     ``watched`` ones (a long bulk confirm or a slow daily run is not a stuck bot).
     """

@@ -1,4 +1,4 @@
-"""Settings: every environment key of DESIGN §6, checked into one clear line per problem."""
+"""Settings: every environment key (README "Configuration"), one clear line per problem."""
 
 from __future__ import annotations
 
@@ -209,7 +209,7 @@ PeopleIds = Annotated[tuple[str, ...], NoDecode]
 
 
 class Settings(BaseSettings):
-    """Every setting of DESIGN §6; the env name of a field is its name in upper case."""
+    """Every setting (README "Configuration"); the env name of a field is its name in upper case."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -342,10 +342,6 @@ class Settings(BaseSettings):
         if problems:
             raise SettingsError(problems)
         return shops
-
-    def shop_configs(self) -> list[ShopConfig]:
-        """The shops as the core sees them (no credentials)."""
-        return [shop.config() for shop in self.shops()]
 
     def problems(self) -> list[str]:
         """What the field checks cannot see: the Slack mode's secret and the shops."""

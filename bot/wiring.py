@@ -24,6 +24,7 @@ from bot.jobs import Jobs
 from bot.settings import Settings
 from bot.web import SLACK_PATH, health_routes, slack_request_guard
 from core.clock import SystemClock
+from core.context import Core
 from core.home import gather_home
 from core.licenses import KeyVault, choose_key, current_key, submit_new_key
 from core.lifecycle import Policy
@@ -32,7 +33,6 @@ from core.outcomes import Reason
 from core.ports import Clock, RmsApi
 from core.requests import RequestWorker
 from core.rms.client import RmsHttpClient
-from core.service import Core
 from core.store.sqlite import SqliteStore
 from handlers.app import create_app
 from handlers.channels import join_channels
@@ -162,7 +162,6 @@ async def running(
                 core=core,
                 poster=poster,
                 auth=auth,
-                tracker=tracker,
                 publisher=publisher,
                 lang=settings.language,
             )

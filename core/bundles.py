@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from core.context import Core
 from core.model import CANCELLED_PROGRESS, OrderRecord, Progress, Stage
 from core.outcomes import OrderOutcome, Outcome, Reason, Report
-from core.service import Core, Read, apply_in, read_orders
+from core.snapshots import Read, apply_in, read_orders
 
 CONFIRMED = frozenset({Stage.PROCESSING, Stage.PROCESSED})
 # 注文確認待ち … 楽天処理中: still open. 楽天処理済 joins them only within the bundle window,

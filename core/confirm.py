@@ -6,21 +6,14 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
+from core.context import Core
 from core.errors import RmsError, RmsProtocolError
 from core.events import EventKind, FlagReason
 from core.lifecycle import with_error
 from core.model import MAX_NUMBERS_PER_CALL, ConfirmResult, OrderRecord, Stage
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
 from core.remediation import lookup
-from core.service import (
-    Core,
-    Read,
-    apply_in,
-    apply_snapshots,
-    fetch,
-    note_rms_result,
-    read_orders,
-)
+from core.snapshots import Read, apply_in, apply_snapshots, fetch, note_rms_result, read_orders
 from core.store.tx import Intent
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Error taxonomy: every external failure is translated into one of these, once (DESIGN §5)."""
+"""Error taxonomy: every external failure is translated into one of these, once."""
 
 from __future__ import annotations
 

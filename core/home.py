@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.context import Core
 from core.model import Stage
-from core.service import Core
 from core.summary import license_days_left
 
 WAITING = (Stage.NEEDS_ACTION, Stage.AWAITING, Stage.ERROR)

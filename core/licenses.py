@@ -17,9 +17,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from core.context import Core
 from core.errors import BotError, RmsAuthError, RmsError, RmsFunctionDisabledError
 from core.events import EventKind
-from core.service import Core
 from core.store.sqlite import SqliteStore
 from core.store.tx import Tx
 from core.summary import license_days_left
@@ -38,7 +38,7 @@ EXPIRED_MARK = 0
 PROBE_GIVE_UP = timedelta(minutes=60)
 """New keys take 5–30 minutes to work; after this long a pending key is given up."""
 
-MAX_KEY_LENGTH = 50  # rms-api.md §2: serviceSecret and licenseKey are at most 50 characters
+MAX_KEY_LENGTH = 50  # RMS: serviceSecret and licenseKey are at most 50 characters
 KEY_NOT_ACTIVE = "key_not_active"
 """LICENSE_CHECK_FAILED error_key when a submitted key never started working."""
 

@@ -22,7 +22,7 @@ DEFAULT_MAX_POSTAGE_YEN = 20_000  # MAX_POSTAGE_YEN: a fee above it never reache
 class Policy:
     """Timing rules and limits of the lifecycle (all configurable from Settings)."""
 
-    poll_interval: timedelta = timedelta(seconds=300)  # the seed's 5 minutes: the slowest cadence
+    poll_interval: timedelta = timedelta(seconds=300)  # the classic 5-minute poll: slowest cadence
     young_interval: timedelta = timedelta(seconds=60)  # adaptive: young in-flight orders
     young_for: timedelta = timedelta(hours=2)
     stuck_after: timedelta = timedelta(hours=2)

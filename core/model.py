@@ -16,7 +16,7 @@ MAX_NUMBERS_PER_CALL = 100
 
 
 class Progress(IntEnum):
-    """RMS orderProgress codes (reference/rms-api.md §5)."""
+    """RMS orderProgress codes."""
 
     AWAITING_CONFIRMATION = 100  # 注文確認待ち
     RAKUTEN_PROCESSING = 200  # 楽天処理中
@@ -33,7 +33,7 @@ CANCELLED_PROGRESS = frozenset({800, 900})
 
 
 class Stage(StrEnum):
-    """The stage staff see, derived from orderProgress plus our own records (DESIGN §3)."""
+    """The stage staff see, derived from orderProgress plus our own records."""
 
     NEEDS_ACTION = "needs_action"  # 要対応
     AWAITING = "awaiting"  # 注文確認待ち
@@ -106,7 +106,7 @@ class RmsOrder:
     """A getOrder snapshot of one order, reduced to what the workflow needs.
 
     ``raw`` keeps the full OrderModel JSON so updateOrderSender can send back the
-    whole models with only the fee changed (reference/rms-api.md §4.4). It lives only in
+    whole models with only the fee changed. It lives only in
     memory: the store keeps a minimal snapshot (core/store/codec.py), and the fee write
     re-reads the order from RMS first.
     """

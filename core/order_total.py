@@ -1,4 +1,4 @@
-"""The order total a shipping fee would give (rms-api.md §7.2); an unknown part stays unknown."""
+"""The order total a shipping fee would give; an unknown part stays unknown."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class NewTotal:
 
 def new_total(order: RmsOrder, fees: Mapping[int, int]) -> NewTotal:
     """requestPrice = items (tax incl.) + wrapping + postage + COD fee + payment charge
-    + buyer fee − coupons − points (rms-api.md §7.2).
+    + buyer fee − coupons − points.
 
     Items come from the packages (priceTaxIncl × units) because goodsPrice follows each item's
     own tax flag; the rest from the snapshot's charges. Terms that are 0 are left out, except

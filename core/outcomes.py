@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from core.model import RmsOrder, Stage
+from core.model import Stage
 
 
 class Outcome(StrEnum):
@@ -20,7 +20,6 @@ class Outcome(StrEnum):
     FAILED = "failed"  # RMS failed or refused it (error)
     PENDING = "pending"  # outcome unknown for now; the bot reconciles it with getOrder itself
     REFRESHED = "refreshed"  # re-fetched from RMS (stage shows the result)
-    FEE_UPDATED = "fee_updated"  # fee written to RMS (API option)
     FEE_RECORDED = "fee_recorded"  # fee recorded; staff must fix it in RMS (no API option)
     BUNDLED = "bundled"
     UNBUNDLED = "unbundled"
@@ -35,7 +34,6 @@ class Reason(StrEnum):
     FEE_UNSET = "fee_unset"  # -9999: resolve the fee first
     BUNDLED = "bundled"  # 同梱済: no confirmation on bundled orders; unbundle to edit
     CANCELLED = "cancelled"  # キャンセル
-    NOT_AWAITING = "not_awaiting"  # not in 注文確認待ち (already 楽天処理中/済 in RMS)
     IN_FLIGHT = "in_flight"  # a confirmation for it is being sent right now
     NOT_CONFIRMED = "not_confirmed"  # bundling needs every member confirmed (楽天処理中/済)
     SHIPPED = "shipped"  # RMS shows it past 発送待ち (orderProgress 400–700): too late to bundle
@@ -85,7 +83,6 @@ class Report:
     action: str  # "confirm" | "refetch" | "fee" | "bundle" | "unbundle"
     outcomes: tuple[OrderOutcome, ...] = ()
     rms_calls: int = 0
-    order: RmsOrder | None = field(default=None, compare=False)  # single-order requests
 
     def by_outcome(self, outcome: Outcome) -> list[OrderOutcome]:
         """Return the outcomes of one kind, in request order."""

@@ -1,4 +1,4 @@
-"""Ports: what the core needs from the outside world, named by role (DESIGN §2)."""
+"""Ports: what the core needs from the outside world, named by role."""
 
 from __future__ import annotations
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.confirm import ALL
+from core.context import Core
 from core.model import Stage
 from core.outcomes import OrderOutcome, Outcome, Reason, Report
-from core.service import Core, apply_in, read_orders
+from core.snapshots import apply_in, read_orders
 
 REFETCHABLE = (Stage.NEEDS_ACTION, Stage.AWAITING, Stage.ERROR, Stage.PROCESSING, Stage.PROCESSED)
 
@@ -15,7 +16,7 @@ REFETCHABLE = (Stage.NEEDS_ACTION, Stage.AWAITING, Stage.ERROR, Stage.PROCESSING
 async def refetch(core: Core, shop: str, numbers: Sequence[str] | str, actor: str) -> Report:
     """Re-read orders from RMS (getOrder, ⌈n/100⌉ calls) and report each one's new stage.
 
-    Covers the seed's three cases: edited and re-confirmed after 楽天処理済, cancelled by the
+    Covers three cases: edited and re-confirmed after 楽天処理済, cancelled by the
     customer or Rakuten, and confirmed directly in RMS (adopted without calling confirmOrder).
     """
     if numbers == ALL:

@@ -337,7 +337,7 @@ _CODES: dict[str, str] = {
     "-9999": "postage_unset",
 }
 
-# Phrases staff (and RMS) use for the same errors: the seed's error table, matched by substring.
+# Phrases staff (and RMS) use for the same errors, matched by substring.
 _PHRASES: tuple[tuple[str, str], ...] = (
     (_NOT_CONFIRMABLE_JA, "not_confirmable"),
     ("exceeded qps limitation", "rate_limited"),

@@ -14,11 +14,11 @@ from typing import Protocol
 
 from core.bundles import bundle
 from core.confirm import confirm
+from core.context import Core
 from core.events import EventKind
 from core.model import ALL_ORDERS, Request, RequestKind
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
 from core.refetch import refetch
-from core.service import Core
 from core.shipping import resolve_fee
 from core.store.codec import dump_report
 from core.store.requests import finish_request, insert_request, open_requests, start_request

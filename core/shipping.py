@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from core.confirm import confirm
+from core.context import Core
 from core.errors import RmsError
 from core.events import EventKind
 from core.lifecycle import check_fees
 from core.model import RmsOrder, Stage
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
-from core.service import Core, apply_in, fetch, note_rms_result
+from core.snapshots import apply_in, fetch, note_rms_result
 
 
 async def resolve_fee(

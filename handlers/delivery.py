@@ -1,4 +1,4 @@
-"""Per-message delivery of the outbox into Slack (DESIGN §10 rule 4).
+"""Per-message delivery of the outbox into Slack: each message posted or dead-lettered alone.
 
 Each due message is posted on its own: channels side by side (each paced by the poster at
 about one post per second), a 429 holds only its channel for Retry-After, a transient failure

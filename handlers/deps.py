@@ -6,15 +6,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.context import Core
 from core.model import Request, RequestKind
 from core.requests import submit
-from core.service import Core
 from handlers.guard import Authorizer, ClickDedup, Listener, guarded
 from handlers.messages import say
 from handlers.poster import SlackPoster
 from handlers.publisher import Publisher
 from handlers.render.i18n import Lang
-from handlers.tasks import TaskTracker
 
 Message = dict[str, Any]
 SummaryHook = Callable[[str | None], Awaitable[Message]]  # shop (None: all) → the summary
@@ -29,7 +28,6 @@ class HandlerDeps:
     core: Core
     poster: SlackPoster
     auth: Authorizer
-    tracker: TaskTracker
     publisher: Publisher
     lang: Lang = "ja"
     dedup: ClickDedup = field(default_factory=ClickDedup)

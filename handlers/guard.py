@@ -12,7 +12,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from core.service import Core
+from core.context import Core
 from handlers.messages import say
 from handlers.render.i18n import Lang
 

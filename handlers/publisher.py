@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from core.context import Core
 from core.digest import build_digests, is_digest_kind
 from core.events import Event, EventKind
 from core.model import RequestKind
 from core.outcomes import ErrorInfo
-from core.service import Core
 from core.store.outbox import OutboxMessage
 from handlers.delivery import Courier, Tally
 from handlers.poster import SlackPoster

@@ -15,7 +15,6 @@ class TaskTracker:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.closing = False
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "work") -> asyncio.Task[Any]:
         """Start ``coro`` now; its exception is logged, never lost."""
@@ -36,7 +35,6 @@ class TaskTracker:
 
     async def drain(self, timeout: float = 20.0) -> None:
         """Wait for running work (intents stay reconcilable if it has to be abandoned)."""
-        self.closing = True
         if not self._tasks:
             return
         _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)

@@ -4,7 +4,7 @@
 runs and, rarely, makes RMS answer with a QPS 403 or a short maintenance window; ``story`` plays
 the few scripted events (a colleague confirms an order directly in RMS, a customer cancels).
 
-Every case of the seed manual is present: normal orders, -9999 shipping fees (order and per
+Every case staff meet is present: normal orders, -9999 shipping fees (order and per
 package), bundle candidates (same orderer and destination), a prepaid order that stays
 楽天処理中, an order Rakuten cancels after confirmation (payment NG), orders already confirmed
 in RMS, an order close to its auto-cancel date, and a licence key 5 days from expiry.
@@ -153,7 +153,7 @@ GIFT_RECIPIENT: dict[str, Any] = {
 def seed(sim: RmsSimulator, clock_now: datetime) -> ScenarioInfo:
     """Register both shops and seed ~40 orders placed over the last days (returns what is where)."""
     info = ScenarioInfo(SHOPS)
-    # Keys expire at 23:59:59 JST of their last day (rms-api.md §2.3).
+    # Keys expire at 23:59:59 JST of their last day.
     last_day = (clock_now + timedelta(days=KEY_DAYS_LEFT)).astimezone(JST).date()
     info.key_expires = datetime.combine(last_day, time(23, 59, 59), tzinfo=JST)
     sim.add_shop(MAIN.shop_id, MAIN.service_secret, MAIN.license_key, key_expires=info.key_expires)

@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestServer
 
+from core.context import Core, RetryPolicy
 from core.lifecycle import Policy
 from core.model import ShopConfig
 from core.rms.client import RmsHttpClient
-from core.service import Core, RetryPolicy
 from core.store.sqlite import SqliteStore
 from sandbox.rms import RmsSimulator
 from tests.fakes import FakeClock

@@ -1,4 +1,4 @@
-"""Async RMS RakutenPay order client: every call goes through one ``_request`` (DESIGN §5)."""
+"""Async RMS RakutenPay order client: every call goes through one ``_request``."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class RmsHttpClient:
     """:class:`core.ports.RmsApi` over HTTP for one shop's credentials and rate limit.
 
     Reads are retried on retryable errors with jittered backoff; writes get exactly one
-    attempt. ``last_success`` is the clock time of the last answer RMS accepted.
+    attempt.
     """
 
     def __init__(
@@ -92,7 +92,6 @@ class RmsHttpClient:
         self._max_backoff = max_backoff
         self._rng = rng or random.Random()
         self._version = get_order_version
-        self.last_success: datetime | None = None
 
     async def search_order_numbers(
         self, *, progress: Sequence[int], start: datetime, end: datetime
@@ -238,7 +237,6 @@ class RmsHttpClient:
                 await self._clock.sleep(delay)
                 attempt += 1
                 continue
-            self.last_success = self._clock.now()
             return result
 
     async def _send(

@@ -1,4 +1,4 @@
-"""Per-licence-key token bucket: RMS allows about one request a second per shop (rms-api.md §10)."""
+"""Per-licence-key token bucket: RMS allows about one request a second per shop."""
 
 from __future__ import annotations
 

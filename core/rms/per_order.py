@@ -1,4 +1,4 @@
-"""Read a confirmOrder answer order by order; anything unclear is left for getOrder (DESIGN §5)."""
+"""Read a confirmOrder answer order by order; anything unclear is left for getOrder."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from core.rms.wire import MessageModel
 
 CONFIRMED = "ORDER_EXT_API_CONFIRM_ORDER_INFO_101"
 MISSING_RESULT = "MISSING_RESULT"
-# The per-order refusals whose meaning is known (rms-api.md §4.3): cancelled, not in 100, -9999.
+# The per-order refusals whose meaning is known: cancelled, not in 100, -9999.
 KNOWN_REFUSALS = frozenset(
     {
         "ORDER_EXT_API_CONFIRM_ORDER_ERROR_102",

@@ -1,4 +1,4 @@
-"""Translate one RMS HTTP answer into its JSON or into core.errors, exactly once (rms-api.md §9)."""
+"""Translate one RMS HTTP answer into its JSON or into core.errors, exactly once."""
 
 from __future__ import annotations
 
@@ -36,11 +36,11 @@ def interpret(
     *,
     per_order: bool = False,
 ) -> Any:
-    """Map one HTTP answer to its JSON, or raise the matching error (statuses: rms-api.md §9).
+    """Map one HTTP answer to its JSON, or raise the matching error by HTTP status.
 
     With ``per_order`` (batch writes), an answer of any status whose MessageModelList names
     orders is returned as data: RMS may have acted on some orders, so the caller reads it order
-    by order instead of failing the whole call (DESIGN §5).
+    by order instead of failing the whole call.
     """
     text = body.decode("utf-8", errors="replace")
     broken: ValueError | None = None

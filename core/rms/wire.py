@@ -24,7 +24,7 @@ JST = ZoneInfo("Asia/Tokyo")
 MAX_WINDOW = timedelta(days=63)
 """searchOrder: endDatetime may be at most 63 days after startDatetime."""
 MAX_RETRIEVABLE = 15_000
-"""searchOrder cannot return results beyond the 15,000th (rms-api.md §4.1)."""
+"""searchOrder cannot return results beyond the 15,000th."""
 PAGE_SIZE = 1000
 
 
@@ -36,7 +36,7 @@ def to_jst(moment: datetime) -> datetime:
 
 
 def format_rms_datetime(moment: datetime) -> str:
-    """``YYYY-MM-DDThh:mm:ss+0900``: JST, no colon in the offset, no fraction (rms-api.md §1)."""
+    """``YYYY-MM-DDThh:mm:ss+0900``: JST, no colon in the offset, no fraction."""
     return to_jst(moment).strftime("%Y-%m-%dT%H:%M:%S%z")
 
 

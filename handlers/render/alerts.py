@@ -242,7 +242,7 @@ def rms_recovered(shop_name: str, was: str | None = None, lang: Lang = "ja") -> 
 def acquisition_warning(
     shop_name: str, progress: int, days_back: int, lang: Lang = "ja"
 ) -> Message:
-    """The shop fetches from a status other than 注文確認待ち (the seed's 取得ステータス note)."""
+    """The shop fetches from a status other than 注文確認待ち (orders may be missed)."""
     pair = _PROGRESS.get(progress, (str(progress), str(progress)))
     status = pair[1] if lang == "en" else pair[0]
     title = _t("acq_header", lang, shop=shop_name)

@@ -1,4 +1,4 @@
-"""Tiny pure builders for Block Kit dicts that enforce Slack's limits (reference/slack.md §2.2)."""
+"""Tiny pure builders for Block Kit dicts that enforce Slack's limits."""
 
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ def _confirm_button(record: OrderRecord, lang: Lang, label_key: str = "btn_confi
 def _card_buttons(record: OrderRecord, lang: Lang, *, confirmable: bool = False) -> Block:
     value = value_for(record)
     elements = []
-    if record.bundle_id is None:  # a bundled order never offers confirmation (seed: 同梱の場合)
+    if record.bundle_id is None:  # a bundled order never offers confirmation (unbundle first)
         if record.snapshot.fee_unset:
             elements.append(button(t("btn_fee", lang), ids.OPEN_FEE_MODAL, value, "primary"))
         elif confirmable and record.progress == 100:
@@ -164,13 +164,9 @@ def _resolved_line(
     person = who(actor or resolved.by or record.confirmed_by)
     kind, amounts = resolved.outcome, fees_text(record, lang, fees)
     fee = f"{t('fee_word', lang)} {amounts}".strip()  # 「送料 800円」, or just 「送料」 if unknown
-    if kind is Outcome.CONFIRMED or (
-        kind is Outcome.FEE_UPDATED and resolved.stage in (Stage.PROCESSING, Stage.PROCESSED)
-    ):
+    if kind is Outcome.CONFIRMED:
         key = "resolved_fee_confirmed" if api_option and amounts else "resolved_confirmed"
         return t(key, lang, fee=fee, stage=stage, who=person)
-    if kind is Outcome.FEE_UPDATED:
-        return t("resolved_fee_updated", lang, fee=fee, who=person)
     if kind is Outcome.FEE_RECORDED:
         return t("resolved_fee_recorded", lang, fee=fee, who=person)
     if kind is Outcome.ALREADY_CONFIRMED:

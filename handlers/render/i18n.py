@@ -67,14 +67,6 @@ _REASONS: dict[Reason, tuple[str, str, str, str]] = {
         "お客様もしくは楽天にてキャンセルされた注文です。発送しないでください。",
         "The order was cancelled by the customer or by Rakuten. Do not ship it.",
     ),
-    Reason.NOT_AWAITING: (
-        "注文確認待ち以外",
-        "not awaiting",
-        "注文確認待ちではありません (RMSで既に楽天処理中・楽天処理済など)。"
-        "[RMSステータスを取得] で状態を更新できます。",
-        "Not awaiting confirmation (RMS already shows it further on). Re-fetch the RMS status "
-        "to update it.",
-    ),
     Reason.IN_FLIGHT: (
         "送信中",
         "being sent",
@@ -152,7 +144,6 @@ _OUTCOMES: dict[Outcome, tuple[str, str]] = {
     Outcome.FAILED: ("エラー", "error"),
     Outcome.PENDING: ("結果確認中", "result pending"),
     Outcome.REFRESHED: ("RMSステータスを取得", "re-fetched"),
-    Outcome.FEE_UPDATED: ("送料をRMSに反映", "fee written to RMS"),
     Outcome.FEE_RECORDED: ("送料を記録", "fee recorded"),
     Outcome.BUNDLED: ("同梱しました", "bundled"),
     Outcome.UNBUNDLED: ("同梱を解除しました", "unbundled"),
@@ -218,14 +209,14 @@ def yen(amount: int | None, lang: Lang = "ja") -> str:
     if amount is None:
         return "—"
     if amount == UNSET_FEE:
-        return "送料未設定" if lang == "ja" else "fee not set"
+        return _pick(TEXTS["fee_unset_short"], lang)
     return f"¥{amount:,}" if lang == "en" else f"{amount:,}円"
 
 
 def yen_total(amount: int | None, lang: Lang = "ja") -> str:
     """A total derived from the fee: -9999 reads 未確定 / not determined."""
     if amount == UNSET_FEE:
-        return "未確定" if lang == "ja" else "not determined"
+        return _pick(TEXTS["total_undetermined"], lang)
     return yen(amount, lang)
 
 

@@ -26,7 +26,7 @@ from handlers.render.order_view import orderer_text
 from handlers.render.remedy import numbered
 
 LICENSE_KEY_MAX = 50
-"""RMS licence keys are at most 50 characters (rms-api.md §2.1)."""
+"""RMS licence keys are at most 50 characters."""
 
 
 def _initial_fee(record: OrderRecord, basket_id: int, current: int) -> str | None:

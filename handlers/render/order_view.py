@@ -1,4 +1,4 @@
-"""Pieces of an order as a clerk reads it (rms-api.md §7.3), shared by cards, details and modals."""
+"""Pieces of an order as a clerk reads it, shared by cards, details and modals."""
 
 from __future__ import annotations
 

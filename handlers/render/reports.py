@@ -118,7 +118,7 @@ def _refused_groups(shop: str, refused: Sequence[OrderOutcome], lang: Lang) -> l
     for reason, items in by_reason.items():
         label = reason_label(reason, lang) if reason else outcome_label(Outcome.REFUSED, lang)
         buttons: list[Block] = []
-        if reason in (Reason.NOT_AWAITING, Reason.CANCELLED):
+        if reason is Reason.CANCELLED:
             buttons = number_buttons(shop, _numbers(items), lang, retry=False, refetch=True)
         groups.append(
             _Group(

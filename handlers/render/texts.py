@@ -60,6 +60,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "⚠️ Needs action: unknown RMS error",
     ),
     "flag_header": ("⚠️ 要対応", "⚠️ Needs action"),
+    "fee_unset_short": ("送料未設定", "fee not set"),
+    "total_undetermined": ("未確定", "not determined"),
     "fee_unset_explain": (
         "RMS側の送料設定がされておらず、送料が「-9,999円」(未設定) になっています。"
         "送料を入力して承認してください。",
@@ -96,10 +98,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "resolved_fee_confirmed": (
         "✅ {fee} を反映し、注文確認通知を送信しました ({stage}) — {who}",
         "✅ {fee} written to RMS and order confirmation sent ({stage}) — {who}",
-    ),
-    "resolved_fee_updated": (
-        "✅ {fee} をRMSに反映しました — {who}",
-        "✅ {fee} written to RMS — {who}",
     ),
     "resolved_fee_recorded": (
         "📝 {fee} を記録しました — {who}。RMSで送料を修正してから [RMSステータスを取得] "
@@ -288,7 +286,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     # details
     "details_title": ("注文詳細: {number}", "Order details: {number}"),
-    "progress_code": ("RMSステータス (orderProgress)", "RMS orderProgress"),
+    "progress_code": ("RMSステータス番号", "RMS status code"),
     "confirmed_at_rms": ("注文確認日時 (RMS)", "Confirmed in RMS"),
     "fixed_at": ("注文確定日時", "Fixed at"),
     "bundle": ("同梱", "Bundle"),

@@ -1,4 +1,4 @@
-"""A stateful simulator of Rakuten RMS's RakutenPay Order API (reference/rms-api.md §12)."""
+"""A stateful simulator of Rakuten RMS's RakutenPay Order API."""
 
 from sandbox.rms.simulator import RmsSimulator, SimCall
 

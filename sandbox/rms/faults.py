@@ -19,7 +19,7 @@ FUNCTION_IDS = {
 
 BATCH_400_WITH_PER_ORDER_MESSAGES = "batch_status_400_with_per_order_messages"
 """Quirk: a confirmOrder batch with any per-order ERROR comes back as HTTP 400, still carrying
-one MessageModel per order (rms-api.md §4.3: the status of mixed results is undocumented)."""
+one MessageModel per order (RMS does not document the status of mixed results)."""
 QUIRKS = frozenset({BATCH_400_WITH_PER_ORDER_MESSAGES})
 
 

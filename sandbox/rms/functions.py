@@ -63,7 +63,7 @@ def confirm_order(state: RmsState, shop: Shop, body: dict[str, Any], now: dateti
         ok, code, text = state.confirm(shop, number, now)
         refused = refused or not ok
         results.append(message("INFO" if ok else "ERROR", code, text, number))
-    # Mixed results are documented only by analogy as 200 (rms-api.md §4.3); the quirk answers
+    # Mixed results are documented only by analogy as 200; the quirk answers
     # 400 instead, with the same per-order messages, so the client can be tested against both.
     strict = refused and BATCH_400_WITH_PER_ORDER_MESSAGES in state.quirks
     return (400 if strict else 200), {"MessageModelList": results}

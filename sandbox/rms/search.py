@@ -1,4 +1,4 @@
-"""searchOrder: validation, filtering, sorting and paging with RMS's limits (rms-api.md §4.1)."""
+"""searchOrder: validation, filtering, sorting and paging with RMS's limits."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ class SimCall:
 
 
 class RmsSimulator:
-    """A stateful RakutenPay Order API (rms-api.md §12) on a controllable clock."""
+    """A stateful RakutenPay Order API on a controllable clock."""
 
     def __init__(
         self,

@@ -17,7 +17,7 @@ def _sum_or_unset(values: Iterable[int]) -> int:
 
 
 def recompute_totals(model: Json) -> None:
-    """Recompute package and order totals and TaxSummaryModelList (rms-api.md §7.2).
+    """Recompute package and order totals and TaxSummaryModelList.
 
     goodsPrice follows each item's own tax flag; totalPrice is tax-inclusive items + postage; any
     unset (-9999) postage makes the dependent totals -9999, as RMS reports them.

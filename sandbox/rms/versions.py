@@ -8,7 +8,7 @@ from typing import Any
 Json = dict[str, Any]
 
 
-# Fields that appear from a getOrder version on (rms-api.md §4.2); goodsTax/isTaxRecalc stop at 8.
+# Fields that appear from a getOrder version on; goodsTax/isTaxRecalc stop at 8.
 _ORDER_SINCE = {
     "receiptIssueCount": 5,
     "receiptIssueHistoryList": 5,

@@ -1,12 +1,12 @@
-"""Requests stored before the ack (DESIGN §10.1): a crash at any point loses nothing, repeats
+"""Requests stored before the ack: a crash at any point loses nothing, repeats
 nothing, and the report is posted exactly once."""
 
 from __future__ import annotations
 
+from core.intake import intake
 from core.model import Stage
 from core.requests import RequestWorker
 from core.store.requests import open_requests
-from core.sync import intake
 from handlers.guard import Roles
 from tests.stack import bot_stack
 

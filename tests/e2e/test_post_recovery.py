@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.__main__ import main as bot_main
-from core.sync import intake
+from core.intake import intake
 from handlers.channels import channel_report, join_channels
 from handlers.poster import SlackPoster
 from handlers.publisher import Publisher

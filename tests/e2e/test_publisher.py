@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.sync import intake
+from core.intake import intake
 from tests.stack import bot_stack
 
 

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 from core.events import EventKind
-from core.sync import intake
+from core.intake import intake
 from handlers.render import ids
 from tests.stack import SHOP_IDS, bot_stack
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
+from core.intake import intake
 from core.model import Stage
-from core.sync import intake, poll
+from core.poller import poll
 from handlers.render import ids
 from tests.stack import bot_stack
 

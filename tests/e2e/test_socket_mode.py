@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from core.sync import intake
+from core.intake import intake
 from tests.stack import bot_stack
 
 APP_TOKEN = "xapp-emulator-app-token"

@@ -1,4 +1,4 @@
-"""A confirmOrder batch answer is read order by order, whatever its HTTP status (DESIGN §5)."""
+"""A confirmOrder batch answer is read order by order, whatever its HTTP status."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 import pytest
 
 from core.confirm import confirm
+from core.intake import intake
 from core.model import Stage
 from core.outcomes import Outcome
-from core.sync import intake
 from handlers.render.reports import confirm_report
 from sandbox.rms.faults import BATCH_400_WITH_PER_ORDER_MESSAGES
 from tests.harness import harness

@@ -13,10 +13,11 @@ from pydantic import SecretStr
 
 from core.bundles import bundle, candidates
 from core.confirm import confirm, decide
+from core.intake import intake
 from core.lifecycle import Policy
 from core.model import Stage
 from core.outcomes import Outcome, Reason
-from core.sync import intake, poll
+from core.poller import poll
 from sandbox.slack.emulator import Ephemeral
 from tests.harness import Harness, harness
 from tests.stack import Stack, bot_stack

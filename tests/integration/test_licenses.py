@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from core.context import Core
 from core.events import EventKind
 from core.licenses import (
     KEY_NOT_ACTIVE,
@@ -22,7 +23,6 @@ from core.licenses import (
     warning_due,
 )
 from core.rms.client import RmsHttpClient
-from core.service import Core
 from handlers.render.alerts import license_check_failed, license_renewed, license_warning
 from tests.harness import SHOPS, harness
 
@@ -394,9 +394,9 @@ async def test_start_up_upgrades_an_old_stored_key_and_uses_the_new_key_from_the
 ):
     """The operator put a fresh RMS_LICENSE_KEY into the environment; the key once renewed in
     Slack (stored the old way) has been revoked. Before, the stored key won silently: 401s."""
+    from core.intake import intake
     from core.model import ShopConfig
     from core.store.sqlite import SqliteStore
-    from core.sync import intake
     from tests.stack import bot_stack
 
     caplog.set_level(logging.INFO)

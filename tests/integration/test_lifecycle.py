@@ -8,11 +8,13 @@ from datetime import timedelta
 from core.bundles import bundle, candidates, unbundle
 from core.confirm import ALL, confirm
 from core.events import EventKind
+from core.intake import intake
 from core.model import Stage
 from core.outcomes import Outcome, Reason
+from core.poller import poll
+from core.reconciler import reconcile
 from core.refetch import refetch
 from core.shipping import resolve_fee
-from core.sync import intake, poll, reconcile
 from tests.harness import harness
 
 

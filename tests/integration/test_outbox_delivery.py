@@ -1,4 +1,4 @@
-"""Every outbox message is delivered or dead-lettered on its own (DESIGN §10 rule 4).
+"""Every outbox message is delivered or dead-lettered on its own.
 
 The whole bot on loopback: the RMS simulator, the Slack emulator and the real publisher.
 A channel is made dead by removing it from the emulator (Slack answers `channel_not_found`,
@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.daily import Daily
+from core.context import RetryPolicy
+from core.intake import intake
 from core.licenses import check_license
-from core.service import RetryPolicy
-from core.sync import intake
 from handlers.poster import SlackPoster
 from handlers.publisher import Publisher
 from handlers.render import ids

@@ -17,6 +17,7 @@ import pytest
 from bot.daily import Daily
 from bot.settings import validate_settings
 from core.bundles import bundle, candidates
+from core.intake import intake
 from core.model import Person, Stage
 from core.outcomes import Reason
 from core.refetch import refetch
@@ -27,7 +28,6 @@ from core.store.codec import dump_order, load_order
 from core.store.migrations import MIGRATIONS
 from core.store.sqlite import SqliteStore
 from core.summary import build_summary
-from core.sync import intake
 from handlers.render.orders import fee_modal, flag_card, flagged_list, order_details, pending_list
 from tests.harness import harness
 

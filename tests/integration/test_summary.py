@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 from core.confirm import confirm
 from core.events import EventKind
 from core.home import gather_home
+from core.intake import intake
 from core.lifecycle import UNCONFIRMED
 from core.model import Stage
+from core.poller import poll
 from core.refetch import refetch
 from core.summary import build_summary, day_bounds
-from core.sync import intake, poll
 from handlers.render.home import home_view
 from handlers.render.summary import summary_message, summary_messages
 from tests.fakes import FakeClock

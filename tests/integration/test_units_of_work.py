@@ -1,4 +1,4 @@
-"""One step, one unit of work (DESIGN §10.2–3): no stale overwrite, nothing left half-done."""
+"""One step, one unit of work: no stale overwrite, nothing left half-done."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import pytest
 from core.confirm import _claim, confirm
 from core.errors import InvariantError
 from core.events import EventKind
+from core.intake import intake
 from core.model import Stage
-from core.service import apply_snapshots, fetch
+from core.poller import poll
+from core.reconciler import reconcile, sweep
 from core.shipping import _claim as claim_fee_write
 from core.shipping import resolve_fee
-from core.sync import intake, poll, reconcile, sweep
+from core.snapshots import apply_snapshots, fetch
 from tests.harness import harness
 
 

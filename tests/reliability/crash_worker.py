@@ -3,7 +3,7 @@
     python -m tests.reliability.crash_worker --db PATH --rms URL --seed N [--now ISO]
 
 It is what the bot does after a (re)start, and nothing else: open the SQLite file, reconcile
-every intent left without an outcome (core.sync.reconcile, startup=True), then confirm every
+every intent left without an outcome (core.reconciler.reconcile, startup=True), then confirm every
 order still in 注文確認待ち (core.confirm.confirm with ALL). It prints ``ready`` once the core is
 built (the test starts its kill timer from there) and one JSON line when it is done.
 The RMS simulator lives in the test process, so its state survives every SIGKILL here.
@@ -22,11 +22,11 @@ from datetime import datetime
 import aiohttp
 
 from core.confirm import ALL, confirm
+from core.context import Core, RetryPolicy
 from core.model import ShopConfig
+from core.reconciler import reconcile
 from core.rms.client import RmsHttpClient
-from core.service import Core, RetryPolicy
 from core.store.sqlite import SqliteStore
-from core.sync import reconcile
 from tests.fakes import FakeClock
 from tests.harness import SHOPS
 

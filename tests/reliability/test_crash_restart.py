@@ -1,4 +1,4 @@
-"""kill -9 mid-bulk, restart, repeat: every order is confirmed exactly once (DESIGN §3, §8).
+"""kill -9 mid-bulk, restart, repeat: every order is confirmed exactly once.
 
 Each run seeds 500 orders in an RMS simulator that lives in this process (its state and its
 own confirm log survive the kills), takes them in with a normal intake, then starts
@@ -37,12 +37,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from core.context import Core
 from core.events import EventKind
+from core.intake import intake
 from core.model import ShopConfig, Stage
+from core.poller import poll
 from core.rms.client import RmsHttpClient
-from core.service import Core
 from core.store.sqlite import SqliteStore
-from core.sync import intake, poll
 from sandbox.rms import RmsSimulator
 from tests.fakes import FakeClock
 from tests.harness import SHOPS

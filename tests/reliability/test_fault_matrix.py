@@ -1,4 +1,4 @@
-"""Fault matrix: every RMS error class × every operation that talks to RMS (DESIGN §8).
+"""Fault matrix: every RMS error class × every operation that talks to RMS.
 
 Each case injects the fault persistently (longer than every retry), runs the operation once, and
 checks the invariants — no exception escapes, no order is confirmed twice in the simulator's own
@@ -19,15 +19,16 @@ import pytest
 from aiohttp import web
 
 from core.confirm import confirm
+from core.context import RetryPolicy
 from core.events import EventKind
+from core.intake import intake
 from core.licenses import check_license
 from core.model import Stage
 from core.outcomes import Outcome, Reason
+from core.poller import poll
 from core.refetch import refetch
 from core.remediation import CATALOGUE
-from core.service import RetryPolicy
 from core.shipping import resolve_fee
-from core.sync import intake, poll
 from sandbox.rms import RmsSimulator
 from tests.fakes import FakeClock
 from tests.harness import Harness, harness
@@ -450,7 +451,7 @@ async def test_one_transient_read_failure_is_retried_by_the_client(fault: Fault)
 
 async def test_every_fault_at_once_across_a_bulk_confirm_never_confirms_twice():
     """Faults on confirmOrder *and* getOrder in turn during one bulk: reconcile stays exact."""
-    from core.sync import reconcile
+    from core.reconciler import reconcile
 
     async with rig() as h:
         numbers = await seed(h, 250)

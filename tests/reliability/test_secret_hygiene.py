@@ -1,4 +1,4 @@
-"""No secret in any log record, Slack call, Slack message or stored row (DESIGN §4, §8).
+"""No secret in any log record, Slack call, Slack message or stored row.
 
 The whole bot runs with recognisable fake secrets (RMS serviceSecret and licenceKey per shop,
 the Slack bot token and signing secret, SECRET_KEY, a licence key renewed through the modal)
@@ -36,9 +36,9 @@ from aiohttp.test_utils import TestServer
 
 from bot.__main__ import main as bot_main
 from core.errors import RmsUnavailableError
+from core.intake import intake
 from core.licenses import KeyVault, check_license, probe_pending_key, submit_new_key
 from core.rms.client import LICENSE_PATH, RmsHttpClient
-from core.sync import intake
 from handlers.render import ids
 from sandbox.rms import RmsSimulator
 from tests.fakes import FakeClock

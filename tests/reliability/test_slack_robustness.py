@@ -2,7 +2,7 @@
 
 Everything goes over loopback into the real aiohttp/bolt app (tests/stack.py). Slash-command
 signature checks and a double click on "confirm all" are in tests/e2e; this file covers the
-rest of DESIGN §4's idempotency rules and §8's "forged or stale signatures rejected".
+rest: every redelivery and repeated click acts once; forged or stale signatures are rejected.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp import ClientSession
 
+from core.context import RetryPolicy
+from core.intake import intake
 from core.model import Stage
-from core.service import RetryPolicy
-from core.sync import intake
 from handlers.render import ids
 from sandbox.slack import payloads
 from tests.stack import Stack, bot_stack

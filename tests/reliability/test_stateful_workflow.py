@@ -1,4 +1,4 @@
-"""A stateful property test of the whole workflow (DESIGN §10): random interleavings of intake,
+"""A stateful property test of the whole workflow: random interleavings of intake,
 polling, confirmations (single and all), re-fetches, fee approvals, RMS-side changes, RMS and
 Slack failures and crashes (all memory dropped, the database kept), with the invariants checked
 after every step:
@@ -35,10 +35,12 @@ from hypothesis.stateful import (
     rule,
 )
 
+from core.intake import intake
 from core.model import RequestKind, Stage
-from core.service import apply_snapshots, fetch
+from core.poller import poll
+from core.reconciler import reconcile
+from core.snapshots import apply_snapshots, fetch
 from core.store.requests import open_requests
-from core.sync import intake, poll, reconcile
 from handlers.render import ids
 from tests.stack import Stack, bot_stack
 

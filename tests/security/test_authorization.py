@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.__main__ import main
-from core.sync import intake
+from core.intake import intake
 from handlers.render import ids
 from sandbox.slack.emulator import InboundResult, SlackEmulator
 from tests.stack import SHOPS_TOML, Stack, bot_stack

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from core.intake import intake
 from core.model import Stage
-from core.sync import intake
 from handlers.render import ids
 from tests.stack import Stack, bot_stack
 

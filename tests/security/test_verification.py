@@ -19,8 +19,8 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
+from core.intake import intake
 from core.model import Stage
-from core.sync import intake
 from handlers.render import ids
 from sandbox.slack import payloads
 from tests.stack import SIGNING_SECRET, Stack, bot_stack

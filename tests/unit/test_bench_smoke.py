@@ -35,8 +35,8 @@ EXPECTED = {
         "QPS rejections provoked by our pacing (bulk confirm)",
     ],
     "latency": [
-        "楽天処理済 latency, fixed 5 min (seed): median",
-        "楽天処理済 latency, fixed 5 min (seed): request budget used",
+        "楽天処理済 latency, fixed 5 min (baseline): median",
+        "楽天処理済 latency, fixed 5 min (baseline): request budget used",
         "楽天処理済 latency, adaptive (bot default): median",
         "楽天処理済 latency, adaptive (bot default): request budget used",
     ],

@@ -12,8 +12,8 @@ import pytest
 
 from bot.coordinator import Coordinator
 from bot.jobs import Jobs, Periodic
+from core.context import Core
 from core.errors import RmsRateLimitedError
-from core.service import Core
 from core.store.sqlite import SqliteStore
 from tests.stepped_clock import SteppedClock
 

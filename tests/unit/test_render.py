@@ -207,7 +207,7 @@ def test_flag_card_for_unset_fee_order_shows_what_a_clerk_needs_in_japanese() ->
     assert "[サイズ:大 / のし:あり]" in text and "2 × 1,200円" in text
     assert "クレジットカード" in text
     assert "商品合計" in text and "6,700円" in text
-    assert "送料が「-9,999円」(未設定)" in text  # the seed's words, in the explanation only
+    assert "送料が「-9,999円」(未設定)" in text  # staff's words, in the explanation only
 
 
 def test_unset_fee_reads_as_soryo_misettei_never_as_minus_9999() -> None:

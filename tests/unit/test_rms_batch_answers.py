@@ -1,4 +1,4 @@
-"""Batch write answers at the wire: any status naming orders is read per order (DESIGN §5)."""
+"""Batch write answers at the wire: any status naming orders is read per order."""
 
 from __future__ import annotations
 

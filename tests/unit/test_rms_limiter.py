@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.context import RetryPolicy
 from core.rms.limiter import RateLimiter
 from core.rms.retry import backoff_delay, parse_retry_after
 from tests.fakes import FakeClock
@@ -99,6 +100,20 @@ def test_backoff_is_reproducible_with_a_seeded_rng() -> None:
     first = [backoff_delay(n, rng=random.Random(7)) for n in range(1, 5)]
     again = [backoff_delay(n, rng=random.Random(7)) for n in range(1, 5)]
     assert first == again
+
+
+def test_confirm_retry_policy_uses_the_same_backoff() -> None:
+    policy = RetryPolicy(base_delay=2.0, max_delay=120.0)
+    for attempt in (1, 3, 10):
+        expected = backoff_delay(attempt, rng=random.Random(5), base=2.0, cap=120.0)
+        assert policy.delay(attempt, None, random.Random(5)) == expected
+    assert 60.0 <= policy.delay(7, None, random.Random(0)) <= 120.0
+
+
+def test_confirm_retry_policy_honours_retry_after_past_its_cap() -> None:
+    policy = RetryPolicy(max_delay=120.0)
+    assert policy.delay(1, 30.0, random.Random(0)) == 30.0
+    assert policy.delay(1, 300.0, random.Random(0)) == 300.0  # RMS asked for it: wait it out
 
 
 def test_attempts_start_at_one() -> None:

@@ -28,7 +28,7 @@ from core.rms.wire import (
 
 
 def _sample_order() -> dict[str, Any]:
-    """Shaped like the official ver9 sample (rms-api.md §4.2, §14): one package, postage 500."""
+    """Shaped like the official ver9 sample: one package, postage 500."""
     return {
         "orderNumber": "123456-20240624-0000670258",
         "orderProgress": 100,

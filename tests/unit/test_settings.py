@@ -127,7 +127,7 @@ def test_single_shop_comes_from_the_rms_keys_in_the_environment(
     assert shop.service_secret.get_secret_value() == SERVICE_SECRET
     assert shop.license_key.get_secret_value() == LICENSE_KEY
     assert (shop.acquisition_progress, shop.days_back, shop.requests_per_second) == (100, 14, None)
-    assert settings.shop_configs() == [
+    assert [s.config() for s in settings.shops()] == [
         ShopConfig(key="honten", name="honten", channel="C0ORDERS1", api_option=True)
     ]
 
@@ -167,7 +167,7 @@ def test_shops_file_with_two_shops(tmp_path: Path) -> None:
     assert (second.acquisition_progress, second.days_back) == (300, 30)
     assert second.requests_per_second == 0.5
     assert second.license_key.get_secret_value() == "SL-SECOND-SENTINEL"
-    assert [c.channel for c in settings.shop_configs()] == ["C0MAIN001", "C0SECOND1"]
+    assert [c.channel for c in (s.config() for s in settings.shops())] == ["C0MAIN001", "C0SECOND1"]
     assert (
         settings.describe() == "configuration OK: 2 shop(s) [main, second], HTTP mode on port 3000"
     )

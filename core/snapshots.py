@@ -1,62 +1,20 @@
-"""The core's shared context and the one place snapshots are merged into the store."""
+"""RMS reads and the one place they are merged into the store (compare-and-set on row versions)."""
 
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 
+from core.context import Core
 from core.errors import RmsError
 from core.events import EventKind
-from core.lifecycle import Change, Policy, apply_snapshot
-from core.model import RmsOrder, ShopConfig
+from core.lifecycle import Change, apply_snapshot
+from core.model import RmsOrder
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome
-from core.ports import Clock, RmsApi
-from core.store.sqlite import SqliteStore
 from core.store.tx import Tx
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How long the core keeps retrying writes RMS refused before processing (QPS, maintenance)."""
-
-    attempts: int = 5
-    base_delay: float = 2.0
-    max_delay: float = 120.0
-    max_total: timedelta = timedelta(minutes=15)
-
-    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
-        """Jittered exponential backoff, never shorter than RMS's Retry-After."""
-        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        jittered = backoff * (0.5 + rng.random() / 2)
-        return float(max(jittered, retry_after or 0.0))
-
-
-@dataclass
-class Core:
-    """Everything a core service needs; built once by bot/wiring.py."""
-
-    store: SqliteStore
-    clock: Clock
-    shops: Mapping[str, ShopConfig]
-    rms: Mapping[str, RmsApi]
-    policy: Policy = field(default_factory=Policy)
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    rng: random.Random = field(default_factory=random.Random)
-    in_flight: set[str] = field(default_factory=set)  # order numbers being confirmed right now
-    failing: dict[str, str] = field(default_factory=dict)  # shop → error kind while RMS fails
-
-    def shop(self, key: str) -> ShopConfig:
-        """Return a shop's configuration (KeyError names the unknown shop)."""
-        return self.shops[key]
-
-    def api(self, shop: str) -> RmsApi:
-        """Return the RMS client of a shop."""
-        return self.rms[shop]
 
 
 @dataclass(frozen=True, slots=True)
