@@ -173,7 +173,10 @@ class Courier:
     async def _find(self, message: OutboxMessage, since: datetime) -> str | None:
         """The ts of a post that may have happened before an interruption (matched by key)."""
         try:
-            ts = await self.poster.find_posted(message.channel, message.key, since.timestamp() - 60)
+            thread = str(message.payload.get("thread_ts") or "") or None
+            ts = await self.poster.find_posted(
+                message.channel, message.key, since.timestamp() - 60, thread_ts=thread
+            )
         except SlackApiError as exc:  # e.g. no history scope: at-least-once
             logger.warning(
                 "cannot check whether %s was posted (%s); posting it again",

@@ -101,18 +101,21 @@ class SlackPoster:
         """conversations.join (public channels; scope channels:join). Raises SlackApiError."""
         await self._call(channel, self._client.conversations_join, channel=channel)
 
-    async def find_posted(self, channel: str, key: str, oldest: float) -> str | None:
-        """The ts of the message posted with ``key`` since ``oldest``, or None when the history
-        since then holds none. Raises SlackApiError when the history cannot be read."""
+    async def find_posted(
+        self, channel: str, key: str, oldest: float, *, thread_ts: str | None = None
+    ) -> str | None:
+        """The ts of the message posted with ``key`` since ``oldest`` (in the thread of
+        ``thread_ts`` when given: replies are not in the channel's history), or None when
+        there is none. Raises SlackApiError when the history cannot be read."""
         try:
-            return await self._search_history(channel, key, oldest)
+            return await self._search_history(channel, key, oldest, thread_ts)
         except SlackApiError as exc:
             if slack_error(exc) != "not_in_channel":
                 raise
         # Posting needs no membership (chat:write.public) but reading does: join, read again.
         try:
             await self.join(channel)
-            return await self._search_history(channel, key, oldest)
+            return await self._search_history(channel, key, oldest, thread_ts)
         except SlackApiError as exc:
             logger.warning(
                 "cannot read the history of %s (%s): /invite the bot to it (or grant "
@@ -123,14 +126,20 @@ class SlackPoster:
             )
             raise
 
-    async def _search_history(self, channel: str, key: str, oldest: float) -> str | None:
+    async def _search_history(
+        self, channel: str, key: str, oldest: float, thread_ts: str | None = None
+    ) -> str | None:
         cursor: str | None = None
+        where: dict[str, Any] = {"ts": thread_ts} if thread_ts else {"oldest": f"{oldest:.6f}"}
+        read = (
+            self._client.conversations_replies if thread_ts else self._client.conversations_history
+        )
         while True:
             response = await self._call(
                 channel,
-                self._client.conversations_history,
+                read,
                 channel=channel,
-                oldest=f"{oldest:.6f}",
+                **where,
                 limit=HISTORY_PAGE,
                 include_all_metadata=True,
                 **({"cursor": cursor} if cursor else {}),

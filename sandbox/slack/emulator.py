@@ -830,6 +830,35 @@ def _history(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+def _replies(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
+    """conversations.replies: a thread (its parent first, then the replies, oldest first),
+    members only, in pages of ``limit`` behind ``next_cursor``; metadata only when asked."""
+    channel = emu.visible(params.get("channel"))
+    if channel not in emu.member_of:
+        raise ApiError("not_in_channel")
+    parent = emu.find_message(channel, str(params.get("ts") or ""))
+    if parent is None:
+        raise ApiError("thread_not_found")
+    try:
+        limit = min(max(int(params.get("limit") or HISTORY_LIMIT), 1), HISTORY_MAX)
+        start = int(params["cursor"]) if params.get("cursor") else 0
+    except ValueError:
+        raise ApiError("invalid_cursor") from None
+    thread = [parent, *parent.replies]
+    page = thread[start : start + limit]
+    with_metadata = _truthy(params.get("include_all_metadata"))
+    out = []
+    for m in page:
+        item = _message_json(emu, m)
+        if with_metadata and m.metadata:
+            item["metadata"] = m.metadata
+        out.append(item)
+    answer: dict[str, Any] = {"messages": out, "has_more": start + limit < len(thread)}
+    if answer["has_more"]:
+        answer["response_metadata"] = {"next_cursor": str(start + limit)}
+    return answer
+
+
 def _update(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
     channel = emu.visible(params.get("channel"))
     msg = emu.find_message(channel, str(params.get("ts", "")))
@@ -1004,6 +1033,7 @@ _METHODS: dict[str, Callable[[SlackEmulator, dict[str, Any]], dict[str, Any]]] =
     "usergroups.users.list": _usergroup_users,
     "conversations.info": _conversations_info,
     "conversations.history": _history,
+    "conversations.replies": _replies,
     "conversations.join": _conversations_join,
     "users.info": _users_info,
 }

@@ -243,3 +243,26 @@ def test_bot_check_says_so_when_slack_cannot_be_reached(
     assert out[0].startswith("configuration OK")
     assert out[1].startswith("Slack not reachable at http://127.0.0.1:9/api/")
     assert "xoxb-check" not in "\n".join(out)
+
+
+async def test_a_thread_reply_interrupted_after_slack_took_it_is_found_in_its_thread(
+    tmp_path: Path,
+) -> None:
+    """A report posted as a reply (a card's thread) is not in the channel's history: it is
+    looked up with conversations.replies, not posted twice."""
+    async with bot_stack(tmp_path) as s:
+        s.slack.member_of.add("C0SHOP1")
+        parent = s.slack.post("C0SHOP1", "U0BOT", "カード", [])
+        async with s.rt.core.store.tx() as tx:
+            payload = {"messages": [{"text": "注文確認通知の結果"}], "thread_ts": parent.ts}
+            await tx.enqueue_message(
+                "request:7", "main", "C0SHOP1", "request", payload, at=s.clock.now()
+            )
+        dying = Publisher(s.rt.core, DiesAfterSlackAccepted(s.rt.slack, s.clock), lang="ja")
+        with pytest.raises(ExceptionGroup):
+            await dying.drain(digests=False)
+        await s.rt.deps.publisher.drain(digests=False)  # the restarted publisher
+        thread = s.slack.find_message("C0SHOP1", parent.ts)
+        assert thread is not None
+        assert [r.text for r in thread.replies] == ["注文確認通知の結果"]
+        assert s.slack.calls_to("conversations.replies")

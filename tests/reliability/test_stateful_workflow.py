@@ -72,6 +72,7 @@ class Workflow(RuleBasedStateMachine):
         self.shop_of: dict[str, str] = {}
         self.high: dict[str, int] = {}  # the highest stage rank each order reached
         self.rms_side: set[str] = set()  # confirmed or cancelled in RMS by a person, not by us
+        self.ever_archived = False  # messages to an archived channel are dead-lettered
 
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
@@ -128,6 +129,15 @@ class Workflow(RuleBasedStateMachine):
         self.s.slack.fail_next(
             method, status=status, error="ratelimited" if status == 429 else "internal_error"
         )
+
+    @rule(archived=st.booleans())
+    def api_shop_channel_archived(self, archived: bool) -> None:
+        """Someone archives #shop-second (or un-archives it): its posts die alone."""
+        if archived:
+            self.s.slack.archived.add(SHOP_CHANNEL["api"])
+            self.ever_archived = True
+        else:
+            self.s.slack.archived.discard(SHOP_CHANNEL["api"])
 
     # -- the bot's own loops ------------------------------------------------------------------
 
@@ -293,8 +303,15 @@ class Workflow(RuleBasedStateMachine):
             for channel in SHOP_CHANNEL.values()
             for m in s.slack.messages(channel)
         )
-        repeated = {k: c for k, c in keys.items() if k and k.startswith("request:") and c > 1}
-        assert not repeated, f"a request's report was posted twice: {repeated}"
+        repeated = {k: c for k, c in keys.items() if k and c > 1}
+        assert not repeated, f"posted twice: {repeated}"
+        async with s.rt.core.store.read() as r:
+            rows = await r.rows("SELECT key, channel, state FROM messages")
+        for row in rows:  # every message posted once or dead-lettered, none left behind
+            if row["channel"] == SHOP_CHANNEL["api"] and self.ever_archived:
+                assert row["state"] in ("posted", "dead"), dict(row)
+            else:
+                assert row["state"] == "posted", dict(row)
 
 
 Workflow.TestCase.settings = settings(
