@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
+import re
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -53,3 +55,35 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+# What may never reach a log line, in any test: the test suite's credentials and the
+# customers' e-mail addresses and phone numbers the RMS simulator and the demo scenario make.
+_NEVER_LOGGED = re.compile(
+    r"SL-(?:main|api)-key|SP-(?:main|api)-secret|test-signing-secret-0123456789"
+    r"|a-test-secret-key-for-fernet|@pc\.fw\.rakuten\.ne\.jp|\b0\d{1,4}-\d{1,4}-\d{4}\b"
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_or_contact_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every log line of every test is scanned: no secret, no customer e-mail or phone."""
+    caplog.set_level(logging.INFO)  # what production logs (LOG_LEVEL=INFO)
+    # The access lines of the servers a test starts (the RMS simulator takes the licence key in
+    # its URL, as RMS does) are the sandbox's, not the bot's; the bot's own carry only a path.
+    caplog.set_level(logging.WARNING, logger="aiohttp.access")
+    yield
+    leaked = [
+        f"{r.name}: {text[:200]}"
+        for r in caplog.records
+        for text in [_formatted(r)]
+        if _NEVER_LOGGED.search(text)
+    ]
+    assert not leaked, f"a secret or a customer's contact reached the log: {leaked[:3]}"
+
+
+def _formatted(record: logging.LogRecord) -> str:
+    text = record.getMessage()
+    if record.exc_info and record.exc_info[1] is not None:
+        text += f" {record.exc_info[1]!r}"
+    return text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
@@ -16,6 +15,7 @@ import aiosqlite
 from core.events import Event, EventKind
 from core.model import OrderRecord, Request, ShopConfig, Stage
 from core.outcomes import Report
+from core.store.lock import PriorityLock
 from core.store.migrations import MIGRATIONS
 from core.store.outbox import event_from_row
 from core.store.requests import request_result
@@ -42,7 +42,7 @@ class SqliteStore:
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
-        self._lock = asyncio.Lock()
+        self._lock = PriorityLock()
 
     @classmethod
     @asynccontextmanager
@@ -79,7 +79,7 @@ class SqliteStore:
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Tx]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error)."""
-        async with self._lock:
+        async with self._lock.hold():
             try:
                 # inside the try: a task cancelled while BEGIN runs on aiosqlite's thread must
                 # still roll back, or every later transaction fails ("within a transaction")
@@ -96,14 +96,15 @@ class SqliteStore:
     @asynccontextmanager
     async def statement(self) -> AsyncIterator[Tx]:
         """One statement that is its own transaction (autocommit): the ack path's single
-        round trip. It touches no order, so there is no invariant to check."""
-        async with self._lock:
+        round trip, served before the jobs' queued statements. It touches no order, so there
+        is no invariant to check."""
+        async with self._lock.hold(urgent=True):
             yield Tx(self._db)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         """Reads that must not see another coroutine's half-done transaction."""
-        async with self._lock:
+        async with self._lock.hold():
             yield Tx(self._db)
 
     async def ping(self) -> bool:
