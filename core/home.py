@@ -37,25 +37,20 @@ async def gather_home(core: Core) -> list[ShopHome]:
     """Dashboard figures for every configured shop, in configuration order."""
     now = core.clock.now()
     homes: list[ShopHome] = []
-    marks = ",".join("?" * len(WAITING))
     for key, shop in core.shops.items():
         counts = await core.store.stage_counts(key)
         row = await core.store.shop_row(key)
         async with core.store.read() as r:
-            oldest = await r.rows(
-                f"SELECT number, ordered_at, stage FROM orders WHERE shop = ? "  # noqa: S608
-                f"AND stage IN ({marks}) ORDER BY ordered_at, number LIMIT 1",
-                (key, *(s.value for s in WAITING)),
-            )
+            oldest = await r.oldest_in_stages(key, [s.value for s in WAITING])
         expires = _dt(row.get("license_expires"))
         homes.append(
             ShopHome(
                 shop=key,
                 name=shop.name,
                 counts=tuple((stage, counts.get(stage, 0)) for stage in Stage),
-                oldest_waiting=oldest[0]["number"] if oldest else None,
-                oldest_waiting_at=_dt(oldest[0]["ordered_at"]) if oldest else None,
-                oldest_waiting_stage=Stage(oldest[0]["stage"]) if oldest else None,
+                oldest_waiting=oldest["number"] if oldest is not None else None,
+                oldest_waiting_at=_dt(oldest["ordered_at"]) if oldest is not None else None,
+                oldest_waiting_stage=Stage(oldest["stage"]) if oldest is not None else None,
                 last_success=_dt(row.get("last_success")),
                 license_expires=expires,
                 license_days_left=license_days_left(expires, now),

@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from core.context import Core
 from core.errors import BotError, RmsAuthError, RmsError, RmsFunctionDisabledError
 from core.events import EventKind
+from core.store import licenses as key_rows
+from core.store.refs import put_ref, put_ref_if_changed
 from core.store.sqlite import SqliteStore
-from core.store.tx import Tx
 from core.summary import license_days_left
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ VAULT_VERSION = "v2:"
 """Prefix of ciphertexts made with the HKDF-derived key; unprefixed ones are the old format."""
 VAULT_SALT = b"rms-bot licence-key vault"
 VAULT_INFO = b"rms-bot/KeyVault/v2 Fernet key"
-_ENCRYPTED_COLUMNS = ("license_key_enc", "license_key_pending_enc")
 
 _PENDING_SINCE = "license_pending_since:{shop}"
 _CHECK_FAILED = "license_check_failed:{shop}"
@@ -147,7 +147,7 @@ class KeyVault:
         upgraded = 0
         for shop in shops:
             row = await store.shop_row(shop)
-            for column in _ENCRYPTED_COLUMNS:
+            for column in key_rows.KEY_COLUMNS:
                 token = row.get(column)
                 if token and not token.startswith(VAULT_VERSION):
                     upgraded += await self._upgrade(store, shop, column, token)
@@ -163,10 +163,7 @@ class KeyVault:
         """Re-encrypt one old-format ciphertext; compare-and-set, so a racing write wins."""
         fresh = self.encrypt(self.decrypt(token))
         async with store.tx() as tx:
-            return await tx.execute(
-                f"UPDATE shops SET {column} = ? WHERE key = ? AND {column} = ?",  # noqa: S608
-                (fresh, shop, token),
-            )
+            return await key_rows.replace_key_ciphertext(tx, shop, column, token, fresh)
 
     def configured_key(self, shop: str) -> str | None:
         """The shop's key from the environment, if any."""
@@ -293,9 +290,9 @@ async def check_license(core: Core, shop: str, now: datetime) -> None:
     await core.store.set_shop_field(shop, "license_expires", expires.isoformat())
     renewed = warned is not None and (warned == EXPIRED_MARK or before is None or expires > before)
     async with core.store.tx() as tx:
-        await _set_ref(tx, _CHECK_FAILED.format(shop=shop), "")
+        await put_ref_if_changed(tx, _CHECK_FAILED.format(shop=shop), "")
         if renewed:  # a new key pushed the expiry out: its thresholds start afresh
-            await tx.execute("UPDATE shops SET license_warned_days = NULL WHERE key = ?", (shop,))
+            await key_rows.reset_warnings(tx, shop)
             warned = None
     left = license_days_left(expires, now)
     assert left is not None
@@ -306,11 +303,7 @@ async def check_license(core: Core, shop: str, now: datetime) -> None:
     if threshold is None:
         return
     async with core.store.tx() as tx:
-        claimed = await tx.execute(
-            """UPDATE shops SET license_warned_days = ? WHERE key = ?
-               AND (license_warned_days IS NULL OR license_warned_days > ?)""",
-            (threshold, shop, threshold),
-        )
+        claimed = await key_rows.claim_warning(tx, shop, threshold)
         if claimed:
             await tx.add_event(
                 shop,
@@ -325,11 +318,7 @@ async def check_license(core: Core, shop: str, now: datetime) -> None:
 
 async def _announce_expired(core: Core, shop: str, now: datetime, expires: datetime | None) -> None:
     async with core.store.tx() as tx:
-        claimed = await tx.execute(
-            """UPDATE shops SET license_warned_days = ? WHERE key = ?
-               AND (license_warned_days IS NULL OR license_warned_days <> ?)""",
-            (EXPIRED_MARK, shop, EXPIRED_MARK),
-        )
+        claimed = await key_rows.claim_expired(tx, shop, EXPIRED_MARK)
         if claimed:
             await tx.add_event(
                 shop,
@@ -344,20 +333,9 @@ async def _announce_expired(core: Core, shop: str, now: datetime, expires: datet
 
 async def _announce_check_failed(core: Core, shop: str, now: datetime, kind: str) -> None:
     async with core.store.tx() as tx:
-        if await _set_ref(tx, _CHECK_FAILED.format(shop=shop), kind):
+        if await put_ref_if_changed(tx, _CHECK_FAILED.format(shop=shop), kind):
             await tx.add_event(shop, EventKind.LICENSE_CHECK_FAILED, None, now, {"error_key": kind})
             logger.warning("licence expiry check of shop %s failed: %s", shop, kind)
-
-
-async def _set_ref(tx: Tx, key: str, value: str) -> bool:
-    """Write a ref in this transaction; True when the value changed."""
-    changed = await tx.execute(
-        """INSERT INTO refs (key, value) VALUES (?, ?)
-           ON CONFLICT(key) DO UPDATE SET value = excluded.value
-           WHERE refs.value <> excluded.value""",
-        (key, value),
-    )
-    return changed == 1
 
 
 def _dt(value: object) -> datetime | None:
@@ -391,15 +369,8 @@ async def submit_new_key(
             pass
     async with core.store.tx() as tx:
         if status is KeyStatus.PENDING:
-            await tx.execute(
-                "UPDATE shops SET license_key_pending_enc = ? WHERE key = ?",
-                (vault.encrypt(key), shop),
-            )
-            await tx.execute(
-                "INSERT INTO refs (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (_PENDING_SINCE.format(shop=shop), now.isoformat()),
-            )
+            await key_rows.set_pending_key(tx, shop, vault.encrypt(key))
+            await put_ref(tx, _PENDING_SINCE.format(shop=shop), now.isoformat())
         await tx.audit(shop, actor, "license", status.value, now)
     logger.info("licence key for shop %s submitted by %s: %s", shop, actor, status.value)
     return status
@@ -430,14 +401,9 @@ async def probe_pending_key(
         return False
     now = core.clock.now()
     async with core.store.tx() as tx:
-        moved = await tx.execute(
-            """UPDATE shops SET license_key_enc = license_key_pending_enc,
-                 license_key_pending_enc = NULL, license_expires = ?, license_warned_days = NULL
-               WHERE key = ? AND license_key_pending_enc = ?""",
-            (expires.isoformat(), shop, pending),
-        )
+        moved = await key_rows.promote_pending_key(tx, shop, pending, expires.isoformat())
         if moved:
-            await _set_ref(tx, _CHECK_FAILED.format(shop=shop), "")
+            await put_ref_if_changed(tx, _CHECK_FAILED.format(shop=shop), "")
             await tx.add_event(
                 shop, EventKind.LICENSE_RENEWED, None, now, {"expires_at": expires.isoformat()}
             )
@@ -458,11 +424,7 @@ async def _maybe_give_up(core: Core, shop: str, pending: str, kind: str) -> None
         logger.info("new licence key of shop %s not active yet (%s)", shop, kind)
         return
     async with core.store.tx() as tx:
-        dropped = await tx.execute(
-            """UPDATE shops SET license_key_pending_enc = NULL
-               WHERE key = ? AND license_key_pending_enc = ?""",
-            (shop, pending),
-        )
+        dropped = await key_rows.drop_pending_key(tx, shop, pending)
         if dropped:
             await tx.add_event(
                 shop,

@@ -105,16 +105,9 @@ async def _claim(
     """Only one fee write per order at a time; a finished one is never repeated."""
     now = core.clock.now().isoformat()
     async with core.store.tx() as tx:
-        changed = await tx.execute(
-            """INSERT INTO fee_requests (order_number, state, actor, fees, updated_at, request_id)
-               VALUES (?, 'running', ?, ?, ?, ?)
-               ON CONFLICT(order_number) DO UPDATE SET state='running', actor=excluded.actor,
-                 fees=excluded.fees, updated_at=excluded.updated_at,
-                 request_id=excluded.request_id
-               WHERE fee_requests.state = 'failed'""",
-            (number, actor, json.dumps({str(k): v for k, v in fees.items()}), now, request_id),
+        return await tx.claim_fee(
+            number, actor, json.dumps({str(k): v for k, v in fees.items()}), now, request_id
         )
-    return changed == 1
 
 
 async def _write_and_confirm(

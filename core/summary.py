@@ -15,6 +15,8 @@ from typing import Any
 from core.events import EventKind
 from core.lifecycle import JST
 from core.model import ShopConfig, Stage
+from core.store import summary as figures
+from core.store.refs import ref_value
 from core.store.sqlite import SqliteStore
 from core.summary_time import MAX_CATCH_UP_DAYS as MAX_CATCH_UP_DAYS
 from core.summary_time import due_summary_days as due_summary_days
@@ -158,40 +160,19 @@ async def _shop_days(
     kinds = [k.value for k in _DAY_KINDS]
     near = (now.astimezone(JST).date() + timedelta(days=NEAR_CANCEL_DAYS)).isoformat()
     async with store.read() as r:
-        events = await r.rows(
-            f"""SELECT at >= ? AS today, kind,
-                      CASE kind WHEN 'order_confirmed' THEN json_extract(data, '$.actor')
-                                WHEN 'order_error' THEN json_extract(data, '$.error_key')
-                      END AS sub,
-                      COUNT(DISTINCT order_number) AS n
-               FROM outbox WHERE shop = ? AND at >= ? AND at < ?
-                 AND kind IN ({",".join("?" * len(kinds))})
-               GROUP BY today, kind, sub""",  # noqa: S608
-            (start.isoformat(), shop.key, prev_start.isoformat(), end.isoformat(), *kinds),
+        events = await figures.event_counts(
+            r, shop.key, kinds, prev_start.isoformat(), start.isoformat(), end.isoformat()
         )
-        created = await r.rows(
-            """SELECT created_at >= ? AS today, COUNT(*) AS n FROM orders
-               WHERE shop = ? AND created_at >= ? AND created_at < ? GROUP BY today""",
-            (start.isoformat(), shop.key, prev_start.isoformat(), end.isoformat()),
+        created = await figures.created_counts(
+            r, shop.key, prev_start.isoformat(), start.isoformat(), end.isoformat()
         )
-        stages = await r.rows(
-            f"""SELECT stage, COUNT(*) AS n, MIN(stage_since) AS since FROM orders
-                WHERE shop = ? AND stage IN ({",".join("?" * len(_OPEN))}) GROUP BY stage""",  # noqa: S608
-            (shop.key, *(s.value for s in _OPEN)),
+        stages = await figures.stage_figures(r, shop.key, [s.value for s in _OPEN])
+        near_cancel = await figures.near_cancel_count(
+            r, shop.key, [s.value for s in _UNCONFIRMED], near
         )
-        near_rows = await r.rows(
-            f"""SELECT COUNT(*) AS n FROM orders
-                WHERE shop = ? AND stage IN ({",".join("?" * len(_UNCONFIRMED))})
-                  AND json_extract(snapshot, '$.cancel_due') <= ?""",  # noqa: S608
-            (shop.key, *(s.value for s in _UNCONFIRMED), near),
-        )
-        shop_rows = await r.rows("SELECT license_expires FROM shops WHERE key = ?", (shop.key,))
-        state_ref = await r.rows(
-            "SELECT value FROM refs WHERE key = ?",
-            (_STATE_REF.format(shop=shop.key, day=prev_day.isoformat()),),
-        )
+        expires = _dt(await figures.license_expires(r, shop.key))
+        state = await ref_value(r, _STATE_REF.format(shop=shop.key, day=prev_day.isoformat()))
     by_stage = {Stage(row["stage"]): (row["n"], _dt(row["since"])) for row in stages}
-    expires = _dt(shop_rows[0]["license_expires"]) if shop_rows else None
     current = ShopDay(
         shop.key,
         shop.name,
@@ -202,13 +183,11 @@ async def _shop_days(
         needs_action=by_stage.get(Stage.NEEDS_ACTION, (0, None))[0],
         needs_action_since=by_stage.get(Stage.NEEDS_ACTION, (0, None))[1],
         error_orders=by_stage.get(Stage.ERROR, (0, None))[0],
-        near_cancel=int(near_rows[0]["n"]) if near_rows else 0,
+        near_cancel=near_cancel,
         license_expires=expires,
         license_days_left=license_days_left(expires, now),
     )
-    previous = _stored_state(
-        ShopDay(shop.key, shop.name, prev_day), state_ref[0]["value"] if state_ref else None
-    )
+    previous = _stored_state(ShopDay(shop.key, shop.name, prev_day), state)
     rows = [dict(row) for row in events]
     made = [dict(row) for row in created]
     return (
@@ -311,21 +290,18 @@ def _total(days: Sequence[ShopDay], day: date) -> ShopDay:
 
 async def _remember_states(store: SqliteStore, days: Sequence[ShopDay], *, overwrite: bool) -> None:
     """Keep each shop's state figures of the day, for the next day's comparison."""
-    conflict = "DO UPDATE SET value = excluded.value" if overwrite else "DO NOTHING"
     async with store.tx() as t:
         for day in days:
-            await t.execute(
-                f"INSERT INTO refs (key, value) VALUES (?, ?) ON CONFLICT(key) {conflict}",  # noqa: S608
-                (
-                    _STATE_REF.format(shop=day.shop, day=day.day.isoformat()),
-                    json.dumps({k: getattr(day, k) for k in _STATE_FIELDS}),
-                ),
+            await figures.remember_state(
+                t,
+                _STATE_REF.format(shop=day.shop, day=day.day.isoformat()),
+                json.dumps({k: getattr(day, k) for k in _STATE_FIELDS}),
+                overwrite=overwrite,
             )
 
 
 async def last_summary_day(store: SqliteStore) -> date | None:
     """The latest day whose summary was claimed (``last_done`` for ``due_summary_days``)."""
     async with store.read() as r:
-        rows = await r.rows("SELECT MAX(period) AS day FROM runs WHERE job = ?", (SUMMARY_JOB,))
-    value = rows[0]["day"] if rows else None
+        value = await figures.last_period(r, SUMMARY_JOB)
     return date.fromisoformat(value) if value else None

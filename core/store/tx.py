@@ -318,6 +318,22 @@ class Tx(OutboxTx):
             ),
         )
 
+    async def claim_fee(
+        self, number: str, actor: str, fees: str, now: str, request_id: int | None
+    ) -> bool:
+        """Claim an order's fee write (``fees`` as JSON): True unless one is running or done
+        (only a failed claim may be taken again)."""
+        changed = await self.execute(
+            """INSERT INTO fee_requests (order_number, state, actor, fees, updated_at, request_id)
+               VALUES (?, 'running', ?, ?, ?, ?)
+               ON CONFLICT(order_number) DO UPDATE SET state='running', actor=excluded.actor,
+                 fees=excluded.fees, updated_at=excluded.updated_at,
+                 request_id=excluded.request_id
+               WHERE fee_requests.state = 'failed'""",
+            (number, actor, fees, now, request_id),
+        )
+        return changed == 1
+
     async def finish_fee(self, number: str, state: str, now: datetime) -> None:
         """Close an order's fee-write claim (done, or failed so that it may be tried again)."""
         await self._db.execute(
@@ -340,6 +356,16 @@ class Tx(OutboxTx):
     async def delete_bundle(self, bundle_id: str) -> None:
         """Forget a dissolved bundle."""
         await self._db.execute("DELETE FROM bundles WHERE id = ?", (bundle_id,))
+
+    async def oldest_in_stages(self, shop: str, stages: Sequence[str]) -> aiosqlite.Row | None:
+        """The shop's earliest-ordered order in ``stages`` (number, ordered_at, stage), or None."""
+        marks = ",".join("?" * len(stages))
+        rows = await self.rows(
+            f"SELECT number, ordered_at, stage FROM orders WHERE shop = ? "  # noqa: S608
+            f"AND stage IN ({marks}) ORDER BY ordered_at, number LIMIT 1",
+            (shop, *stages),
+        )
+        return rows[0] if rows else None
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> tuple[int, int]:
         """Run one INSERT; return (rows changed, the new row's id)."""

@@ -23,6 +23,7 @@ from core.licenses import (
     warning_due,
 )
 from core.rms.client import RmsHttpClient
+from core.store.licenses import replace_key_ciphertext
 from handlers.render.alerts import license_check_failed, license_renewed, license_warning
 from tests.harness import SHOPS, harness
 
@@ -309,6 +310,21 @@ async def test_old_format_keys_are_re_encrypted_on_load(caplog):
         logged = [r.getMessage() for r in caplog.records if r.name == "core.licenses"]
         assert sum("re-encrypted 2 stored licence key(s)" in m for m in logged) == 1
         assert not any(NEW_KEY in m or "SL-pending" in m for m in logged)
+
+
+async def test_only_key_columns_are_spliced_into_the_re_encryption_statement():
+    async with harness(rps=None) as h:
+        await h.store.set_shop_field("main", "license_key_enc", "v1:old")
+        async with h.store.tx() as tx:
+            with pytest.raises(ValueError, match="license_expires"):
+                await replace_key_ciphertext(tx, "main", "license_expires", "v1:old", "v2:new")
+            assert (
+                await replace_key_ciphertext(tx, "main", "license_key_enc", "v1:x", "v2:new") == 0
+            )
+            assert (
+                await replace_key_ciphertext(tx, "main", "license_key_enc", "v1:old", "v2:new") == 1
+            )
+        assert (await h.store.shop_row("main"))["license_key_enc"] == "v2:new"
 
 
 def probe_once(h):
