@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from core.lifecycle import Policy
 from core.model import ShopConfig
@@ -42,6 +42,7 @@ class Core:
     rng: random.Random = field(default_factory=random.Random)
     in_flight: set[str] = field(default_factory=set)  # order numbers being confirmed right now
     failing: dict[str, str] = field(default_factory=dict)  # shop → error kind while RMS fails
+    succeeded: dict[str, datetime] = field(default_factory=dict)  # shop → last_success written
 
     def shop(self, key: str) -> ShopConfig:
         """Return a shop's configuration (KeyError names the unknown shop)."""

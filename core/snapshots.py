@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from core.context import Core
 from core.errors import RmsError
@@ -99,12 +100,18 @@ async def read_orders(
     return read
 
 
+SUCCESS_WRITE_EVERY = timedelta(minutes=1)  # App Home shows the last success to the minute
+
+
 async def note_rms_result(core: Core, shop: str, error: RmsError | None) -> None:
     """Track a shop's RMS health: one event when it starts failing, one when it recovers."""
     now = core.clock.now()
     was = core.failing.get(shop)
     if error is None:
-        await core.store.set_shop_field(shop, "last_success", now.isoformat())
+        last = core.succeeded.get(shop)
+        if last is None or now - last >= SUCCESS_WRITE_EVERY:  # not one write per RMS call
+            await core.store.set_shop_field(shop, "last_success", now.isoformat())
+            core.succeeded[shop] = now
         if was is not None:
             del core.failing[shop]
             logger.info("RMS for shop %s recovered", shop)

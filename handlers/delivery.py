@@ -77,6 +77,7 @@ class Courier:
         self.rng = rng or random.Random()
         self._held: dict[str, datetime] = {}  # channel → rate limited until (429 Retry-After)
         self._failing: dict[str, str] = {}  # channel → error, to log once and once on recovery
+        self._unmarked: set[str] = set()  # channels with no dead-letter mark (checked once)
 
     async def deliver_due(self, limit: int = 500) -> Tally:
         """Post every due message, each channel in its own task."""
@@ -164,7 +165,9 @@ class Courier:
                 for ref in message.payload.get("refs") or ():
                     await tx.set_ref(str(ref), f"{channel}|{ts}")
             # the channel works again: a later dead letter there is announced again
-            await tx.delete_refs_with_prefix(_dead_mark(channel, ""))
+            if channel not in self._unmarked:
+                await tx.delete_refs_with_prefix(_dead_mark(channel, ""))
+        self._unmarked.add(channel)
 
     async def _progress(self, message: OutboxMessage, ts: str, parts: int) -> None:
         async with self.store.tx() as tx:
@@ -229,6 +232,7 @@ class Courier:
         async with self.store.tx() as tx:
             await tx.message_failed(message.id, error, now, retry_at=None)
             first = await tx.set_ref(_dead_mark(message.channel, error), message.key, only_new=True)
+            self._unmarked.discard(message.channel)
             if alert and first and message.kind != DEAD_LETTER_KIND and alert != message.channel:
                 await tx.enqueue_message(
                     f"{DEAD_LETTER_KIND}:{message.id}",
