@@ -30,7 +30,10 @@ MEETS, MISSES, INFO = "meets", "misses", "—"
 
 
 class VirtualClock:
-    """Virtual time: ``sleep`` advances it instantly, so rate-limit waits cost nothing real."""
+    """Virtual time: ``sleep`` advances it instantly, so rate-limit waits cost nothing real.
+
+    A sleeper wakes at its own deadline (the time it fell asleep plus its wait): concurrent
+    sleeps overlap, as they do in real time, instead of adding up."""
 
     def __init__(self, start: datetime = START) -> None:
         self._now = start
@@ -46,8 +49,13 @@ class VirtualClock:
             self._now = when
 
     async def sleep(self, seconds: float) -> None:
-        self.advance(seconds)
-        await asyncio.sleep(0)
+        deadline = self._now + timedelta(seconds=max(0.0, seconds))
+        await asyncio.sleep(0)  # the others asleep at the same moment register theirs too
+        self.advance_to(deadline)
+
+    async def wait(self, event: asyncio.Event, seconds: float) -> None:
+        if not event.is_set():
+            await self.sleep(seconds)
 
 
 @dataclass
