@@ -817,6 +817,14 @@ def _history(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
         m for m in reversed(emu.messages(channel)) if within(float(m.ts)) and float(m.ts) <= start
     ]
     page, rest = found[:limit], found[limit:]
+    answer: dict[str, Any] = {"messages": _page(emu, page, params), "has_more": bool(rest)}
+    if rest:
+        answer["response_metadata"] = {"next_cursor": _cursor(rest[0].ts)}
+    return answer
+
+
+def _page(emu: SlackEmulator, page: list[Message], params: dict[str, Any]) -> list[Any]:
+    """Messages as history/replies show them; metadata only with include_all_metadata."""
     with_metadata = _truthy(params.get("include_all_metadata"))
     out = []
     for m in page:
@@ -824,10 +832,7 @@ def _history(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
         if with_metadata and m.metadata:
             item["metadata"] = m.metadata
         out.append(item)
-    answer: dict[str, Any] = {"messages": out, "has_more": bool(rest)}
-    if rest:
-        answer["response_metadata"] = {"next_cursor": _cursor(rest[0].ts)}
-    return answer
+    return out
 
 
 def _replies(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
@@ -846,14 +851,10 @@ def _replies(emu: SlackEmulator, params: dict[str, Any]) -> dict[str, Any]:
         raise ApiError("invalid_cursor") from None
     thread = [parent, *parent.replies]
     page = thread[start : start + limit]
-    with_metadata = _truthy(params.get("include_all_metadata"))
-    out = []
-    for m in page:
-        item = _message_json(emu, m)
-        if with_metadata and m.metadata:
-            item["metadata"] = m.metadata
-        out.append(item)
-    answer: dict[str, Any] = {"messages": out, "has_more": start + limit < len(thread)}
+    answer: dict[str, Any] = {
+        "messages": _page(emu, page, params),
+        "has_more": start + limit < len(thread),
+    }
     if answer["has_more"]:
         answer["response_metadata"] = {"next_cursor": str(start + limit)}
     return answer
