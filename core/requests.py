@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from core.bundles import bundle
 from core.confirm import confirm
 from core.context import Core
 from core.events import EventKind
-from core.model import ALL_ORDERS, Request, RequestKind
+from core.model import ALL_ORDERS, Request, RequestKind, Stage
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
 from core.refetch import refetch
 from core.shipping import resolve_fee
@@ -59,33 +59,39 @@ class RequestWorker:
     async def run_once(self) -> int:
         """Run every unfinished request; returns how many finished."""
         finished = 0
+        failed: set[int] = set()  # raised this turn: resumed at the next one, not in a loop
         async with self._lock:
             while True:
                 async with self.core.store.read() as r:
-                    batch = await open_requests(r)
+                    batch = [q for q in await open_requests(r) if q.id not in failed]
                 if not batch:
                     return finished
                 for request in batch:
-                    finished += await self._run(request)
+                    if await self._run(request):
+                        finished += 1
+                    else:
+                        failed.add(request.id)
 
-    async def _run(self, request: Request) -> int:
+    async def _run(self, request: Request) -> bool:
         now = self.core.clock.now()
         async with self.core.store.tx() as tx:
             await start_request(tx, request.id, now)
         refused: Reason | None = None
         try:
             if request.attempts >= MAX_ATTEMPTS:
-                report = _failed(request, ErrorInfo("unknown", None, "gave up after retries"))
+                info = ErrorInfo("unknown", None, "gave up after retries")
+                report = _report(request, await self._numbers(request), Outcome.FAILED, error=info)
             elif refused := await self.authorize(request.actor, request.kind, request.shop):
                 logger.info(
                     "refused %s to %s at the effect (%s)", request.kind, request.actor, refused
                 )
-                report = _refused(request, refused)
+                numbers = await self._numbers(request)
+                report = _report(request, numbers, Outcome.REFUSED, reason=refused)
             else:
                 report = await self._execute(request)
         except Exception:
             logger.exception("request %d (%s) failed; it will be resumed", request.id, request.kind)
-            return 0
+            return False
         now = self.core.clock.now()
         async with self.core.store.tx() as tx:  # the outcome, its audit and its report: one unit
             if await finish_request(tx, request.id, now, dump_report(report)):
@@ -101,7 +107,13 @@ class RequestWorker:
                 await tx.add_event(
                     request.shop, EventKind.REQUEST_DONE, None, now, {"request": request.id}
                 )
-        return 1
+        return True
+
+    async def _numbers(self, request: Request) -> Sequence[str]:
+        """The orders a request is about; for "all", those it would confirm now."""
+        if request.numbers != ALL_ORDERS:
+            return request.numbers
+        return await self.core.store.numbers_in_stages(request.shop, [Stage.AWAITING])
 
     async def _execute(self, request: Request) -> Report:
         core, shop, actor = self.core, request.shop, request.actor
@@ -117,21 +129,20 @@ class RequestWorker:
         if request.kind is RequestKind.REFETCH:
             return await refetch(core, shop, request.numbers, actor)
         if request.kind is RequestKind.BUNDLE:
-            return await bundle(core, shop, _numbers(request), actor)
+            return await bundle(core, shop, await self._numbers(request), actor)
         number = request.numbers[0]
         fees: Mapping[int, str] = {int(k): str(v) for k, v in request.payload["fees"].items()}
         return await resolve_fee(core, shop, number, fees, actor, request_id=request.id)
 
 
-def _numbers(request: Request) -> tuple[str, ...]:
-    return () if request.numbers == ALL_ORDERS else tuple(request.numbers)
-
-
-def _refused(request: Request, reason: Reason) -> Report:
-    outcomes = tuple(OrderOutcome(n, Outcome.REFUSED, reason=reason) for n in _numbers(request))
-    return Report(request.shop, request.actor, request.kind.value, outcomes)
-
-
-def _failed(request: Request, info: ErrorInfo) -> Report:
-    outcomes = tuple(OrderOutcome(n, Outcome.FAILED, error=info) for n in _numbers(request))
+def _report(
+    request: Request,
+    numbers: Sequence[str],
+    outcome: Outcome,
+    *,
+    reason: Reason | None = None,
+    error: ErrorInfo | None = None,
+) -> Report:
+    """The same outcome for every order of a request that was not carried out."""
+    outcomes = tuple(OrderOutcome(n, outcome, reason=reason, error=error) for n in numbers)
     return Report(request.shop, request.actor, request.kind.value, outcomes)

@@ -8,7 +8,7 @@ from core.model import Stage
 from core.requests import RequestWorker
 from core.store.requests import open_requests
 from handlers.guard import Roles
-from tests.stack import bot_stack
+from tests.stack import bot_stack, button
 
 
 def reports_about(s, number):
@@ -122,18 +122,12 @@ async def test_a_bulk_confirmation_is_one_message_its_progress_then_its_result(t
         await intake(s.rt.core, "main")
         await s.slack.send_command("/confirm", "all", channel="C0SHOP1")
         prompt = s.slack.ephemerals("U0TANAKA")[-1]
-        button = next(
-            e
-            for b in prompt.blocks
-            if b["type"] == "actions"
-            for e in b["elements"]
-            if e["action_id"] == ids.CONFIRM_ALL
-        )
+        confirm_all = button(prompt.blocks, ids.CONFIRM_ALL)
         await s.slack.click(
             channel="C0SHOP1",
             message_ts=prompt.ts,
             action_id=ids.CONFIRM_ALL,
-            value=button["value"],
+            value=confirm_all["value"],
         )
         await s.settle()
         assert len(s.sim.calls_to("confirmOrder")) == 2
@@ -146,3 +140,51 @@ async def test_a_bulk_confirmation_is_one_message_its_progress_then_its_result(t
         assert len(top_level) == 1  # the progress message and the report are one message
         assert top_level[0].metadata["event_payload"]["key"].startswith("request:")
         assert "150" in top_level[0].text + str(top_level[0].blocks)
+
+
+async def test_a_request_that_fails_waits_for_the_next_turn_instead_of_spending_its_tries(
+    tmp_path,
+):
+    """A request whose run raised (a bug, the database gone) is resumed at the next turn of
+    the worker, not retried in a tight loop until it gives up."""
+    async with bot_stack(tmp_path) as s:
+        number = s.add_order()
+        await intake(s.rt.core, "main")
+        await s.slack.send_command("/confirm", number, channel="C0SHOP1")
+        worker = s.rt.worker
+        real, calls = worker._execute, []
+
+        async def broken(request):
+            calls.append(request.id)
+            raise RuntimeError("the database went away")
+
+        worker._execute = broken
+        assert await worker.run_once() == 0
+        assert len(calls) == 1  # once this turn
+        worker._execute = real
+        assert await worker.run_once() == 1  # the next turn carries it out
+        assert len(s.sim.confirm_log) == 1
+
+
+async def test_a_confirm_all_refused_at_the_effect_names_the_orders_and_why(tmp_path):
+    from handlers.render import ids
+
+    async with bot_stack(tmp_path, confirmers=["U0TANAKA"]) as s:
+        numbers = [s.add_order() for _ in range(2)]
+        await intake(s.rt.core, "main")
+        await s.slack.send_command("/confirm", "all", channel="C0SHOP1")
+        prompt = s.slack.ephemerals("U0TANAKA")[-1]
+        confirm_all = button(prompt.blocks, ids.CONFIRM_ALL)
+        await s.slack.click(
+            channel="C0SHOP1",
+            message_ts=prompt.ts,
+            action_id=ids.CONFIRM_ALL,
+            value=confirm_all["value"],
+        )
+        s.rt.deps.auth.shops["main"] = Roles(("U0SATO",), ())  # the role went away meanwhile
+        await s.settle()
+        assert s.sim.calls_to("confirmOrder") == []
+        report = next(m for m in s.slack.messages("C0SHOP1") if "注文確認通知の結果" in m.text)
+        shown = report.text + str(report.blocks)
+        assert all(n in shown for n in numbers)
+        assert "権限がありませんでした" in shown
