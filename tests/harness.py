@@ -20,6 +20,18 @@ from core.store.sqlite import SqliteStore
 from sandbox.rms import RmsSimulator
 from tests.fakes import FakeClock
 
+PERSON = {  # one orderer who is also the recipient: same destination, a 同梱 candidate
+    "familyName": "山田",
+    "firstName": "花子",
+    "zipCode1": "150",
+    "zipCode2": "0001",
+    "prefecture": "東京都",
+    "city": "渋谷区神宮前",
+    "subAddress": "1-2-3",
+    "phoneNumber1": "03",
+    "phoneNumber2": "1234",
+    "phoneNumber3": "5678",
+}
 SHOPS = {
     "main": ("111111", "SP-main-secret", "SL-main-key", False, "C0SHOP1"),
     "api": ("222222", "SP-api-secret", "SL-api-key", True, "C0SHOP2"),

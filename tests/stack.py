@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,17 @@ api_option = true
 channel = "C0SHOP2"
 """
 SHOP_IDS = {"main": "111111", "api": "222222"}
+
+
+def button(blocks: Sequence[dict[str, Any]], action_id: str) -> dict[str, Any]:
+    """The first button with ``action_id`` in a message's blocks."""
+    return next(
+        e
+        for b in blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == action_id
+    )
 
 
 @dataclass

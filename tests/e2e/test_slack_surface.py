@@ -8,7 +8,7 @@ from core.intake import intake
 from core.model import Stage
 from core.poller import poll
 from handlers.render import ids
-from tests.stack import bot_stack
+from tests.stack import bot_stack, button
 
 
 def said(result):
@@ -106,19 +106,13 @@ async def test_confirm_all_asks_first_then_runs_once(tmp_path):
         assert "3件" in said(result)
         assert "送料未設定" in said(result)
         prompt = s.slack.ephemerals("U0TANAKA")[-1]
-        button = next(
-            e
-            for b in prompt.blocks
-            if b["type"] == "actions"
-            for e in b["elements"]
-            if e["action_id"] == ids.CONFIRM_ALL
-        )
+        confirm_all = button(prompt.blocks, ids.CONFIRM_ALL)
         for _ in range(2):  # a double click
             await s.slack.click(
                 channel="C0SHOP1",
                 message_ts=prompt.ts,
                 action_id=ids.CONFIRM_ALL,
-                value=button["value"],
+                value=confirm_all["value"],
             )
         await s.settle()
         assert len(s.sim.calls_to("confirmOrder")) == 1

@@ -19,21 +19,8 @@ from core.model import Stage
 from core.outcomes import Outcome, Reason
 from core.poller import poll
 from sandbox.slack.emulator import Ephemeral
-from tests.harness import Harness, harness
+from tests.harness import PERSON, Harness, harness
 from tests.stack import Stack, bot_stack
-
-PERSON = {
-    "familyName": "山田",
-    "firstName": "花子",
-    "zipCode1": "150",
-    "zipCode2": "0001",
-    "prefecture": "東京都",
-    "city": "渋谷区神宮前",
-    "subAddress": "1-2-3",
-    "phoneNumber1": "03",
-    "phoneNumber2": "1234",
-    "phoneNumber3": "5678",
-}
 
 
 def _same_person(h: Harness, **kwargs: Any) -> str:

@@ -15,7 +15,7 @@ from core.poller import poll
 from core.reconciler import reconcile
 from core.refetch import refetch
 from core.shipping import resolve_fee
-from tests.harness import harness
+from tests.harness import PERSON, harness
 
 
 async def events(h, kind=None):
@@ -289,18 +289,7 @@ async def test_stuck_orders_are_reported_once():
 
 async def test_bundling_requires_confirmed_fee_complete_orders_with_one_destination():
     async with harness() as h:
-        person = {
-            "familyName": "山田",
-            "firstName": "花子",
-            "zipCode1": "150",
-            "zipCode2": "0001",
-            "prefecture": "東京都",
-            "city": "渋谷区神宮前",
-            "subAddress": "1-2-3",
-            "phoneNumber1": "03",
-            "phoneNumber2": "1234",
-            "phoneNumber3": "5678",
-        }
+        person = PERSON
         a = h.add_order(orderer=person, recipient=person)
         b = h.add_order(orderer=person, recipient=person)
         await intake(h.core, "main")

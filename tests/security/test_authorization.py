@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from bot.__main__ import main
 from core.intake import intake
 from handlers.render import ids
 from sandbox.slack.emulator import InboundResult, SlackEmulator
-from tests.stack import SHOPS_TOML, Stack, bot_stack
+from tests.stack import SHOPS_TOML, Stack, bot_stack, button
 
 NOT_ALLOWED = "この操作の権限がありません"
 UNKNOWN = "権限を確認できませんでした"
@@ -45,16 +44,6 @@ def with_shop_settings(tmp_path: Path, **per_shop: str) -> Path:
     path = tmp_path / "roles.toml"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def button(blocks: Sequence[dict[str, Any]], action_id: str) -> dict[str, Any]:
-    return next(
-        e
-        for b in blocks
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["action_id"] == action_id
-    )
 
 
 async def denied(s: Stack, shop: str) -> list[tuple[str, str]]:
