@@ -188,3 +188,42 @@ async def test_a_confirm_all_refused_at_the_effect_names_the_orders_and_why(tmp_
         shown = report.text + str(report.blocks)
         assert all(n in shown for n in numbers)
         assert "権限がありませんでした" in shown
+
+
+async def test_a_fee_approval_cut_off_after_the_fee_was_written_finishes_once_after_restart(
+    tmp_path, monkeypatch
+):
+    """The process dies between the fee write (RMS has it) and the confirmation: after the
+    restart the same request confirms once and never writes the fee again."""
+    import core.shipping
+    from core.model import RequestKind
+
+    async with bot_stack(tmp_path) as s:
+        number = s.add_order("api", postage=-9999)
+        await intake(s.rt.core, "api")
+        record = await s.rt.core.store.get_order(number)
+        fees = {str(p.basket_id): "800" for p in record.snapshot.packages}
+        await s.rt.deps.request(
+            RequestKind.FEE,
+            "api",
+            [number],
+            "U0TANAKA",
+            delivery_key="view:V1:h",
+            channel="C0SHOP2",
+            payload={"fees": fees},
+        )
+
+        async def dies(*args, **kwargs):
+            raise RuntimeError("killed after the fee write")
+
+        monkeypatch.setattr(core.shipping, "confirm", dies)
+        assert await s.rt.worker.run_once() == 0
+        assert len(s.sim.calls_to("updateOrderSender")) == 1
+        monkeypatch.undo()
+        await s.crash()
+        await s.restart()
+        await s.settle()
+        assert len(s.sim.calls_to("updateOrderSender")) == 1
+        assert [n for n, _ in s.sim.confirm_log] == [number]
+        reports = [m for m in s.slack.messages("C0SHOP2") if "注文確認通知の結果" in m.text]
+        assert len(reports) == 1
