@@ -467,7 +467,11 @@ def _figures(latencies: list[float], errors: int, elapsed: float) -> dict[str, A
 
 
 async def measure(
-    requests: int = 500, levels: Sequence[int] = (1, 10, 50), settle: float = 3.0, rounds: int = 5
+    requests: int = 500,
+    levels: Sequence[int] = (1, 10, 50),
+    settle: float = 3.0,
+    rounds: int = 5,
+    kinds: Sequence[str] = ("command", "button"),
 ) -> list[dict[str, Any]]:
     """p50/p99 per app, kind and concurrency.
 
@@ -483,7 +487,7 @@ async def measure(
             bot_and_floor(Path(tmp)) as (bot_url, floor_url, rt, svc),
         ):
             bodies = Bodies(svc)
-            for kind in ("command", "button"):
+            for kind in kinds:
                 for level in levels:
                     gc_pauses.take()
                     pooled: dict[str, list[float]] = {"floor": [], "bot": []}

@@ -11,6 +11,7 @@ from core.lifecycle import Policy
 from core.model import ShopConfig
 from core.ports import Clock, RmsApi
 from core.rms.retry import backoff_delay
+from core.store.requests import Inbox
 from core.store.sqlite import SqliteStore
 
 
@@ -43,6 +44,7 @@ class Core:
     in_flight: set[str] = field(default_factory=set)  # order numbers being confirmed right now
     failing: dict[str, str] = field(default_factory=dict)  # shop → error kind while RMS fails
     succeeded: dict[str, datetime] = field(default_factory=dict)  # shop → last_success written
+    inbox: Inbox = field(default_factory=Inbox)  # the ack path's group commit
 
     def shop(self, key: str) -> ShopConfig:
         """Return a shop's configuration (KeyError names the unknown shop)."""

@@ -21,7 +21,7 @@ from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
 from core.refetch import refetch
 from core.shipping import resolve_fee
 from core.store.codec import dump_report
-from core.store.requests import finish_request, insert_request, open_requests, start_request
+from core.store.requests import finish_request, open_requests, start_request
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5  # a request that fails this often is finished with an error, never looped on
@@ -39,10 +39,10 @@ Progress = Callable[[Request, int, int], Awaitable[None]]
 
 
 async def submit(core: Core, request: Request) -> tuple[Request, bool]:
-    """Store a request: one INSERT committed on its own (the ack path does O(1) work).
-    False: Slack redelivered it, or the same request is still open."""
-    async with core.store.statement() as tx:
-        return await insert_request(tx, request)
+    """Store a request: committed before this returns, in one INSERT with the requests
+    submitted beside it (the ack path does O(1) work). False: Slack redelivered it, or the
+    same request is still open."""
+    return await core.inbox.submit(core.store, request)
 
 
 class RequestWorker:
