@@ -27,10 +27,11 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil  # type: ignore[import-untyped]
 from aiohttp import web
@@ -38,7 +39,6 @@ from aiohttp import web
 from bench.common import (
     ROOT,
     Row,
-    VirtualClock,
     bench_shops,
     ceil_div,
     fmt,
@@ -49,6 +49,9 @@ from bench.common import (
 from core.lifecycle import JST, Policy
 from core.model import OrderRecord, Stage
 from core.store.sqlite import SqliteStore
+from tests.stepped_clock import SteppedClock
+
+T = TypeVar("T")
 
 RATE = 1.0
 RSS_LIMIT_MB = 200.0
@@ -117,6 +120,13 @@ async def _sample_rss(peak: list[float], every: float = 0.05) -> None:
         await asyncio.sleep(every)
 
 
+async def _drive(clock: SteppedClock, work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to its end, moving the stepped clock as its waits come due."""
+    task = asyncio.ensure_future(work)
+    await clock.run_until(task)
+    return task.result()
+
+
 async def _seed(core: Any, shops: list[Any], orders: int, now: datetime) -> None:
     """Put ``orders`` in-flight orders per shop into the store, shaped like real ones."""
     for shop in shops:
@@ -158,7 +168,10 @@ async def child(shops_n: int, orders: int) -> dict[str, Any]:
     assert proc.stdout is not None and proc.stdin is not None
     urls = json.loads(await proc.stdout.readline())
     shops = bench_shops(shops_n)
-    clock = VirtualClock(datetime.now(UTC))
+    # Time moves deadline by deadline once every task waits (SteppedClock): the shops' paced
+    # waits overlap as they would in real time, whatever the real duration of each call.
+    clock = SteppedClock(datetime.now(UTC))
+    clock.held = 1  # the RSS sampler sleeps for real: it never waits on this clock
     out: dict[str, Any] = {"shops": shops_n, "orders_per_shop": orders}
     peak = [_rss_mb()]
     sampler = asyncio.create_task(_sample_rss(peak))
@@ -167,7 +180,7 @@ async def child(shops_n: int, orders: int) -> dict[str, Any]:
             db = Path(tmp) / "bot.sqlite3"
             async with rms_core(clock, shops, urls, db=db, rps=RATE, policy=Policy()) as core:
                 started = time.perf_counter()
-                await _seed(core, shops, orders, clock.now())
+                await _drive(clock, _seed(core, shops, orders, clock.now()))
                 out["seed_s"] = time.perf_counter() - started
                 clock.advance(10)  # the pacing of the seeding reads is not part of the cycle
                 out["rss_before_mb"] = _rss_mb()
@@ -175,7 +188,7 @@ async def child(shops_n: int, orders: int) -> dict[str, Any]:
                     core, timedelta(seconds=300), tick=15.0, rates={s.key: RATE for s in shops}
                 )
                 at, started = clock.now(), time.perf_counter()
-                await jobs.cycle()
+                await _drive(clock, jobs.cycle())
                 out["tick_wall_s"] = time.perf_counter() - started
                 out["tick_paced_s"] = (clock.now() - at).total_seconds()
                 out["tick_calls_per_shop"] = jobs.poll_calls_per_tick(shops[0].key)
@@ -183,7 +196,7 @@ async def child(shops_n: int, orders: int) -> dict[str, Any]:
                 at, started = clock.now(), time.perf_counter()
                 read = calls = 0
                 for shop in shops:
-                    report = await poll(core, shop.key)
+                    report = await _drive(clock, poll(core, shop.key))
                     read, calls = read + report.read, calls + report.calls
                 out["sweep_wall_s"] = time.perf_counter() - started
                 out["sweep_paced_s"] = (clock.now() - at).total_seconds()

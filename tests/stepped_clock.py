@@ -75,6 +75,20 @@ class SteppedClock(FakeClock):
                     wake.set_result(None)
         self._now = max(self._now, target)
 
+    async def run_until(self, task: asyncio.Future[Any]) -> None:
+        """Move time deadline by deadline until ``task`` is done (however long that takes in
+        virtual time): what a paced job costs when every wait overlaps as in real time."""
+        while True:
+            await self.settle()
+            if task.done():
+                return
+            while self._sleepers and self._sleepers[0][2].done():
+                heapq.heappop(self._sleepers)
+            if not self._sleepers:
+                await asyncio.sleep(0.001)  # busy beyond the settle timeout: real I/O
+                continue
+            await self.run_for((self._sleepers[0][0] - self._now).total_seconds())
+
     async def _until(self, done: Callable[[], bool]) -> None:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.settle_timeout
