@@ -10,10 +10,12 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from bot.coordinator import Coordinator
+from core.auto import config_of
 from core.context import Core
 from core.intake import intake
 from core.poller import poll
 from core.reconciler import reconcile
+from core.watchdog import watch
 
 Job = Callable[[], Awaitable[object]]
 Periodic = tuple[str, Job, float]  # (name, one run, seconds between runs)
@@ -44,6 +46,7 @@ class Jobs:
     coordinators: dict[str, Coordinator] = field(default_factory=dict)  # "shop:main", "publisher"
     _reconciled: set[str] = field(default_factory=set, init=False)  # past start-up reconcile
     _slots: asyncio.Semaphore | None = field(default=None, init=False)
+    _watched: dict[str, datetime] = field(default_factory=dict, init=False)  # watchdog runs
 
     def poll_calls_per_tick(self, shop: str) -> int:
         """getOrder calls the poller may spend per tick within the request budget."""
@@ -67,7 +70,7 @@ class Jobs:
             now = self.core.clock.now()
             if now >= self.next_intake.get(shop, now):
                 self.next_intake[shop] = now + self.poll_interval
-                steps.append(lambda: intake(self.core, shop))
+                steps.append(lambda: self._intake(shop))
             max_calls = self.poll_calls_per_tick(shop)
             steps.append(lambda: poll(self.core, shop, max_calls=max_calls))
             steps.append(lambda: reconcile(self.core, shop))
@@ -79,6 +82,18 @@ class Jobs:
                     error = error or exc
             if error is not None:
                 raise error
+
+    async def _intake(self, shop: str) -> None:
+        """Intake; an auto-confirm request it stored runs at once (not at the next tick); then
+        the silent-failure watchdog looks at the shop."""
+        try:
+            report = await intake(self.core, shop)
+            if report.decided is not None and (report.decided.confirm or report.decided.fee):
+                self.wake("requests")
+        finally:
+            await watch(
+                self.core, shop, config_of(self.core, shop).watchdog, last_run=self._watched
+            )
 
     async def _startup_reconcile(self, shop: str) -> None:
         """Resolve the intents a previous process left unfinished."""

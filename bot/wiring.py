@@ -139,6 +139,7 @@ async def running(
                 rms=clients,
                 policy=_policy(settings),
                 rng=random.Random(),
+                automation={s.key: s.automation() for s in shops},
             )
             slack = AsyncWebClient(
                 token=settings.slack_bot_token.get_secret_value(),

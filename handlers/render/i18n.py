@@ -125,6 +125,13 @@ _REASONS: dict[Reason, tuple[str, str, str, str]] = {
         "[RMSステータスを取得] を押してください。",
         "RMS still reports the fee as not set. Fix and save it in RMS, then re-fetch again.",
     ),
+    Reason.AUTO_STOPPED: (
+        "自動確認は停止中",
+        "auto-confirm stopped",
+        "自動確認が一時停止・オフにされたため送信しませんでした。再開後にもう一度判定します。",
+        "Auto-confirm was paused or switched off, so nothing was sent; it decides again after "
+        "it resumes.",
+    ),
 }
 
 _FLAG_REASONS: dict[str, tuple[str, str]] = {
@@ -284,6 +291,8 @@ def who(user: str | None) -> str:
         return "—"
     if user.lower() == "rms":
         return "RMS"
+    if user == "auto":  # core.auto.AUTO_ACTOR: auto-confirm
+        return "自動確認 (auto)"
     if user[:1] in ("U", "W") and user.isalnum():
         return f"<@{user}>"
     if user[:1] == "S" and user.isalnum():

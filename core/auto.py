@@ -1,0 +1,205 @@
+"""Guarded auto-confirm: decide at intake, in the unit of work that stores the read, which new
+orders to confirm (one stored CONFIRM request by "auto", run by the request worker like any
+/confirm) and which to hold with the rules that matched. Never a second confirm path."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from core.bundles import OPEN_STAGES, destination_key, is_candidate
+from core.context import Core
+from core.events import EventKind
+from core.fee_table import FeeTable, propose
+from core.holds import HoldReason, HoldRules, facts_of, hold_reasons
+from core.lifecycle import Change
+from core.model import OrderRecord, Request, RequestKind, Stage
+from core.snapshots import Read
+from core.store import auto as table
+from core.store.requests import insert_request
+from core.store.tx import Tx
+from core.watchdog import WatchdogConfig
+
+logger = logging.getLogger(__name__)
+AUTO_ACTOR = "auto"  # never a Slack user id (those start with U or W)
+
+
+class AutoMode(StrEnum):
+    """A shop's auto-confirm mode (SHOPS_FILE ``auto_confirm``, or /rms auto)."""
+
+    OFF = "off"
+    DRY_RUN = "dry_run"
+    ON = "on"
+
+
+@dataclass(frozen=True, slots=True)
+class AutoConfig:
+    """One shop's automation settings, as configured."""
+
+    mode: AutoMode = AutoMode.OFF
+    auto_fee: bool = False  # write a fee the table proposes (API option and mode on only)
+    holds: HoldRules = field(default_factory=HoldRules)
+    fees: FeeTable | None = None
+    watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
+
+
+def config_of(core: Core, shop: str) -> AutoConfig:
+    """The shop's configured automation (off when it has none)."""
+    return core.automation.get(shop) or AutoConfig()
+
+
+async def modes(core: Core) -> tuple[dict[str, AutoMode], bool]:
+    """Every shop's effective mode (/rms auto overrides SHOPS_FILE) and whether all are paused."""
+    async with core.store.read() as r:
+        overrides = await table.mode_overrides(r)
+    found = {
+        shop: AutoMode(overrides.get(shop, config_of(core, shop).mode.value)) for shop in core.shops
+    }
+    return found, overrides.get(table.PAUSE_KEY) == "paused"
+
+
+async def effective_mode(core: Core, shop: str) -> AutoMode:
+    """What intake does for this shop now: OFF while every shop is paused."""
+    found, paused = await modes(core)
+    return AutoMode.OFF if paused else found.get(shop, AutoMode.OFF)
+
+
+async def undecided(core: Core, shop: str, mode: AutoMode) -> list[str]:
+    """Unconfirmed orders stored before auto-confirm looked at them: read again, then decided."""
+    if mode is AutoMode.OFF:
+        return []
+    stored = await core.store.numbers_in_stages(shop, [Stage.AWAITING, Stage.NEEDS_ACTION])
+    async with core.store.read() as r:
+        known = await table.decisions(r, stored)
+    return [n for n in stored if not _decided(known.get(n), mode)]
+
+
+def _decided(decision: table.Decision | None, mode: AutoMode) -> bool:
+    if decision is None:
+        return False
+    return mode is AutoMode.DRY_RUN or decision.mode == AutoMode.ON.value
+
+
+async def open_destinations(core: Core, shop: str) -> Counter[str]:
+    """How many open orders go to each destination (for the 同梱 candidate rule)."""
+    now, window = core.clock.now(), core.policy.bundle_window
+    records = await core.store.bundle_candidates(shop, OPEN_STAGES, now - window)
+    return Counter(destination_key(r) for r in records if is_candidate(r, now, window))
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What one intake cycle decided (for the cycle report and the bench)."""
+
+    confirm: tuple[str, ...] = ()
+    held: Mapping[str, tuple[HoldReason, ...]] = field(default_factory=dict)
+    fee: tuple[str, ...] = ()
+    request_id: int | None = None
+
+
+async def decide_in(
+    tx: Tx,
+    core: Core,
+    shop: str,
+    read: Read,
+    changes: Mapping[str, Change],
+    mode: AutoMode,
+    destinations: Counter[str],
+) -> Decided:
+    """Decide the undecided orders of this read, inside the intake's unit of work."""
+    if mode is AutoMode.OFF:
+        return Decided()
+    cfg, now = config_of(core, shop), core.clock.now()
+    snaps = {s.number: s for s in read.snaps}
+    wanted = [n for n, c in changes.items() if _open(c.record) and n in snaps]
+    known = await table.decisions(tx, wanted)
+    intents = await tx.intents(wanted)
+    confirm: list[str] = []
+    fee: list[str] = []
+    held: dict[str, tuple[HoldReason, ...]] = {}
+    proposals: dict[str, dict[str, object]] = {}
+    counts = Counter(destinations)  # stored open orders, plus the new ones of this read
+    counts.update(destination_key(changes[n].record) for n in wanted if n not in read.versions)
+    for number in wanted:
+        if _decided(known.get(number), mode) or number in intents:
+            continue
+        snap, record = snaps[number], changes[number].record
+        twin = counts[destination_key(record)] > 1
+        reasons = hold_reasons(facts_of(snap, bundle_candidate=twin), cfg.holds)
+        proposal = propose(snap, cfg.fees) if snap.fee_unset else None
+        if proposal is not None:
+            proposals[number] = {"fees": {str(k): v for k, v in proposal.fees.items()}}
+            proposals[number]["how"] = list(proposal.how)
+        if not reasons:
+            confirm.append(number)
+        elif reasons == (HoldReason.FEE_UNSET,) and proposal and _auto_fee(core, shop, mode):
+            fee.append(number)
+        else:
+            held[number] = reasons
+        verdict = "clean" if not reasons else "fee" if number in fee else "held"
+        decision = table.Decision(
+            number, shop, mode.value, verdict, tuple(reasons), now, proposals.get(number)
+        )
+        await table.save_decision(tx, decision, now)
+    decided = Decided(tuple(confirm), held, tuple(fee))
+    if mode is AutoMode.DRY_RUN:
+        if confirm or held:
+            preview = {"confirm": confirm, "held": {n: list(r) for n, r in held.items()}}
+            await tx.add_event(shop, EventKind.AUTO_DRY_RUN, None, now, preview)
+        return decided
+    for number, reasons in held.items():
+        data: dict[str, object] = {"reasons": list(reasons), "proposal": proposals.get(number)}
+        await tx.add_event(shop, EventKind.ORDER_HELD, number, now, data)
+        await tx.audit(shop, AUTO_ACTOR, "hold", "held", now, order_number=number, detail=data)
+    request_id = None
+    if confirm:
+        request_id = await _store_request(tx, shop, RequestKind.CONFIRM, tuple(confirm), now)
+    for number in fee:
+        fees = proposals[number]["fees"]
+        await _store_request(tx, shop, RequestKind.FEE, (number,), now, {"fees": fees})
+    return Decided(tuple(confirm), held, tuple(fee), request_id)
+
+
+def _open(record: OrderRecord) -> bool:
+    unconfirmed = record.stage in (Stage.AWAITING, Stage.NEEDS_ACTION)
+    return unconfirmed and record.progress == 100 and record.bundle_id is None
+
+
+def _auto_fee(core: Core, shop: str, mode: AutoMode) -> bool:
+    return mode is AutoMode.ON and config_of(core, shop).auto_fee and core.shop(shop).api_option
+
+
+async def _store_request(
+    tx: Tx,
+    shop: str,
+    kind: RequestKind,
+    numbers: tuple[str, ...],
+    now: datetime,
+    payload: Mapping[str, object] | None = None,
+) -> int:
+    """The same stored request a person's /confirm or fee approval makes, by "auto"."""
+    request = Request(
+        kind=kind,
+        shop=shop,
+        numbers=numbers,
+        actor=AUTO_ACTOR,
+        received_at=now,
+        delivery_key=f"auto:{kind.value}:{shop}:{numbers[0]}:{now.isoformat()}",
+        payload=payload or {},
+    )
+    stored, _new = await insert_request(tx, request)
+    return stored.id
+
+
+async def may_run(core: Core, request: Request) -> bool:
+    """Checked by the worker right before an auto request's effect: mode on, not paused."""
+    return await effective_mode(core, request.shop) is AutoMode.ON
+
+
+async def stopped_in(tx: Tx, numbers: Iterable[str]) -> None:
+    """An auto request refused by a pause: its orders are decided again after the resume."""
+    await table.forget(tx, numbers)
