@@ -203,3 +203,65 @@ async def may_run(core: Core, request: Request) -> bool:
 async def stopped_in(tx: Tx, numbers: Iterable[str]) -> None:
     """An auto request refused by a pause: its orders are decided again after the resume."""
     await table.forget(tx, numbers)
+
+
+async def set_mode(core: Core, shop: str, mode: AutoMode, actor: str) -> None:
+    """/rms auto <mode>: stored, audited and announced in the shop's channel, in one unit."""
+    now = core.clock.now()
+    async with core.store.tx() as tx:
+        await table.set_mode(tx, shop, mode.value, actor, now)
+        await tx.audit(shop, actor, "auto_mode", mode.value, now)
+        data = {"mode": mode.value, "actor": actor}
+        await tx.add_event(shop, EventKind.AUTO_MODE_CHANGED, None, now, data)
+
+
+async def set_paused(core: Core, paused: bool, actor: str) -> None:
+    """/rms auto pause | resume: every shop at once, persisted until resumed."""
+    now = core.clock.now()
+    async with core.store.tx() as tx:
+        await table.set_mode(tx, table.PAUSE_KEY, "paused" if paused else "running", actor, now)
+        for shop in core.shops:
+            await tx.audit(shop, actor, "auto_pause", "paused" if paused else "resumed", now)
+            data = {"paused": paused, "actor": actor}
+            await tx.add_event(shop, EventKind.AUTO_MODE_CHANGED, None, now, data)
+
+
+async def pause_state(core: Core) -> tuple[bool, str, datetime | None]:
+    """(paused, by whom, since when) for App Home."""
+    async with core.store.read() as r:
+        row = await table.pause_row(r)
+    if row is None:
+        return False, "", None
+    return row[0] == "paused", row[1], row[2]
+
+
+async def keep_holding(core: Core, shop: str, number: str, note: str, actor: str) -> bool:
+    """保留のまま: a person keeps the order held with a note (its card shows it)."""
+    now = core.clock.now()
+    async with core.store.tx() as tx:
+        found = await tx.get_order(number)
+        if found is None or found.shop != shop:
+            return False
+        if not await table.keep_holding(tx, number, note, actor, now):
+            reasons = (HoldReason.KEPT.value,)
+            decision = table.Decision(number, shop, "on", "held", reasons, now, None, note, actor)
+            await table.save_decision(tx, decision, now)
+        await tx.audit(shop, actor, "keep_holding", "held", now, order_number=number)
+        await tx.add_event(shop, EventKind.ORDER_HELD, number, now, {"note": note})
+    return True
+
+
+async def held(core: Core, shop: str) -> list[tuple[OrderRecord, tuple[str, ...], str]]:
+    """/rms held: unconfirmed held orders, oldest first, with their reasons and note."""
+    async with core.store.read() as r:
+        found = await table.shop_decisions(r, shop, ["held"])
+    records = await core.store.get_orders(d.number for d in found)
+    rows = [
+        (records[d.number], d.reasons, d.note)
+        for d in found
+        if d.number in records and records[d.number].stage in UNCONFIRMED_OPEN
+    ]
+    return sorted(rows, key=lambda row: (row[0].snapshot.ordered_at, row[0].number))
+
+
+UNCONFIRMED_OPEN = frozenset({Stage.AWAITING, Stage.NEEDS_ACTION, Stage.ERROR})

@@ -9,6 +9,7 @@ from typing import Literal
 from core.events import FlagReason
 from core.model import UNSET_FEE, Stage
 from core.outcomes import Outcome, Reason
+from handlers.render.auto_texts import AUTO_TEXTS
 from handlers.render.blocks import escape
 from handlers.render.texts import TEXTS
 
@@ -173,7 +174,7 @@ def catalogue(texts: Mapping[str, tuple[str, str]]) -> Callable[..., str]:
 
 def t(key: str, lang: Lang = "ja", **kw: object) -> str:
     """Return string ``key`` in ``lang``, formatted with ``kw``; an unknown key returns itself."""
-    pair = TEXTS.get(key)
+    pair = TEXTS.get(key) or AUTO_TEXTS.get(key)
     if pair is None:
         return key
     return _pick(pair, lang).format(**kw) if kw else _pick(pair, lang)
