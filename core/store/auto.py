@@ -99,11 +99,15 @@ async def shop_decisions(
     return [_decision(row) for row in rows]
 
 
-async def decided_since(tx: Tx, shop: str, since: datetime) -> list[Decision]:
-    """A shop's real (not dry-run) decisions made since ``since``."""
+async def decided_since(
+    tx: Tx, shop: str, since: datetime, until: datetime | None = None
+) -> list[Decision]:
+    """A shop's real (not dry-run) decisions made since ``since`` (and before ``until``)."""
+    end = iso(until) if until is not None else "9999"
     rows = await tx.rows(
-        "SELECT * FROM auto_decisions WHERE shop = ? AND mode = 'on' AND decided_at >= ?",
-        (shop, iso(since)),
+        "SELECT * FROM auto_decisions WHERE shop = ? AND mode = 'on' AND decided_at >= ? "
+        "AND decided_at < ?",
+        (shop, iso(since), end),
     )
     return [_decision(row) for row in rows]
 

@@ -173,3 +173,13 @@ def watchdog_alert(kind: str, data: Mapping[str, Any], shop_name: str, lang: Lan
     else:
         text = t("watchdog_held", lang, shop=shop, held=data.get("held"), total=data.get("total"))
     return message(text, [section(text)])
+
+
+def with_pause_notice(
+    view: dict[str, Any], by: str, at: datetime | None, lang: Lang
+) -> dict[str, Any]:
+    """App Home while every shop is paused: the notice right under the title."""
+    text = t("home_auto_paused", lang, who=who(by), at=jst(at, lang) if at else "—")
+    blocks = list(view.get("blocks") or [])
+    blocks.insert(1, section(text))
+    return {**view, "blocks": blocks}

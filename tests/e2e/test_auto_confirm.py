@@ -230,3 +230,20 @@ async def test_a_held_order_is_never_auto_confirmed_later(tmp_path):
             s.clock.advance(seconds=300)
             await s.rt.jobs.cycle()
         assert s.sim.confirm_log == []
+
+
+async def test_the_watchdog_alerts_once_when_rms_keeps_failing_and_once_on_recovery(tmp_path):
+    async with bot_stack(tmp_path, shops_toml=shops(main="off", api="off")) as s:
+        await s.rt.jobs.cycle()  # a success to measure from
+        s.sim.set_maintenance(True)
+        for _ in range(8):  # 40 minutes of failing intake
+            s.clock.advance(seconds=300)
+            await s.rt.jobs.cycle()
+        s.sim.set_maintenance(False)
+        for _ in range(2):
+            s.clock.advance(seconds=300)
+            await s.rt.jobs.cycle()
+        await s.settle()
+        texts = [m.text for m in s.slack.messages("C0SHOP1")]
+        assert len([t for t in texts if "すべて失敗" in t]) == 1
+        assert len([t for t in texts if "監視の警告" in t]) == 1
