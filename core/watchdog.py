@@ -13,7 +13,7 @@ from itertools import pairwise
 from core.context import Core
 from core.events import EventKind
 from core.lifecycle import JST
-from core.store.auto import decided_since
+from core.store.auto import arrivals_since, decided_since, drop_ref
 from core.store.refs import put_ref, ref_value
 from core.store.tx import iso, parse_dt
 
@@ -85,11 +85,7 @@ async def watch(
         return
     last_run[shop] = now
     async with core.store.read() as r:
-        rows = await r.rows(
-            "SELECT created_at FROM orders WHERE shop = ? AND created_at >= ?",
-            (shop, iso(now - HISTORY)),
-        )
-        arrivals = [t for t in (parse_dt(row["created_at"]) for row in rows) if t]
+        arrivals = await arrivals_since(r, shop, now - HISTORY)
         day_start = now.astimezone(JST).replace(hour=0, minute=0, second=0, microsecond=0)
         today = await decided_since(r, shop, day_start)
     quiet = silent_too_long(arrivals, now, timedelta(minutes=cfg.silent_floor_minutes))
@@ -124,5 +120,5 @@ async def _transition(
             )
         elif was and not bad:
             logger.info("watchdog: shop %s %s recovered", shop, check)
-            await tx.execute("DELETE FROM refs WHERE key = ?", (key,))
+            await drop_ref(tx, key)
             await tx.add_event(shop, EventKind.WATCHDOG_RECOVERED, None, now, {"check": check})

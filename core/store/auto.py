@@ -155,3 +155,17 @@ async def pause_row(tx: Tx) -> tuple[str, str, datetime | None] | None:
     if not rows:
         return None
     return rows[0]["mode"], rows[0]["changed_by"], parse_dt(rows[0]["changed_at"])
+
+
+async def arrivals_since(tx: Tx, shop: str, since: datetime) -> list[datetime]:
+    """When the bot first stored each of a shop's orders since ``since`` (the watchdog's
+    history of intake)."""
+    rows = await tx.rows(
+        "SELECT created_at FROM orders WHERE shop = ? AND created_at >= ?", (shop, iso(since))
+    )
+    return [t for t in (parse_dt(row["created_at"]) for row in rows) if t]
+
+
+async def drop_ref(tx: Tx, key: str) -> None:
+    """Remove a named value (a watchdog alert that recovered)."""
+    await tx.execute("DELETE FROM refs WHERE key = ?", (key,))
