@@ -157,3 +157,9 @@ def test_a_recipient_other_than_the_orderer_is_a_gift() -> None:
     gift = _order({}, packages=(Package(1, 500, recipient=other),))
     assert facts_of(gift).gift
     assert facts_of(_order({"giftCheckFlag": 1})).gift
+
+
+def test_every_rule_names_itself_in_staff_japanese_and_english() -> None:
+    from handlers.render.auto_texts import HOLD_REASONS
+
+    assert set(HOLD_REASONS) == {r.value for r in HoldReason}
