@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from core.bundles import OPEN_STAGES, destination_key, is_candidate
 from core.context import Core
-from core.events import EventKind
+from core.events import EventKind, FlagReason
 from core.fee_table import FeeTable, propose
 from core.holds import HoldReason, HoldRules, facts_of, hold_reasons
 from core.lifecycle import Change
@@ -26,6 +26,7 @@ from core.watchdog import WatchdogConfig
 
 logger = logging.getLogger(__name__)
 AUTO_ACTOR = "auto"  # never a Slack user id (those start with U or W)
+FEE_UNSET = FlagReason.SHIPPING_FEE_UNSET.value
 
 
 class AutoMode(StrEnum):
@@ -115,7 +116,8 @@ async def decide_in(
         return Decided()
     cfg, now = config_of(core, shop), core.clock.now()
     snaps = {s.number: s for s in read.snaps}
-    wanted = [n for n, c in changes.items() if _open(c.record) and n in snaps]
+    unconfirmed = (Stage.AWAITING, Stage.NEEDS_ACTION)
+    wanted = [n for n, c in changes.items() if c.record.stage in unconfirmed and n in snaps]
     known = await table.decisions(tx, wanted)
     intents = await tx.intents(wanted)
     confirm: list[str] = []
@@ -125,9 +127,15 @@ async def decide_in(
     counts = Counter(destinations)  # stored open orders, plus the new ones of this read
     counts.update(destination_key(changes[n].record) for n in wanted if n not in read.versions)
     for number in wanted:
-        if _decided(known.get(number), mode) or number in intents:
+        if _decided(known.get(number), mode):
             continue
         snap, record = snaps[number], changes[number].record
+        if number in intents or not _eligible(record):
+            # a person's confirmation (or a bundle, an unknown error) owns it: never automatic,
+            # and not read again for a decision every cycle
+            skip = table.Decision(number, shop, mode.value, "skip", (), now)
+            await table.save_decision(tx, skip, now)
+            continue
         twin = counts[destination_key(record)] > 1
         reasons = hold_reasons(facts_of(snap, bundle_candidate=twin), cfg.holds)
         proposal = propose(snap, cfg.fees) if snap.fee_unset else None
@@ -164,9 +172,11 @@ async def decide_in(
     return Decided(tuple(confirm), held, tuple(fee), request_id)
 
 
-def _open(record: OrderRecord) -> bool:
-    unconfirmed = record.stage in (Stage.AWAITING, Stage.NEEDS_ACTION)
-    return unconfirmed and record.progress == 100 and record.bundle_id is None
+def _eligible(record: OrderRecord) -> bool:
+    """注文確認待ち, or 要対応 only for a -9,999 fee (other flags need a person)."""
+    fee_only = record.stage is Stage.NEEDS_ACTION and record.flag_reason == FEE_UNSET
+    waiting = record.stage is Stage.AWAITING or fee_only
+    return waiting and record.progress == 100 and record.bundle_id is None
 
 
 def _auto_fee(core: Core, shop: str, mode: AutoMode) -> bool:

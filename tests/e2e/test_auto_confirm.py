@@ -247,3 +247,31 @@ async def test_the_watchdog_alerts_once_when_rms_keeps_failing_and_once_on_recov
         texts = [m.text for m in s.slack.messages("C0SHOP1")]
         assert len([t for t in texts if "すべて失敗" in t]) == 1
         assert len([t for t in texts if "監視の警告" in t]) == 1
+
+
+async def test_switching_on_decides_stored_orders_once_and_leaves_flagged_ones_to_a_person(
+    tmp_path,
+):
+    from dataclasses import replace
+
+    from core.events import FlagReason
+
+    async with bot_stack(tmp_path, shops_toml=shops(main="off", api="off"), admins=ADMIN) as s:
+        waiting, flagged = s.add_order(), s.add_order()
+        await s.rt.jobs.cycle()
+        async with s.rt.core.store.tx() as tx:  # RMS once answered it with an unknown code
+            record = await tx.get_order(flagged)
+            odd = replace(
+                record, stage=Stage.NEEDS_ACTION, flag_reason=FlagReason.UNKNOWN_ERROR.value
+            )
+            await tx.save_order(odd, s.clock.now())
+        await s.slack.send_command("/rms", "auto main on", channel="C0SHOP1", user=ADMIN)
+        s.clock.advance(seconds=300)
+        await s.rt.jobs.cycle()
+        assert [n for n, _ in s.sim.confirm_log] == [waiting]
+        from core.auto import AutoMode, undecided
+
+        assert await undecided(s.rt.core, "main", AutoMode.ON) == []  # not read again for it
+        s.clock.advance(seconds=300)
+        await s.rt.jobs.cycle()
+        assert [n for n, _ in s.sim.confirm_log] == [waiting]
