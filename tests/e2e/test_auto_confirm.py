@@ -275,3 +275,20 @@ async def test_switching_on_decides_stored_orders_once_and_leaves_flagged_ones_t
         s.clock.advance(seconds=300)
         await s.rt.jobs.cycle()
         assert [n for n, _ in s.sim.confirm_log] == [waiting]
+
+
+async def test_a_crash_after_an_auto_fee_was_decided_writes_it_once_after_the_restart(tmp_path):
+    async with bot_stack(tmp_path, shops_toml=shops(main="off")) as s:
+        number = s.add_order("api", postage=-9999)
+        await intake(s.rt.core, "api")  # decided: the fee request is stored, nothing sent yet
+        assert s.sim.calls_to("updateOrderSender") == []
+        await s.crash()
+        await s.restart()
+        await s.settle()
+        s.clock.advance(seconds=300)
+        await s.rt.jobs.cycle()
+        assert len(s.sim.calls_to("updateOrderSender")) == 1
+        assert [n for n, _ in s.sim.confirm_log] == [number]
+        await s.settle()
+        cards = [m for m in s.slack.messages("C0SHOP2") if number in m.text and "送料" in m.text]
+        assert len(cards) == 1 and "自動確認" in cards[0].text  # announced on its card, once
