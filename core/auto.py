@@ -18,6 +18,7 @@ from core.fee_table import FeeTable, propose
 from core.holds import HoldReason, HoldRules, facts_of, hold_reasons
 from core.lifecycle import Change
 from core.model import OrderRecord, Request, RequestKind, Stage
+from core.outcomes import Outcome, Report
 from core.snapshots import Read
 from core.store import auto as table
 from core.store.requests import insert_request
@@ -275,3 +276,17 @@ async def held(core: Core, shop: str) -> list[tuple[OrderRecord, tuple[str, ...]
 
 
 UNCONFIRMED_OPEN = frozenset({Stage.AWAITING, Stage.NEEDS_ACTION, Stage.ERROR})
+
+
+async def finished_in(tx: Tx, request: Request, report: Report, now: datetime) -> None:
+    """An automatic fee approval that RMS refused or that failed: held for a person (listed by
+    /rms held; its card keeps the fee button)."""
+    if request.actor != AUTO_ACTOR or request.kind is not RequestKind.FEE:
+        return
+    for outcome in report.outcomes:
+        if outcome.outcome in (Outcome.FAILED, Outcome.REFUSED):
+            reasons = (HoldReason.FEE_UNSET.value,)
+            await table.hold_again(tx, outcome.order_number, reasons, now)
+            await tx.audit(
+                request.shop, AUTO_ACTOR, "hold", "held", now, order_number=outcome.order_number
+            )

@@ -106,6 +106,7 @@ class RequestWorker:
             if await finish_request(tx, request.id, now, dump_report(report)):
                 if refused is Reason.AUTO_STOPPED:
                     await auto.stopped_in(tx, await self._numbers(request))
+                await auto.finished_in(tx, request, report, now)
                 if refused is not None:
                     await tx.audit(
                         request.shop,

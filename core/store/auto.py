@@ -122,6 +122,15 @@ async def keep_holding(tx: Tx, number: str, note: str, actor: str, now: datetime
     return changed == 1
 
 
+async def hold_again(tx: Tx, number: str, reasons: Sequence[str], now: datetime) -> None:
+    """An automatic step failed: the order is held for a person after all."""
+    await tx.execute(
+        "UPDATE auto_decisions SET verdict = 'held', reasons = ?, updated_at = ? "
+        "WHERE order_number = ?",
+        (json.dumps(list(reasons)), iso(now), number),
+    )
+
+
 async def forget(tx: Tx, numbers: Iterable[str]) -> None:
     """Drop clean decisions whose confirmation was stopped (paused): decided again later."""
     for number in numbers:

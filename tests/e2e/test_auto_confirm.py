@@ -292,3 +292,24 @@ async def test_a_crash_after_an_auto_fee_was_decided_writes_it_once_after_the_re
         await s.settle()
         cards = [m for m in s.slack.messages("C0SHOP2") if number in m.text and "送料" in m.text]
         assert len(cards) == 1 and "自動確認" in cards[0].text  # announced on its card, once
+
+
+async def test_an_automatic_fee_rms_refuses_is_held_for_a_person(tmp_path):
+    async with bot_stack(tmp_path, shops_toml=shops(main="off")) as s:
+        number = s.add_order("api", postage=-9999)
+        body = {
+            "MessageModelList": [
+                {
+                    "messageType": "ERROR",
+                    "messageCode": "ORDER_EXT_API_UPDATE_ORDERSENDER_ERROR_136",
+                    "message": "代引料の設定が必須となります。",
+                    "orderNumber": number,
+                }
+            ]
+        }
+        s.sim.fail_next("updateOrderSender", status=400, body=body)
+        await s.rt.jobs.cycle()
+        await s.settle()
+        assert s.sim.confirm_log == []
+        result = await s.slack.send_command("/rms", "held api", channel="C0SHOP2")
+        assert number in str(result.json)
