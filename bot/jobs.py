@@ -10,10 +10,12 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from bot.coordinator import Coordinator
+from core.auto import AutoMode, config_of, effective_mode
 from core.context import Core
 from core.intake import intake
 from core.poller import poll
 from core.reconciler import reconcile
+from core.watchdog import watch
 
 Job = Callable[[], Awaitable[object]]
 Periodic = tuple[str, Job, float]  # (name, one run, seconds between runs)
@@ -25,10 +27,11 @@ class Jobs:
 
     A slow or failing task never holds up another: 50 cards at Slack's pace do not delay
     polling, one shop whose RMS hangs does not delay the others. Per shop, the intake runs
-    every ``poll_interval``; result polling runs every ``tick`` for the orders whose own next
-    poll is due (young orders sooner — see core.lifecycle.Policy) and spends at most ``budget``
-    of the shop's request rate on it (≤ 20 % by default). ``periodic`` holds the other jobs,
-    e.g. ``("publisher", publisher.drain, 15.0)``; /healthz watches every shop and the
+    every ``poll_interval`` (every ``young_interval`` with auto-confirm on); result polling
+    runs every ``tick`` for the orders whose own next poll is due (young orders sooner — see
+    core.lifecycle.Policy) and spends at most ``budget`` of the shop's request rate on it
+    (≤ 20 % by default). ``periodic`` holds the other jobs, e.g.
+    ``("publisher", publisher.drain, 15.0)``; /healthz watches every shop and the
     ``watched`` ones (a long bulk confirm or a slow daily run is not a stuck bot).
     """
 
@@ -44,6 +47,7 @@ class Jobs:
     coordinators: dict[str, Coordinator] = field(default_factory=dict)  # "shop:main", "publisher"
     _reconciled: set[str] = field(default_factory=set, init=False)  # past start-up reconcile
     _slots: asyncio.Semaphore | None = field(default=None, init=False)
+    _watched: dict[str, datetime] = field(default_factory=dict, init=False)  # watchdog runs
 
     def poll_calls_per_tick(self, shop: str) -> int:
         """getOrder calls the poller may spend per tick within the request budget."""
@@ -66,8 +70,8 @@ class Jobs:
                 steps.append(lambda: self._startup_reconcile(shop))
             now = self.core.clock.now()
             if now >= self.next_intake.get(shop, now):
-                self.next_intake[shop] = now + self.poll_interval
-                steps.append(lambda: intake(self.core, shop))
+                self.next_intake[shop] = now + await self._intake_interval(shop)
+                steps.append(lambda: self._intake(shop))
             max_calls = self.poll_calls_per_tick(shop)
             steps.append(lambda: poll(self.core, shop, max_calls=max_calls))
             steps.append(lambda: reconcile(self.core, shop))
@@ -79,6 +83,26 @@ class Jobs:
                     error = error or exc
             if error is not None:
                 raise error
+
+    async def _intake_interval(self, shop: str) -> timedelta:
+        """Auto-confirm on (or in a dry run): intake as often as young orders are polled — one
+        searchOrder a minute is < 2 % of a 1 request/s budget, and a clean order is confirmed
+        within about a minute of its arrival instead of within the 5-minute poll."""
+        if await effective_mode(self.core, shop) is AutoMode.OFF:
+            return self.poll_interval
+        return min(self.poll_interval, self.core.policy.young_interval)
+
+    async def _intake(self, shop: str) -> None:
+        """Intake; an auto-confirm request it stored runs at once (not at the next tick); then
+        the silent-failure watchdog looks at the shop."""
+        try:
+            report = await intake(self.core, shop)
+            if report.decided is not None and (report.decided.confirm or report.decided.fee):
+                self.wake("requests")
+        finally:
+            await watch(
+                self.core, shop, config_of(self.core, shop).watchdog, last_run=self._watched
+            )
 
     async def _startup_reconcile(self, shop: str) -> None:
         """Resolve the intents a previous process left unfinished."""

@@ -25,6 +25,15 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.auto_settings import (
+    AutoConfirm,
+    FeeSettings,
+    HoldSettings,
+    WatchdogSettings,
+    auto_mode,
+    automation,
+)
+from core.auto import AutoConfig
 from core.lifecycle import DEFAULT_MAX_POSTAGE_YEN
 from core.model import ShopConfig
 
@@ -47,6 +56,7 @@ _SINGLE_SHOP_ENV = {
     "license_key": "RMS_LICENSE_KEY",
     "api_option": "RMS_API_OPTION",
     "channel": "SLACK_CHANNEL",
+    "auto_confirm": "AUTO_CONFIRM",
 }
 
 
@@ -167,6 +177,11 @@ class ShopSettings(BaseModel):
     requests_per_second: float | None = Field(None, gt=0)
     confirmers: ShopPeople | None = None  # overrides CONFIRMERS for this shop
     admins: ShopPeople | None = None  # overrides ADMINS for this shop
+    auto_confirm: Annotated[AutoConfirm, BeforeValidator(auto_mode)] = "off"
+    auto_fee: bool = False  # write the fee table's proposal (API option and auto_confirm on)
+    holds: HoldSettings | None = None
+    fees: FeeSettings | None = None
+    watchdog: WatchdogSettings | None = None
 
     @field_validator("name")
     @classmethod
@@ -204,6 +219,10 @@ class ShopSettings(BaseModel):
             days_back=self.days_back,
         )
 
+    def automation(self) -> AutoConfig:
+        """This shop's auto-confirm mode, hold rules, fee table and watchdog."""
+        return automation(self.auto_confirm, self.auto_fee, self.holds, self.fees, self.watchdog)
+
 
 PeopleIds = Annotated[tuple[str, ...], NoDecode]
 
@@ -233,6 +252,7 @@ class Settings(BaseSettings):
     rms_shop_name: str = "main"
     rms_api_option: bool = False
     slack_channel: ChannelId | None = None
+    auto_confirm: Annotated[AutoConfirm, BeforeValidator(auto_mode)] = "off"
     # RMS, many shops
     shops_file: Path | None = None
     # storage
@@ -413,6 +433,7 @@ class Settings(BaseSettings):
             "license_key": self.rms_license_key,
             "api_option": self.rms_api_option,
             "channel": self.slack_channel,
+            "auto_confirm": self.auto_confirm,
         }
         try:
             shop = ShopSettings.model_validate({k: v for k, v in values.items() if v is not None})

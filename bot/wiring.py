@@ -23,6 +23,7 @@ from bot.daily import Daily
 from bot.jobs import Jobs
 from bot.settings import Settings
 from bot.web import SLACK_PATH, health_routes, slack_request_guard
+from core.auto import pause_state
 from core.clock import SystemClock
 from core.context import Core
 from core.home import gather_home
@@ -41,6 +42,7 @@ from handlers.guard import Authorizer, Role, Roles, Verdict
 from handlers.poster import SlackPoster
 from handlers.progress import BulkProgress
 from handlers.publisher import Publisher
+from handlers.render.held import with_pause_notice
 from handlers.render.home import home_view
 from handlers.render.i18n import Lang
 from handlers.tasks import TaskTracker
@@ -139,6 +141,7 @@ async def running(
                 rms=clients,
                 policy=_policy(settings),
                 rng=random.Random(),
+                automation={s.key: s.automation() for s in shops},
             )
             slack = AsyncWebClient(
                 token=settings.slack_bot_token.get_secret_value(),
@@ -246,7 +249,9 @@ async def _may(auth: Authorizer, actor: str, kind: RequestKind, shop: str) -> Re
 
 
 async def _home(core: Core, lang: Lang, _user: str) -> dict[str, object]:
-    return home_view(await gather_home(core), lang, core.clock.now())
+    view = home_view(await gather_home(core), lang, core.clock.now())
+    paused, by, at = await pause_state(core)
+    return with_pause_notice(view, by, at, lang) if paused else view
 
 
 async def _submit_key(

@@ -6,6 +6,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from core.lifecycle import Policy
 from core.model import ShopConfig
@@ -13,6 +14,9 @@ from core.ports import Clock, RmsApi
 from core.rms.retry import backoff_delay
 from core.store.requests import Inbox
 from core.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from core.auto import AutoConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,7 @@ class Core:
     failing: dict[str, str] = field(default_factory=dict)  # shop → error kind while RMS fails
     succeeded: dict[str, datetime] = field(default_factory=dict)  # shop → last_success written
     inbox: Inbox = field(default_factory=Inbox)  # the ack path's group commit
+    automation: Mapping[str, AutoConfig] = field(default_factory=dict)  # shop → SHOPS_FILE
 
     def shop(self, key: str) -> ShopConfig:
         """Return a shop's configuration (KeyError names the unknown shop)."""

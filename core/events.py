@@ -30,6 +30,11 @@ class EventKind(StrEnum):
     RMS_UNHEALTHY = "rms_unhealthy"  # shop-level failure (intake/poll): data.error_kind
     RMS_RECOVERED = "rms_recovered"
     REQUEST_DONE = "request_done"  # a stored request finished: its report is posted (data.request)
+    ORDER_HELD = "order_held"  # auto-confirm held it: data.reasons, data.proposal (a held card)
+    AUTO_DRY_RUN = "auto_dry_run"  # dry run: data.confirm (numbers), data.held (number → reasons)
+    AUTO_MODE_CHANGED = "auto_mode_changed"  # /rms auto: data.mode, data.actor (or data.paused)
+    WATCHDOG_ALERT = "watchdog_alert"  # data.check (silent|failing|held), data.detail
+    WATCHDOG_RECOVERED = "watchdog_recovered"  # data.check
 
 
 class FlagReason(StrEnum):

@@ -6,12 +6,13 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
+from core import auto
 from core.context import Core
 from core.errors import RmsError
 from core.events import EventKind
 from core.lifecycle import UNCONFIRMED, apply_snapshot
 from core.model import MAX_NUMBERS_PER_CALL, Stage
-from core.snapshots import Read, apply_snapshots, fetch, note_rms_result
+from core.snapshots import Read, apply_in, fetch, note_rms_result
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,7 @@ class CycleReport:
     read: int = 0
     calls: int = 0
     error: str | None = None
+    decided: auto.Decided | None = None  # what auto-confirm decided (None: it is off)
 
 
 async def intake(core: Core, shop: str) -> CycleReport:
@@ -31,6 +33,7 @@ async def intake(core: Core, shop: str) -> CycleReport:
     now = core.clock.now()
     await _warn_acquisition_once(core, shop, cfg.acquisition_progress)
     api = core.api(shop)
+    mode = await auto.effective_mode(core, shop)
     try:
         found = await api.search_order_numbers(
             progress=[cfg.acquisition_progress], start=now - timedelta(days=cfg.days_back), end=now
@@ -42,17 +45,25 @@ async def intake(core: Core, shop: str) -> CycleReport:
         # plus flagged ones (a fee fixed in RMS makes them confirmable).
         flagged = set(await core.store.numbers_in_stages(shop, [Stage.NEEDS_ACTION]))
         recheck = [n for n in watched if n not in found_set or n in flagged]
-        to_read = list(dict.fromkeys([n for n in found if n not in known] + recheck))
+        undecided = await auto.undecided(core, shop, mode)  # stored before auto looked at them
+        to_read = list(dict.fromkeys([n for n in found if n not in known] + recheck + undecided))
         read = await fetch(core, shop, to_read) if to_read else Read((), {})
     except RmsError as exc:
         await note_rms_result(core, shop, exc)
         return CycleReport(shop, error=exc.kind)
     await note_rms_result(core, shop, None)
-    await apply_snapshots(core, shop, read)
+    destinations = (
+        await auto.open_destinations(core, shop) if mode is not auto.AutoMode.OFF else None
+    )
+    async with core.store.tx() as tx:  # the read and what auto-confirm decides: one unit
+        changes = await apply_in(tx, core, shop, read)
+        decided = None
+        if destinations is not None:
+            decided = await auto.decide_in(tx, core, shop, read, changes, mode, destinations)
     await check_deadlines(core, shop)
     calls = 1 + math.ceil(len(to_read) / MAX_NUMBERS_PER_CALL)
     new = len([n for n in found if n not in known])
-    return CycleReport(shop, new=new, read=len(read.snaps), calls=calls)
+    return CycleReport(shop, new=new, read=len(read.snaps), calls=calls, decided=decided)
 
 
 async def _warn_acquisition_once(core: Core, shop: str, progress: int) -> None:

@@ -44,6 +44,7 @@ class Reason(StrEnum):
     NO_FEE_NEEDED = "no_fee_needed"  # the order has no -9999 fee
     BAD_FEE = "bad_fee"  # fee must be an integer yen ≥ 0 for every package
     FEE_STILL_UNSET = "fee_still_unset"  # RMS still reports -9999 after the update
+    AUTO_STOPPED = "auto_stopped"  # auto-confirm was paused or switched off before the effect
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
+from core import auto
 from core.bundles import bundle
 from core.confirm import confirm
 from core.context import Core
@@ -81,7 +82,15 @@ class RequestWorker:
             if request.attempts >= MAX_ATTEMPTS:
                 info = ErrorInfo("unknown", None, "gave up after retries")
                 report = _report(request, await self._numbers(request), Outcome.FAILED, error=info)
-            elif refused := await self.authorize(request.actor, request.kind, request.shop):
+            elif request.actor == auto.AUTO_ACTOR and not await auto.may_run(self.core, request):
+                # paused or switched off since intake decided: nothing reaches RMS
+                refused = Reason.AUTO_STOPPED
+                report = _report(
+                    request, await self._numbers(request), Outcome.REFUSED, reason=refused
+                )
+            elif request.actor != auto.AUTO_ACTOR and (
+                refused := await self.authorize(request.actor, request.kind, request.shop)
+            ):
                 logger.info(
                     "refused %s to %s at the effect (%s)", request.kind, request.actor, refused
                 )
@@ -95,6 +104,9 @@ class RequestWorker:
         now = self.core.clock.now()
         async with self.core.store.tx() as tx:  # the outcome, its audit and its report: one unit
             if await finish_request(tx, request.id, now, dump_report(report)):
+                if refused is Reason.AUTO_STOPPED:
+                    await auto.stopped_in(tx, await self._numbers(request))
+                await auto.finished_in(tx, request, report, now)
                 if refused is not None:
                     await tx.audit(
                         request.shop,

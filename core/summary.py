@@ -16,6 +16,7 @@ from core.events import EventKind
 from core.lifecycle import JST
 from core.model import ShopConfig, Stage
 from core.store import summary as figures
+from core.store.auto import Decision, decided_since
 from core.store.refs import ref_value
 from core.store.sqlite import SqliteStore
 from core.summary_time import MAX_CATCH_UP_DAYS as MAX_CATCH_UP_DAYS
@@ -63,6 +64,9 @@ class ShopDay:
     cancelled: int = 0
     flagged: int = 0
     errors: Pairs = ()  # (remediation key, orders), most first
+    held: Pairs = ()  # auto-confirm: (hold reason, orders held for it), most first
+    held_orders: int = 0  # orders auto-confirm held during the day
+    auto_fee: int = 0  # -9,999 orders whose fee auto-confirm wrote from the fee table
     has_state: bool = True
     awaiting: int = 0
     processing: int = 0
@@ -172,6 +176,7 @@ async def _shop_days(
         )
         expires = _dt(await figures.license_expires(r, shop.key))
         state = await ref_value(r, _STATE_REF.format(shop=shop.key, day=prev_day.isoformat()))
+        decided = await decided_since(r, shop.key, start, end)
     by_stage = {Stage(row["stage"]): (row["n"], _dt(row["since"])) for row in stages}
     current = ShopDay(
         shop.key,
@@ -186,6 +191,7 @@ async def _shop_days(
         near_cancel=near_cancel,
         license_expires=expires,
         license_days_left=license_days_left(expires, now),
+        **_automation(decided),
     )
     previous = _stored_state(ShopDay(shop.key, shop.name, prev_day), state)
     rows = [dict(row) for row in events]
@@ -243,6 +249,17 @@ def _with_events(
     )
 
 
+def _automation(decided: Sequence[Decision]) -> dict[str, Any]:
+    """Held orders by reason and automatic fee approvals among a day's decisions."""
+    reasons: Counter[str] = Counter()
+    for d in decided:
+        if d.verdict == "held":
+            reasons.update(d.reasons)
+    held = sum(1 for d in decided if d.verdict == "held")
+    fee = sum(1 for d in decided if d.verdict == "fee")
+    return {"held": _pairs(reasons), "held_orders": held, "auto_fee": fee}
+
+
 def _pairs(counter: Counter[str]) -> Pairs:
     return tuple(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
 
@@ -255,9 +272,11 @@ def _total(days: Sequence[ShopDay], day: date) -> ShopDay:
     """Sums over shops; the oldest age and the fewest licence days are the worst shop's."""
     actors: Counter[str] = Counter()
     errors: Counter[str] = Counter()
+    held: Counter[str] = Counter()
     for d in days:
         actors.update(dict(d.confirmed_by))
         errors.update(dict(d.errors))
+        held.update(dict(d.held))
     known = [d for d in days if d.license_days_left is not None]
     worst = min(known, key=lambda d: d.license_days_left or 0) if known else None
     return ShopDay(
@@ -271,6 +290,9 @@ def _total(days: Sequence[ShopDay], day: date) -> ShopDay:
         cancelled=sum(d.cancelled for d in days),
         flagged=sum(d.flagged for d in days),
         errors=_pairs(errors),
+        held=_pairs(held),
+        held_orders=sum(d.held_orders for d in days),
+        auto_fee=sum(d.auto_fee for d in days),
         has_state=bool(days) and all(d.has_state for d in days),
         awaiting=sum(d.awaiting for d in days),
         processing=sum(d.processing for d in days),

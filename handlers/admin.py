@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from core.bundles import candidates, unbundle
 from core.errors import InvalidInputError
 from core.model import RequestKind, Stage
+from handlers.auto import AutoHandlers
 from handlers.deps import HandlerDeps
 from handlers.guard import Role, Verdict, audit_refusal, refusal
 from handlers.input_errors import input_error_text
@@ -36,10 +37,12 @@ class AdminHandlers:
 
     def __init__(self, deps: HandlerDeps) -> None:
         self.d = deps
+        self.auto = AutoHandlers(deps)  # /rms auto, /rms held and the hold queue
 
     def register(self, app: AsyncApp) -> None:
         """Connect the command, modal, events and home buttons."""
         app.command("/rms")(self.d.wrap(self.on_rms_command))
+        self.auto.register(app)
         app.view(ids.LICENSE_MODAL)(self.d.wrap(self.on_license_submit))
         app.event("app_home_opened")(self.d.wrap(self.on_home_opened))
         app.action(ids.HOME_PENDING)(self.d.wrap(self.on_home_button))
@@ -60,6 +63,9 @@ class AdminHandlers:
             return
         if req.verb == "license":
             await self._open_license_modal(ack, command, client, req.shop)
+            return
+        if req.verb in ("auto", "held"):
+            await ack(**await self.auto.answer(req, user))
             return
         if req.verb == "bundle":  # re-reads RMS first: a stored request, never in the 3 s
             verdict = await self.d.auth.check(user, Role.CONFIRMER, req.shop)

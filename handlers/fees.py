@@ -9,7 +9,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core.auto import config_of
 from core.errors import InvalidInputError
+from core.fee_table import Proposal, propose
 from core.model import OrderRecord, RequestKind
 from handlers.deps import HandlerDeps
 from handlers.guard import Role, Verdict, audit_refusal, refusal
@@ -65,7 +67,8 @@ class FeeHandlers:
         channel = body.get("channel", {}).get("id", "")
         ts = (body.get("message") or {}).get("ts", "")
         metadata = FeeModalState(shop, number, channel, ts).pack()
-        view = fee_modal(record, self.d.core.shop(shop).api_option, lang, metadata, self._max_fee)
+        api_option = self.d.core.shop(shop).api_option
+        view = fee_modal(record, api_option, lang, metadata, self._max_fee, self._proposal(record))
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     async def on_details(self, ack: AsyncAck, action: Body, respond: AsyncRespond) -> None:
@@ -105,6 +108,12 @@ class FeeHandlers:
         else:
             await self._perform(ack, view, state, record, user)
 
+    def _proposal(self, record: OrderRecord) -> Proposal | None:
+        """The shop's fee table's proposal for a -9,999 order (prefills the modal)."""
+        if not record.snapshot.fee_unset:
+            return None
+        return propose(record.snapshot, config_of(self.d.core, record.shop).fees)
+
     @property
     def _max_fee(self) -> int:
         return self.d.core.policy.max_postage_yen
@@ -136,7 +145,9 @@ class FeeHandlers:
         _, problems = parse_fees({b: str(v) for b, v in fees.items()}, fees, self._max_fee)
         if problems or not fees:  # the cap was lowered meanwhile, or metadata we did not write
             api_option = self.d.core.shop(state.shop).api_option
-            form = fee_modal(record, api_option, self.d.lang, state.pack(), self._max_fee)
+            form = fee_modal(
+                record, api_option, self.d.lang, state.pack(), self._max_fee, self._proposal(record)
+            )
             await ack(response_action="update", view=form)
             return
         await self.d.request(

@@ -35,6 +35,12 @@ _TEXT: dict[str, tuple[str, str]] = {
         "同梱には2件以上の注文番号が必要です (例: `/rms bundle A B`)。",
         "Bundling needs two or more order numbers (`/rms bundle A B`).",
     ),
+    "auto_usage": (
+        "`/rms auto [店舗] on | off | dry-run | status` または `/rms auto pause | resume` "
+        "の形で指定してください ({detail})。",
+        "Use `/rms auto [shop] on | off | dry-run | status` or `/rms auto pause | resume` "
+        "({detail}).",
+    ),
     "unbundle_needs_one": (
         "同梱を解除する注文番号を1つ指定してください。",
         "Give exactly one order number of the bundle to dissolve.",

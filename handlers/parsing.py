@@ -25,7 +25,11 @@ SUBCOMMANDS = (
     "candidates",
     "summary",
     "license",
+    "auto",
+    "held",
 )
+AUTO_ACTIONS = {"on": "on", "off": "off", "dry-run": "dry_run", "dry_run": "dry_run"}
+AUTO_ACTIONS |= {"status": "status", "pause": "pause", "resume": "resume"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,7 @@ class RmsRequest:
     verb: str
     shop: str
     numbers: tuple[str, ...] = ()
+    arg: str = ""  # /rms auto: on | off | dry_run | status | pause | resume
 
 
 def normalise(text: str) -> list[str]:
@@ -113,6 +118,8 @@ def parse_rms(text: str, shops: Collection[str], *, channel_shop: str | None = N
     verb = tokens[0].lower() if tokens else "help"
     if verb not in SUBCOMMANDS:
         raise InvalidInputError(f"unknown_subcommand:{_clip(verb)}")
+    if verb == "auto":
+        return _parse_auto(tokens[1:], shops, channel_shop)
     shop, rest = _shop_of(tokens[1:], shops, channel_shop)
     bad = [t for t in rest if not is_order_number(t)]
     if bad:
@@ -123,6 +130,21 @@ def parse_rms(text: str, shops: Collection[str], *, channel_shop: str | None = N
     if verb == "unbundle" and len(numbers) != 1:
         raise InvalidInputError("unbundle_needs_one:")
     return RmsRequest(verb=verb, shop=shop, numbers=numbers)
+
+
+def _parse_auto(tokens: list[str], shops: Collection[str], channel_shop: str | None) -> RmsRequest:
+    """`/rms auto [shop] on|off|dry-run|status` or `/rms auto pause|resume` (every shop)."""
+    actions = [AUTO_ACTIONS[t.lower()] for t in tokens if t.lower() in AUTO_ACTIONS]
+    others = [t for t in tokens if t.lower() not in AUTO_ACTIONS]
+    if len(actions) > 1 or any(t not in shops for t in others):
+        raise InvalidInputError(f"auto_usage:{_clip(' '.join(tokens))}")
+    action = actions[0] if actions else "status"
+    if action in ("pause", "resume") or (action == "status" and not others):
+        if others:
+            raise InvalidInputError(f"auto_usage:{_clip(' '.join(tokens))}")
+        return RmsRequest(verb="auto", shop="", arg=action)
+    shop, _rest = _shop_of(others, shops, channel_shop)
+    return RmsRequest(verb="auto", shop=shop, arg=action)
 
 
 def _clip(token: str) -> str:

@@ -21,6 +21,7 @@ from core.events import Event, EventKind
 from core.model import RequestKind
 from core.outcomes import ErrorInfo
 from core.store.outbox import OutboxMessage
+from handlers.auto_posts import auto_fee_card, auto_posts
 from handlers.delivery import Courier, Tally
 from handlers.poster import SlackPoster
 from handlers.render.alert_router import alert_message
@@ -128,6 +129,7 @@ class Publisher:
             self._remediation_cards([e for e in events if e.kind is EventKind.ORDER_ERROR])
         )
         planned.extend(self._alerts([e for e in events if e.kind in ALERT_KINDS]))
+        planned.extend(Planned(*p) for p in await auto_posts(self.core, events, self.lang))
         for event in events:
             if event.kind is EventKind.REQUEST_DONE:
                 planned.extend(await self._request_report(event))
@@ -242,6 +244,9 @@ class Publisher:
             record = await self.core.store.get_order(request.numbers[0])
         key = request_key(request.id)
         planned = []
+        auto_card = await auto_fee_card(self.core, request, report, self.lang)
+        if auto_card is not None:  # an automatic fee approval: announced on the order's card
+            return [Planned(*auto_card)]
         for index, post in enumerate(
             request_report_posts(request, report, record, cfg, self.lang, self.core.clock.now())
         ):

@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,18 @@ async def _serve(
     return runner, actual
 
 
+# One shop confirms by itself, the other only says what it would do (README "Auto-confirm").
+DEMO_AUTO = {
+    "main": 'auto_confirm = "dry_run"\n',
+    "api": (
+        'auto_confirm = "on"\n'
+        "holds = { cod_over = 10000 }\n"
+        'fees = { by_region = { "関東" = 600, "北海道" = 1200, "沖縄" = 1500 }, default = 800, '
+        "remote_island = 1000 }\n"
+    ),
+}
+
+
 def _fresh_database(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         with suppress(FileNotFoundError):
@@ -124,7 +136,8 @@ def demo_settings(
     """Settings for the demo bot, from values only (no .env, no os.environ)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     shops_file = config.data_dir / "shops.toml"
-    shops_file.write_text(shops_toml(), encoding="utf-8")
+    shops = tuple(replace(shop, extra=DEMO_AUTO.get(shop.key, "")) for shop in SHOPS)
+    shops_file.write_text(shops_toml(shops), encoding="utf-8")
     database = config.data_dir / "rms-bot.sqlite3"
     _fresh_database(database)
     environ = {

@@ -47,6 +47,7 @@ class ScenarioShop:
     license_key: str
     api_option: bool
     channel: str
+    extra: str = ""  # more TOML for its table (the demo's auto-confirm settings)
 
     def toml(self) -> str:
         """Its ``[shops.<key>]`` table for SHOPS_FILE."""
@@ -57,6 +58,7 @@ class ScenarioShop:
             f'license_key = "{self.license_key}"\n'
             f"api_option = {'true' if self.api_option else 'false'}\n"
             f'channel = "{self.channel}"\n'
+            f"{self.extra}"
         )
 
 

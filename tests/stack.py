@@ -93,6 +93,7 @@ class Stack:
 async def bot_stack(tmp_path: Path, **overrides: Any) -> AsyncIterator[Stack]:
     """Start everything on 127.0.0.1 with free ports; stop it all afterwards."""
     clock = overrides.pop("clock", None) or FakeClock()
+    shops_toml = overrides.pop("shops_toml", SHOPS_TOML)
     sim = RmsSimulator(clock, requests_per_second=None)
     sim.add_shop(SHOP_IDS["main"], "SP-main-secret", "SL-main-key")
     sim.add_shop(SHOP_IDS["api"], "SP-api-secret", "SL-api-key")
@@ -103,7 +104,7 @@ async def bot_stack(tmp_path: Path, **overrides: Any) -> AsyncIterator[Stack]:
     await slack_server.start_server()
     slack.base_url = str(slack_server.make_url("")).rstrip("/")
     shops = tmp_path / "shops.toml"
-    shops.write_text(SHOPS_TOML, encoding="utf-8")
+    shops.write_text(shops_toml, encoding="utf-8")
     values: dict[str, Any] = {
         "slack_bot_token": "xoxb-emulator",
         "slack_signing_secret": SIGNING_SECRET,

@@ -173,4 +173,31 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX messages_due ON messages (state, next_attempt_at);
     """,
+    # 6: reserved for another branch (issue 12); a no-op here so that 7 keeps its number.
+    # When merging, the real migration 6 replaces this line.
+    "SELECT 1;",
+    # 7: auto-confirm (issue 14): one decision per order (clean or held, with the rules that
+    # matched; a person's 保留のまま keeps it held), and the mode each shop runs in when a
+    # person changed it with /rms auto (shop '*' = the global pause).
+    """
+    CREATE TABLE auto_decisions (
+        order_number TEXT PRIMARY KEY,
+        shop TEXT NOT NULL,
+        mode TEXT NOT NULL,              -- on | dry_run
+        verdict TEXT NOT NULL,           -- clean | held | fee (auto fee written)
+        reasons TEXT NOT NULL DEFAULT '[]',  -- JSON list of HoldReason values
+        proposal TEXT,                   -- JSON {"fees": {basket: yen}, "how": [...]} or NULL
+        note TEXT NOT NULL DEFAULT '',   -- 保留のまま: why a person keeps holding it
+        noted_by TEXT,
+        decided_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX auto_decisions_shop ON auto_decisions (shop, verdict, decided_at);
+    CREATE TABLE auto_modes (
+        shop TEXT PRIMARY KEY,           -- a shop key, or '*' for the pause of every shop
+        mode TEXT NOT NULL,              -- off | dry_run | on; for '*': paused | running
+        changed_by TEXT NOT NULL,
+        changed_at TEXT NOT NULL
+    );
+    """,
 )

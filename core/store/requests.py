@@ -100,6 +100,12 @@ async def insert_requests(tx: Tx, requests: Sequence[Request]) -> list[tuple[Req
     return out
 
 
+async def insert_request(tx: Tx, request: Request) -> tuple[Request, bool]:
+    """Store one request inside a larger unit of work; see ``insert_requests``."""
+    (stored,) = await insert_requests(tx, [request])
+    return stored
+
+
 class Inbox:
     """Group commit of the ack path: requests submitted while an INSERT runs are stored
     together by the next one. Slack delivers bursts (fifty clicks on one card list); one

@@ -9,6 +9,7 @@ from typing import Literal
 from core.events import FlagReason
 from core.model import UNSET_FEE, Stage
 from core.outcomes import Outcome, Reason
+from handlers.render.auto_texts import AUTO_TEXTS
 from handlers.render.blocks import escape
 from handlers.render.texts import TEXTS
 
@@ -125,6 +126,13 @@ _REASONS: dict[Reason, tuple[str, str, str, str]] = {
         "[RMSステータスを取得] を押してください。",
         "RMS still reports the fee as not set. Fix and save it in RMS, then re-fetch again.",
     ),
+    Reason.AUTO_STOPPED: (
+        "自動確認は停止中",
+        "auto-confirm stopped",
+        "自動確認が一時停止・オフにされたため送信しませんでした。再開後にもう一度判定します。",
+        "Auto-confirm was paused or switched off, so nothing was sent; it decides again after "
+        "it resumes.",
+    ),
 }
 
 _FLAG_REASONS: dict[str, tuple[str, str]] = {
@@ -166,7 +174,7 @@ def catalogue(texts: Mapping[str, tuple[str, str]]) -> Callable[..., str]:
 
 def t(key: str, lang: Lang = "ja", **kw: object) -> str:
     """Return string ``key`` in ``lang``, formatted with ``kw``; an unknown key returns itself."""
-    pair = TEXTS.get(key)
+    pair = TEXTS.get(key) or AUTO_TEXTS.get(key)
     if pair is None:
         return key
     return _pick(pair, lang).format(**kw) if kw else _pick(pair, lang)
@@ -284,6 +292,8 @@ def who(user: str | None) -> str:
         return "—"
     if user.lower() == "rms":
         return "RMS"
+    if user == "auto":  # core.auto.AUTO_ACTOR: auto-confirm
+        return "自動確認 (auto)"
     if user[:1] in ("U", "W") and user.isalnum():
         return f"<@{user}>"
     if user[:1] == "S" and user.isalnum():

@@ -127,6 +127,16 @@ _HELP: dict[str, tuple[tuple[str, str, str], ...]] = {
             "List orders that need action (fee not set, …)",
         ),
         (
+            "/rms held [shop]",
+            "自動確認で保留中の注文を古い順に表示します (理由・確認期限つき)",
+            "List orders auto-confirm held, oldest first (reasons, deadline)",
+        ),
+        (
+            "/rms auto [shop] on|off|dry-run|status · /rms auto pause|resume",
+            "自動確認の切り替え (管理者のみ)・全店舗の一時停止と再開",
+            "Switch auto-confirm (admins only); pause or resume it in every shop",
+        ),
+        (
             "/rms bundle A B [shop]",
             "注文を同梱します (送料修正・注文確認の後に)",
             "Bundle orders (after fees are fixed and they are confirmed)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core.fee_table import Proposal
 from core.lifecycle import DEFAULT_MAX_POSTAGE_YEN
 from core.model import UNSET_FEE, OrderRecord
 from core.order_total import (
@@ -27,6 +28,11 @@ from handlers.render.remedy import numbered
 
 LICENSE_KEY_MAX = 50
 """RMS licence keys are at most 50 characters."""
+
+
+def _proposed(proposal: Proposal | None, basket_id: int) -> str | None:
+    fee = proposal.fees.get(basket_id) if proposal is not None else None
+    return None if fee is None else str(fee)
 
 
 def _initial_fee(record: OrderRecord, basket_id: int, current: int) -> str | None:
@@ -53,8 +59,10 @@ def fee_modal(
     lang: Lang = "ja",
     private_metadata: str = "",
     max_fee: int = DEFAULT_MAX_POSTAGE_YEN,
+    proposal: Proposal | None = None,
 ) -> dict[str, Any]:
-    """The 送料の入力 modal: one input per package (block f"fee_{basketId}", action fee_input).
+    """The 送料の入力 modal: one input per package (block f"fee_{basketId}", action fee_input),
+    prefilled with the fee table's proposal when there is one (and how it was computed).
 
     [次へ] only checks the fees; the confirmation view (fee_review_modal) does the rest.
     """
@@ -77,12 +85,15 @@ def fee_modal(
                 ids.fee_block_id(package.basket_id),
                 ids.FEE_INPUT,
                 label,
-                initial=_initial_fee(record, package.basket_id, package.postage_price),
+                initial=_initial_fee(record, package.basket_id, package.postage_price)
+                or _proposed(proposal, package.basket_id),
                 placeholder=t("fee_placeholder", lang),
                 hint=t("fee_hint", lang, max=yen(max_fee, lang)),
                 max_length=7,
             )
         )
+    if proposal is not None:
+        blocks.append(context(t("held_proposal", lang, how=escape("; ".join(proposal.how)))))
     blocks.append(context(_effect(api_option, lang)))
     blocks.append(context(t("fee_modal_next", lang)))
     return modal(

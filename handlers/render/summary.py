@@ -19,7 +19,8 @@ from handlers.render.blocks import (
     section,
     split_blocks,
 )
-from handlers.render.i18n import Lang, age, catalogue, count, who
+from handlers.render.held import hold_reason_text
+from handlers.render.i18n import Lang, age, catalogue, count, t, who
 
 MAX_ACTORS = 5
 
@@ -99,6 +100,23 @@ def _actors(day: ShopDay, lang: Lang) -> str:
     return " · ".join(shown)
 
 
+def _automation(day: ShopDay, lang: Lang) -> str:
+    """Auto-confirmed / by a person / held (top reasons) / auto fee, when automation ran."""
+    auto = dict(day.confirmed_by).get("auto", 0)
+    if not (auto or day.held_orders or day.auto_fee):
+        return ""
+    top = ", ".join(f"{hold_reason_text(r, lang)} {n}" for r, n in day.held[:3])
+    return "\n" + t(
+        "summary_auto",
+        lang,
+        auto=auto,
+        person=day.confirmed - auto,
+        held=day.held_orders,
+        top=f" ({top})" if top else "",
+        fee=day.auto_fee,
+    )
+
+
 def _errors(day: ShopDay, lang: Lang) -> str:
     return " · ".join(f"{escape(lookup(key).title.get(lang))} {n}" for key, n in day.errors[:5])
 
@@ -124,7 +142,7 @@ def shop_fields(day: ShopDay, now: datetime, lang: Lang) -> list[str]:
             day.confirmed,
             before("confirmed"),
             lang,
-            f"\n{actors}" if actors else "",
+            (f"\n{actors}" if actors else "") + _automation(day, lang),
         ),
         _figure(_t("processed", lang), day.processed, before("processed"), lang),
         _figure(

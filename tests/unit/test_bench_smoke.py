@@ -20,6 +20,7 @@ TINY = {
     "rms": {"sizes": (100,), "bulk": 200},
     "latency": {"orders": 4, "hours": 0.5},
     "scale": {"shops": 2, "orders": 100, "stored": 2_000},
+    "auto": {"orders": 10, "hours": 0.25},
 }
 EXPECTED = {
     "ack": [
@@ -45,6 +46,11 @@ EXPECTED = {
         "2 shops × 100 in flight: full poll sweep, bot's own time",
         "2 shops × 100 in flight: peak RSS of the bot process",
         "daily summary (build_summary, 50 shops) over 2,000 stored orders",
+    ],
+    "auto": [
+        "auto-confirm: arrival → confirmation, median",
+        "today's /confirm flow: arrival → confirmation, median",
+        "auto-confirm: manual touches per 100 mixed orders",
     ],
 }
 

@@ -10,7 +10,17 @@ import pytest
 
 from core import remediation
 from handlers import input_errors, messages
-from handlers.render import alerts, bundles, digest, home, i18n, lists, summary, texts
+from handlers.render import (
+    alerts,
+    auto_texts,
+    bundles,
+    digest,
+    home,
+    i18n,
+    lists,
+    summary,
+    texts,
+)
 
 Pair = tuple[str, str, str]  # (where, ja, en)
 
@@ -33,6 +43,8 @@ def _all_pairs() -> Iterator[Pair]:
     yield from _pairs("input_errors", input_errors._TEXT)
     yield from _pairs("i18n.flag_reasons", i18n._FLAG_REASONS)
     yield from _pairs("i18n.outcomes", i18n._OUTCOMES)
+    yield from _pairs("auto_texts", auto_texts.AUTO_TEXTS)
+    yield from _pairs("auto_texts.hold_reasons", auto_texts.HOLD_REASONS)
     # Other shapes, each read as (ja, en) pairs.
     for stage, (_icon, ja, en) in i18n._STAGES.items():
         yield f"i18n.stages[{stage}]", ja, en

@@ -1,0 +1,105 @@
+"""/rms auto and /rms held, and the held card's 保留のまま button and note modal."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from core import auto
+from handlers.deps import HandlerDeps
+from handlers.guard import Role, Verdict, audit_refusal, refusal
+from handlers.parsing import RmsRequest
+from handlers.render import ids
+from handlers.render.held import (
+    KEEP_BLOCK,
+    KEEP_HOLDING,
+    KEEP_INPUT,
+    KEEP_MODAL,
+    auto_status,
+    held_list,
+    keep_modal,
+)
+from handlers.render.lists import error_message
+
+logger = logging.getLogger(__name__)
+Body = dict[str, Any]
+Message = dict[str, Any]
+
+
+class AutoHandlers:
+    """Control of auto-confirm (admins) and the hold queue (confirmers)."""
+
+    def __init__(self, deps: HandlerDeps) -> None:
+        self.d = deps
+
+    def register(self, app: AsyncApp) -> None:
+        """Connect the 保留のまま button and its modal (/rms routes here from admin.py)."""
+        app.action(KEEP_HOLDING)(self.d.wrap(self.on_keep_button))
+        app.view(KEEP_MODAL)(self.d.wrap(self.on_keep_submit))
+
+    async def answer(self, req: RmsRequest, user: str) -> Message:
+        """`/rms held [shop]` and `/rms auto …`, answered to the person who asked."""
+        core, lang = self.d.core, self.d.lang
+        if req.verb == "held":
+            rows = await auto.held(core, req.shop)
+            return held_list(core.shop(req.shop).name, rows, lang, core.clock.now())
+        if req.arg == "status":
+            found, paused = await auto.modes(core)
+            shops = [req.shop] if req.shop else list(core.shops)
+            return auto_status([(core.shop(s).name, found[s].value) for s in shops], paused, lang)
+        shops = [req.shop] if req.shop else list(core.shops)
+        for shop in shops:  # pause/resume act on every shop: an admin of each, like a change
+            verdict = await self.d.auth.check(user, Role.ADMIN, shop)
+            if verdict is not Verdict.ALLOWED:
+                await audit_refusal(core, shop, user, f"auto_{req.arg}", verdict)
+                return error_message(refusal(verdict, lang), lang)
+        if req.arg in ("pause", "resume"):
+            await auto.set_paused(core, req.arg == "pause", user)
+        else:
+            await auto.set_mode(core, req.shop, auto.AutoMode(req.arg), user)
+        self.d.wake()
+        found, paused = await auto.modes(core)
+        return auto_status([(core.shop(s).name, found[s].value) for s in shops], paused, lang)
+
+    async def on_keep_button(
+        self, ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        """保留のまま: open the note modal (confirmers only)."""
+        await ack()
+        shop, number = ids.unpack_value(action["value"], 2)
+        user = body["user"]["id"]
+        verdict = await self.d.auth.check(user, Role.CONFIRMER, shop)
+        if verdict is not Verdict.ALLOWED:
+            await audit_refusal(self.d.core, shop, user, "keep_holding", verdict)
+            await respond(
+                **error_message(refusal(verdict, self.d.lang), self.d.lang),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        view = keep_modal(number, self.d.lang, ids.pack_value(shop, number))
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    async def on_keep_submit(self, ack: AsyncAck, body: Body, view: Body) -> None:
+        """Record the note; the held card is edited to show it (through the outbox)."""
+        shop, number = ids.unpack_value(view.get("private_metadata", ""), 2)
+        user = body["user"]["id"]
+        verdict = await self.d.auth.check(user, Role.CONFIRMER, shop)  # again, at submission
+        if verdict is not Verdict.ALLOWED:
+            await audit_refusal(self.d.core, shop, user, "keep_holding", verdict)
+            text = refusal(verdict, self.d.lang)
+            await ack(response_action="errors", errors={KEEP_BLOCK: text})
+            return
+        values = view.get("state", {}).get("values", {})
+        note = str((values.get(KEEP_BLOCK, {}).get(KEEP_INPUT, {}) or {}).get("value") or "")
+        if shop not in self.d.core.shops or not await auto.keep_holding(
+            self.d.core, shop, number, note.strip()[:500], user
+        ):
+            await ack(response_action="errors", errors={KEEP_BLOCK: number})
+            return
+        await ack()
+        logger.info("%s keeps %s on hold", user, number)
+        self.d.wake()
