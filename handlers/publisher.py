@@ -9,6 +9,7 @@ then posts each message on its own: one broken channel never holds up another.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -25,9 +26,10 @@ from handlers.delivery import Courier, Tally
 from handlers.poster import SlackPoster
 from handlers.render.alert_router import alert_message
 from handlers.render.alerts import delivery_failed
-from handlers.render.cards import flag_card
+from handlers.render.cards import flag_card, outcome_line
 from handlers.render.digest import digest_messages
-from handlers.render.i18n import Lang
+from handlers.render.i18n import Lang, t, who, yen
+from handlers.render.living import CardNote, living_card
 from handlers.render.remedy import remediation_card
 from handlers.render.request_posts import request_key, request_report_posts
 
@@ -44,6 +46,9 @@ ALERT_KINDS = frozenset(
         EventKind.ACQUISITION_WARNING,
     }
 )
+
+CARD_ONLY = frozenset({EventKind.ORDER_FLAGGED, EventKind.ORDER_FEE_RESOLVED})
+"""Kinds that only ever change a card: a flagged order gets its card and nothing else."""
 
 
 def card_link(ref: str) -> str:
@@ -128,10 +133,48 @@ class Publisher:
             self._remediation_cards([e for e in events if e.kind is EventKind.ORDER_ERROR])
         )
         planned.extend(self._alerts([e for e in events if e.kind in ALERT_KINDS]))
+        touched: dict[str, None] = {}
         for event in events:
+            if event.order_number:
+                touched[event.order_number] = None
             if event.kind is EventKind.REQUEST_DONE:
-                planned.extend(await self._request_report(event))
+                planned.extend(await self._request_report(event, touched))
+        new_cards = {p.key for p in planned if p.kind == "card" and not p.update}
+        planned.extend(await self._living_cards(touched, new_cards))
         await self._queue(planned, [e.id for e in events], "planned")
+
+    async def _living_cards(self, numbers: dict[str, None], skip: set[str]) -> list[Planned]:
+        """Re-render the card of every order that moved, from its current state (edit in place)."""
+        planned = []
+        for number in numbers:
+            key = f"card:{number}"
+            if key in skip:
+                continue
+            async with self.core.store.read() as r:
+                posted = await r.get_message(key)
+            record = await self.core.store.get_order(number) if posted else None
+            if posted is None or record is None or record.shop not in self.core.shops:
+                continue
+            cfg = self.core.shop(record.shop)
+            note = await self._card_note(number)
+            card = living_card(
+                record, cfg.name, cfg.api_option, self.lang, now=self.core.clock.now(), note=note
+            )
+            payload = {"messages": [card], "refs": [key]}
+            planned.append(Planned(key, record.shop, posted.channel, "card", payload, True))
+        return planned
+
+    async def _card_note(self, number: str) -> CardNote | None:
+        raw = await self.core.store.get_ref(f"card_note:{number}")
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return CardNote(str(data["text"]), str(data["stage"]), str(data.get("fact") or ""))
+
+    async def _set_card_note(self, number: str, note: CardNote) -> None:
+        value = json.dumps({"text": note.text, "stage": note.stage, "fact": note.fact})
+        async with self.core.store.tx() as tx:
+            await tx.set_ref(f"card_note:{number}", value)
 
     async def _plan_digests(self) -> bool:
         """Fold the planned events into one digest per shop channel; True if any was queued.
@@ -146,11 +189,13 @@ class Publisher:
             e
             for e in events
             if is_digest_kind(e.kind)
+            and e.kind not in CARD_ONLY
             and not (e.kind is EventKind.ORDER_CONFIRMED and not e.data.get("reconciled"))
+            and not await self._has_card(e.order_number)
         ]
         planned: list[Planned] = []
         for digest in build_digests(digest_events, self.core.shops):
-            links = {}
+            links: dict[str, str] = {}
             for prefix, lines in (("card", digest.flagged), ("remedy_for", digest.errors)):
                 for line in lines:
                     ref = await self.core.store.get_ref(f"{prefix}:{line.order_number}")
@@ -165,6 +210,13 @@ class Publisher:
                 )
         await self._queue(planned, [e.id for e in events], "posted")
         return bool(planned)
+
+    async def _has_card(self, number: str | None) -> bool:
+        """An order with a card is reported by its card, never again in a digest."""
+        if number is None:
+            return False
+        async with self.core.store.read() as r:
+            return await r.get_message(f"card:{number}") is not None
 
     async def _queue(
         self, planned: Sequence[Planned], ids: Sequence[int], step: Literal["planned", "posted"]
@@ -228,36 +280,40 @@ class Publisher:
             planned.append(Planned(key, event.shop, cfg.channel, kind, {"messages": [message]}))
         return planned
 
-    async def _request_report(self, event: Event) -> list[Planned]:
+    async def _request_report(self, event: Event, touched: dict[str, None]) -> list[Planned]:
         """The report of a finished request, as messages keyed by the request: a bulk's
-        progress message becomes the report; a fee approval edits its card and reports in
-        its thread; re-fetches answer the requester only (response_url)."""
+        progress message becomes the report; the orders it moved get their cards re-rendered
+        (``touched``); a fee approval or a card's own button only edits its card; results that
+        changed nothing, and re-fetches, answer the requester only (response_url)."""
         found = await self.core.store.request_result(int(event.data["request"]))
         if found is None or found[0].shop not in self.core.shops:
             return []
         request, report = found
         cfg = self.core.shop(request.shop)
+        for outcome in report.outcomes:
+            touched[outcome.order_number] = None
         record = None
         if request.kind is RequestKind.FEE:
             record = await self.core.store.get_order(request.numbers[0])
+            if record is not None and report.outcomes:
+                await self._set_card_note(record.number, self._fee_note(request, report, record))
         key = request_key(request.id)
+        carded = await self._carded(report)
         planned = []
         for index, post in enumerate(
-            request_report_posts(request, report, record, cfg, self.lang, self.core.clock.now())
+            request_report_posts(
+                request, report, record, cfg, self.lang, self.core.clock.now(), carded=carded
+            )
         ):
             payload: dict[str, Any] = {"messages": post.messages}
             if post.response_url:
                 payload["response_url"] = post.response_url
+                if post.replace:
+                    payload["replace_original"] = True
                 planned.append(Planned(f"{key}:{index}", cfg.key, post.channel, "reply", payload))
-            elif post.update_ts:  # the order's card: edited in place
-                card = f"card:{request.numbers[0]}"
-                async with self.core.store.read() as r:
-                    carded = await r.get_message(card) is not None
-                if carded:
-                    planned.append(Planned(card, cfg.key, post.channel, "card", payload, True))
-                else:  # posted before cards were outbox messages: edit it by its ts
-                    payload["edit_ts"] = post.update_ts
-                    planned.append(Planned(f"{key}:card", cfg.key, post.channel, "edit", payload))
+            elif post.update_ts:  # a card posted before cards were outbox messages: by its ts
+                payload["edit_ts"] = post.update_ts
+                planned.append(Planned(f"{key}:card", cfg.key, post.channel, "edit", payload))
             else:
                 if post.thread_ts:
                     payload["thread_ts"] = post.thread_ts
@@ -265,6 +321,26 @@ class Publisher:
                     payload["fallback_channel"] = cfg.channel
                 planned.append(Planned(key, cfg.key, post.channel, "request", payload, True))
         return planned
+
+    async def _carded(self, report: Any) -> bool:
+        """True when every order of a report has a living card (the cards say it all)."""
+        if not report.outcomes:
+            return False
+        async with self.core.store.read() as r:
+            for outcome in report.outcomes:
+                if await r.get_message(f"card:{outcome.order_number}") is None:
+                    return False
+        return True
+
+    def _fee_note(self, request: Any, report: Any, record: Any) -> CardNote:
+        """What a fee approval did, for its card: news now, a quiet fact line later."""
+        outcome = report.outcomes[0]
+        cfg = self.core.shop(request.shop)
+        text = outcome_line(record, outcome, cfg.api_option, self.lang, request.actor, outcome.fees)
+        fees = outcome.fees or record.intended_fees or {}
+        amounts = " / ".join(yen(int(v), self.lang) for v in fees.values())
+        fact = t("fee_fact", self.lang, fees=amounts, who=who(request.actor)) if fees else ""
+        return CardNote(text, record.stage.value, fact)
 
     def _dead_letter_alert(self, message: OutboxMessage, error: str) -> dict[str, Any]:
         shops = self.core.shops

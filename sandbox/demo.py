@@ -209,6 +209,24 @@ async def build(config: DemoConfig | None = None) -> AsyncIterator[Demo]:
         await slack.close()
 
 
+def posts_per_channel(slack: SlackEmulator) -> dict[str, int]:
+    """How many messages the bot posted in each channel (edits in place are not posts)."""
+    counts: dict[str, int] = {}
+    for call in slack.calls_to("chat.postMessage"):
+        if call.error is None:
+            channel = str(call.params.get("channel", ""))
+            counts[channel] = counts.get(channel, 0) + 1
+    return counts
+
+
+def posts_report(demo: Demo) -> str:
+    """The line ``make demo`` prints when it stops: posts per channel, by channel name."""
+    counts = posts_per_channel(demo.slack)
+    names = demo.slack.channels
+    parts = [f"#{names.get(ch, ch)} {n}" for ch, n in sorted(counts.items())]
+    return "投稿数 / posts per channel: " + (", ".join(parts) or "0")
+
+
 def banner(demo: Demo) -> str:
     """What to open and what to try (Japanese first, English after)."""
     main = demo.info.shop("main")
@@ -265,6 +283,7 @@ async def run(
                     await stop.wait()
             stop.set()
             out.write("\n停止しています… / stopping…\n")
+            out.write(posts_report(demo) + "\n")
             out.flush()
             for task in tasks:
                 task.cancel()

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from core.events import FlagReason
-from core.model import OrderRecord, Stage
+from core.model import UNSET_FEE, OrderRecord, Stage
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason
 from core.remediation import (
     MANUAL_FEE_STEPS,
@@ -152,6 +152,18 @@ def _full_card(
     return message(f"{title} {record.number} ({shop_name})", blocks[:MAX_BLOCKS])
 
 
+def outcome_line(
+    record: OrderRecord,
+    resolved: OrderOutcome,
+    api_option: bool,
+    lang: Lang,
+    actor: str | None = None,
+    fees: Mapping[int, int] | None = None,
+) -> str:
+    """One line saying what an action on this order did and who did it (a card's news)."""
+    return _resolved_line(record, resolved, api_option, lang, actor, fees)
+
+
 def _resolved_line(
     record: OrderRecord,
     resolved: OrderOutcome,
@@ -222,14 +234,16 @@ def flag_card(
     now: datetime | None = None,
     actor: str | None = None,
     fees: Mapping[int, int] | None = None,
+    note: str | None = None,
 ) -> Message:
     """The card for a 要対応 order, or — given ``resolved`` — the outcome that replaces it.
 
     ``now`` enables 「あと N 日」 and the red deadline line; ``actor`` is who resolved it;
-    ``fees`` (basketId → yen) names the fee just entered when the record does not hold it yet.
+    ``fees`` (basketId → yen) names the fee just entered when the record does not hold it yet;
+    ``note`` is news shown on top of an unresolved card (who did what last).
     """
     if resolved is None:
-        return _full_card(record, shop_name, api_option, lang, now)
+        return _full_card(record, shop_name, api_option, lang, now, note=note)
     still_unset = resolved.reason in (Reason.FEE_STILL_UNSET, Reason.BAD_FEE) or (
         resolved.outcome is Outcome.REFRESHED and resolved.stage is Stage.NEEDS_ACTION
     )
@@ -249,14 +263,41 @@ def _confirmed_text(record: OrderRecord, lang: Lang) -> str:
     return f"{who(record.confirmed_by)} {jst(record.confirmed_at, lang)}"
 
 
+_FEE_FIELDS: dict[str, tuple[str, str]] = {
+    "postagePrice": ("送料 (注文全体)", "shipping fee (whole order)"),
+    "deliveryPrice": ("代引料", "cash-on-delivery fee"),
+    "paymentCharge": ("決済手数料", "payment fee"),
+}
+
+
+def unset_fees_text(record: OrderRecord, lang: Lang) -> str:
+    """「送料 (注文全体), 送付先2の送料」: the unset fees in the staff's words."""
+    order, names = record.snapshot, []
+    for field in order.unset_fee_fields():
+        if field in _FEE_FIELDS:
+            ja, en = _FEE_FIELDS[field]
+            names.append(en if lang == "en" else ja)
+    for index, package in enumerate(order.packages, 1):
+        if package.postage_price == UNSET_FEE and len(order.packages) > 1:
+            names.append(t("package_fee", lang, i=index))
+    return ", ".join(dict.fromkeys(names))
+
+
+def _progress_text(progress: int, lang: Lang) -> str:
+    from handlers.render.alerts import progress_label
+
+    return f"{progress_label(progress, lang)} ({progress})"
+
+
 def order_details(
-    record: OrderRecord, lang: Lang = "ja", *, now: datetime | None = None
+    record: OrderRecord, lang: Lang = "ja", *, now: datetime | None = None, api_option: bool = False
 ) -> Message:
-    """Everything about one order, for the 詳細 button (sent ephemeral)."""
+    """Everything about one order, for the 詳細 button (sent ephemeral); the fee steps are the
+    ones of the shop's API option."""
     order = record.snapshot
     title = t("details_title", lang, number=record.number)
     extra = [
-        f"*{t('progress_code', lang)}*\n{order.progress}",
+        f"*{t('progress_code', lang)}*\n{_progress_text(order.progress, lang)}",
         f"*{t('delivery_method', lang)}*\n{escape(order.delivery_name) or '—'}",
         f"*{t('confirmed_at_rms', lang)}*\n{jst(order.confirmed_at, lang)}",
         f"*{t('fixed_at', lang)}*\n{jst(order.fixed_at, lang)}",
@@ -266,7 +307,7 @@ def order_details(
     if record.intended_fees:
         extra.append(f"*{t('intended_fees', lang)}*\n{fees_text(record, lang)}")
     if order.fee_unset:
-        extra.append(f"*{t('unset_fields', lang)}*\n" + ", ".join(order.unset_fee_fields()))
+        extra.append(f"*{t('unset_fields', lang)}*\n" + unset_fees_text(record, lang))
     if record.error_key or record.error_code:
         err = " ".join(escape(x) for x in (record.error_key, record.error_code) if x)
         extra.append(f"*{t('error', lang)}*\n{err} {escape(record.error_message)}".strip())
@@ -279,9 +320,14 @@ def order_details(
     if order.remarks.strip():
         blocks += line_sections([f"*{t('remarks', lang)}*", escape(order.remarks)])[:3]
     if order.fee_unset:
+        steps = (
+            t("next_api", lang)
+            if api_option
+            else f"*{t('manual_title', lang)}*\n{numbered(MANUAL_FEE_STEPS, lang)}"
+        )
         blocks += [
             divider(),
-            section(f"*{t('manual_title', lang)}*\n{numbered(MANUAL_FEE_STEPS, lang)}"),
+            section(steps),
             section(
                 f"*{PREVENT_UNSET_FEE_TITLE.get(lang)}*\n{numbered(PREVENT_UNSET_FEE_STEPS, lang)}"
             ),

@@ -127,6 +127,11 @@ _HELP: dict[str, tuple[tuple[str, str, str], ...]] = {
             "List orders that need action (fee not set, …)",
         ),
         (
+            "/rms candidates [shop]",
+            "同梱候補 (同じ注文者・同じお届け先の注文確認待ち) を表示します",
+            "List bundle candidates (same orderer and destination, awaiting confirmation)",
+        ),
+        (
             "/rms bundle A B [shop]",
             "注文を同梱します (送料修正・注文確認の後に)",
             "Bundle orders (after fees are fixed and they are confirmed)",
@@ -148,9 +153,10 @@ _HELP: dict[str, tuple[tuple[str, str, str], ...]] = {
 
 _HELP_NOTE = (
     "注文確認は一度しかできません。必ず【楽天処理済】に変わってから発送してください。"
-    "[shop] は複数店舗のときに店舗名を指定します。",
+    "[shop] は店舗のキーか表示名 (例: `main` または `メイン店`)。"
+    "省略するとこのチャンネルの店舗です。",
     "An order can be confirmed only once. Ship only after it shows Rakuten processed. "
-    "[shop] names the shop when there are several.",
+    "[shop] is a shop's key or display name (e.g. `main`); without it, this channel's shop.",
 )
 
 

@@ -61,8 +61,21 @@ class _Section:
     groups: list[_Group]
 
 
+def _detail(o: OrderOutcome, lang: Lang) -> str:
+    """The outcome's detail in words: a stage it came from (if different), else as given."""
+    if not o.detail:
+        return ""
+    try:
+        before = Stage(o.detail)
+    except ValueError:
+        return f" ({escape(o.detail)})"
+    if before is o.stage:
+        return ""
+    return f" ({t('was_stage', lang, stage=stage_label(before, lang))})"
+
+
 def _line(o: OrderOutcome, text: str, lang: Lang = "ja") -> str:
-    detail = f" ({escape(o.detail)})" if o.detail else ""
+    detail = _detail(o, lang)
     if o.fees:
         amounts = " + ".join(yen(o.fees[basket], lang) for basket in sorted(o.fees))
         detail += f" ({t('postage', lang)} {amounts})"

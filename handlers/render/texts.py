@@ -108,6 +108,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "✅ 注文確認通知を送信しました ({stage}) — {who}",
         "✅ Order confirmation sent ({stage}) — {who}",
     ),
+    "fee_fact": ("💴 送料 {fees} — {who}", "💴 Shipping fee {fees} — {who}"),
+    "report_posted": (
+        "✅ 結果はチャンネルに投稿しました。",
+        "✅ The result is posted in the channel.",
+    ),
     "resolved_adopted": (
         "↩️ RMSで確認済みのため取り込みました ({stage})",
         "↩️ Already confirmed in RMS; adopted ({stage})",
@@ -286,13 +291,15 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     # details
     "details_title": ("注文詳細: {number}", "Order details: {number}"),
-    "progress_code": ("RMSステータス番号", "RMS status code"),
+    "progress_code": ("RMSステータス", "RMS status"),
     "confirmed_at_rms": ("注文確認日時 (RMS)", "Confirmed in RMS"),
     "fixed_at": ("注文確定日時", "Fixed at"),
     "bundle": ("同梱", "Bundle"),
     "confirmed_by": ("注文確認", "Confirmed"),
     "intended_fees": ("記録した送料", "Recorded fees"),
     "unset_fields": ("未設定の項目", "Unset fields"),
+    "package_fee": ("送付先{i}の送料", "shipping fee of package {i}"),
+    "was_stage": ("以前: {stage}", "was: {stage}"),
     "error": ("エラー", "Error"),
     "prevent_title": ("再発防止の設定 (RMS)", "Prevention setting (RMS)"),
     "manual_title": (

@@ -347,7 +347,7 @@ def test_order_details_show_everything_including_the_six_prevention_steps() -> N
     text = _texts(message)
     for step in PREVENT_UNSET_FEE_STEPS:
         assert step.ja in text
-    assert "PackageModelList[1001].postagePrice" in text
+    assert "送付先1の送料" in text and "PackageModelList" not in text  # the staff's words
     assert "税込 1,296円" in text and "宅配便" in text and "900円" in text
 
 
