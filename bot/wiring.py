@@ -156,7 +156,11 @@ async def running(
             for line in settings.warnings():  # said once, at start-up
                 logger.warning("%s", line)
             publisher = Publisher(
-                core, poster, lang=settings.language, summary_channel=settings.summary_channel
+                core,
+                poster,
+                lang=settings.language,
+                summary_channel=settings.summary_channel,
+                order_url=settings.rms_order_url,
             )
             deps = HandlerDeps(
                 core=core,

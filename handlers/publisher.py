@@ -26,7 +26,7 @@ from handlers.delivery import Courier, Tally
 from handlers.poster import SlackPoster
 from handlers.render.alert_router import alert_message
 from handlers.render.alerts import delivery_failed
-from handlers.render.cards import flag_card, outcome_line
+from handlers.render.cards import outcome_line
 from handlers.render.digest import digest_messages
 from handlers.render.i18n import Lang, t, who, yen
 from handlers.render.living import CardNote, living_card
@@ -84,10 +84,12 @@ class Publisher:
         *,
         lang: Lang = "ja",
         summary_channel: str | None = None,
+        order_url: str = "",
     ) -> None:
         self.core = core
         self.poster = poster
         self.lang = lang
+        self.order_url = order_url  # "…{order_number}…": a card's link to the order in RMS
         self.courier = Courier(
             core.store,
             core.clock,
@@ -158,11 +160,20 @@ class Publisher:
             cfg = self.core.shop(record.shop)
             note = await self._card_note(number)
             card = living_card(
-                record, cfg.name, cfg.api_option, self.lang, now=self.core.clock.now(), note=note
+                record,
+                cfg.name,
+                cfg.api_option,
+                self.lang,
+                now=self.core.clock.now(),
+                note=note,
+                url=self._url(number),
             )
             payload = {"messages": [card], "refs": [key]}
             planned.append(Planned(key, record.shop, posted.channel, "card", payload, True))
         return planned
+
+    def _url(self, number: str) -> str | None:
+        return self.order_url.replace("{order_number}", number) if self.order_url else None
 
     async def _card_note(self, number: str) -> CardNote | None:
         raw = await self.core.store.get_ref(f"card_note:{number}")
@@ -237,7 +248,14 @@ class Publisher:
         if record is None:
             return []
         cfg = self.core.shop(event.shop)
-        card = flag_card(record, cfg.name, cfg.api_option, self.lang, now=self.core.clock.now())
+        card = living_card(
+            record,
+            cfg.name,
+            cfg.api_option,
+            self.lang,
+            now=self.core.clock.now(),
+            url=self._url(record.number),
+        )
         return [Planned(key, event.shop, cfg.channel, "card", {"messages": [card], "refs": [key]})]
 
     def _remediation_cards(self, errors: Sequence[Event]) -> list[Planned]:

@@ -133,6 +133,7 @@ def demo_settings(
         "SLACK_API_URL": slack_api_url,
         "PORT": str(bot_port),
         "RMS_BASE_URL": rms_base_url,
+        "RMS_ORDER_URL": rms_base_url + "/_sim/orders/{order_number}",  # the card's RMS link
         "SHOPS_FILE": str(shops_file),
         "DATABASE_URL": f"sqlite:///{database}",
         "POLL_INTERVAL_SECONDS": str(config.poll_interval_seconds),

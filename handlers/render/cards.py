@@ -62,7 +62,7 @@ _HEADERS: dict[str, str] = {
 }
 
 
-def _reason_blocks(record: OrderRecord, lang: Lang) -> list[Block]:
+def _reason_blocks(record: OrderRecord, lang: Lang, api_option: bool = True) -> list[Block]:
     reason = record.flag_reason
     if reason == FlagReason.UNKNOWN_ERROR:
         error = ErrorInfo("unknown", record.error_code, record.error_message)
@@ -70,7 +70,7 @@ def _reason_blocks(record: OrderRecord, lang: Lang) -> list[Block]:
     if reason == FlagReason.BUNDLE_RULE:
         return []  # the bundle note below says it
     if record.snapshot.fee_unset or reason == FlagReason.SHIPPING_FEE_UNSET:
-        return [section(t("fee_unset_explain", lang))]
+        return [section(t("fee_unset_explain" if api_option else "fee_unset_explain_manual", lang))]
     return [section(flag_reason_text(reason, lang))]
 
 
@@ -85,12 +85,15 @@ def _confirm_button(record: OrderRecord, lang: Lang, label_key: str = "btn_confi
     return button(t(label_key, lang), ids.CONFIRM_ORDER, value_for(record), "primary", dialog)
 
 
-def _card_buttons(record: OrderRecord, lang: Lang, *, confirmable: bool = False) -> Block:
+def _card_buttons(
+    record: OrderRecord, lang: Lang, *, confirmable: bool = False, api_option: bool = True
+) -> Block:
     value = value_for(record)
     elements = []
     if record.bundle_id is None:  # a bundled order never offers confirmation (unbundle first)
         if record.snapshot.fee_unset:
-            elements.append(button(t("btn_fee", lang), ids.OPEN_FEE_MODAL, value, "primary"))
+            label = t("btn_fee" if api_option else "btn_fee_record", lang)
+            elements.append(button(label, ids.OPEN_FEE_MODAL, value, "primary"))
         elif confirmable and record.progress == 100:
             elements.append(_confirm_button(record, lang))
     elements.append(button(t("btn_refetch", lang), ids.REFETCH_ORDER, value))
@@ -138,16 +141,18 @@ def _full_card(
     lang: Lang,
     now: datetime | None,
     note: str | None = None,
+    url: str | None = None,
 ) -> Message:
     fallback_key = "flag_header_fee" if record.snapshot.fee_unset else "flag_header"
     title = t(_HEADERS.get(record.flag_reason or "", fallback_key), lang)
-    blocks: list[Block] = [header(title), context(f"🏪 {escape(shop_name)}")]
+    place = f"🏪 {escape(shop_name)}" + (f" · <{url}|{t('open_in_rms', lang)}>" if url else "")
+    blocks: list[Block] = [header(title), context(place)]
     if note:
         blocks.append(section(f"*{note}*"))
-    blocks += _reason_blocks(record, lang)
+    blocks += _reason_blocks(record, lang, api_option)
     blocks += _order_blocks(record, lang, now)
     confirmable = record.flag_reason == FlagReason.UNKNOWN_ERROR
-    blocks.append(_card_buttons(record, lang, confirmable=confirmable))
+    blocks.append(_card_buttons(record, lang, confirmable=confirmable, api_option=api_option))
     blocks += _next_steps(record, api_option, lang)
     return message(f"{title} {record.number} ({shop_name})", blocks[:MAX_BLOCKS])
 
@@ -235,6 +240,7 @@ def flag_card(
     actor: str | None = None,
     fees: Mapping[int, int] | None = None,
     note: str | None = None,
+    url: str | None = None,
 ) -> Message:
     """The card for a 要対応 order, or — given ``resolved`` — the outcome that replaces it.
 
@@ -243,7 +249,7 @@ def flag_card(
     ``note`` is news shown on top of an unresolved card (who did what last).
     """
     if resolved is None:
-        return _full_card(record, shop_name, api_option, lang, now, note=note)
+        return _full_card(record, shop_name, api_option, lang, now, note=note, url=url)
     still_unset = resolved.reason in (Reason.FEE_STILL_UNSET, Reason.BAD_FEE) or (
         resolved.outcome is Outcome.REFRESHED and resolved.stage is Stage.NEEDS_ACTION
     )

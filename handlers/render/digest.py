@@ -48,7 +48,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "cancelled_short": ("キャンセル", "Cancelled"),
     "confirmed": ("📤 注文確認通知を送信", "📤 Order confirmation sent"),
     "confirmed_short": ("確認通知送信", "Confirmed"),
-    "adopted": ("↩️ RMSで確認済みを取り込み", "↩️ Confirmed in RMS (adopted)"),
+    "adopted": ("↩️ RMSで直接確認済み", "↩️ Confirmed directly in RMS"),
     "adopted_short": ("RMSで確認済", "Adopted"),
     "fee_resolved": ("💴 送料設定済み", "💴 Shipping fee resolved"),
     "fee_resolved_short": ("送料設定済", "Fee resolved"),

@@ -114,15 +114,19 @@ def living_card(
     *,
     now: datetime | None = None,
     note: CardNote | None = None,
+    url: str | None = None,
 ) -> Message:
-    """The card of ``record`` as it is now (``note``: the last action on it, if any)."""
+    """The card of ``record`` as it is now (``note``: the last action on it, if any; ``url``:
+    the order's page in RMS)."""
     current = note is not None and note.stage == record.stage.value
-    if record.stage in (Stage.NEEDS_ACTION, Stage.ERROR):
+    if record.stage in (Stage.NEEDS_ACTION, Stage.ERROR) or record.stage not in _HEADS:
         text = note.text if note is not None and current else None
-        return flag_card(record, shop_name, api_option, lang, now=now, note=text)
+        return flag_card(record, shop_name, api_option, lang, now=now, note=text, url=url)
     title = _t(_HEADS[record.stage], lang)
     blocks: list[Block] = [header(title)]
     summary = [f"`{record.number}`", escape(shop_name), orderer_text(record.snapshot.orderer)]
+    if url:
+        summary.append(f"<{url}|{t('open_in_rms', lang)}>")
     blocks.append(context(" · ".join(summary)))
     if note is not None and current:
         blocks.append(section(note.text))

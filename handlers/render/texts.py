@@ -45,8 +45,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "more_items": ("…他{n}点", "…{n} more items"),
     # buttons
     "btn_fee": ("送料を入力して承認…", "Enter fee and approve…"),
+    "btn_fee_record": ("送料を記録…", "Record the fee…"),
     "btn_refetch": ("RMSステータスを取得", "Re-fetch RMS status"),
     "btn_details": ("詳細", "Details"),
+    "open_in_rms": ("RMSで開く", "Open in RMS"),
     "btn_confirm": ("注文確認通知を送信", "Send order confirmation"),
     "btn_retry": ("再試行", "Retry"),
     "btn_part": ("{label} ({i}/{n})", "{label} ({i}/{n})"),
@@ -68,6 +70,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "RMS has no shipping fee for this order (it reports -9,999 yen). Enter the fee to "
         "approve it.",
     ),
+    "fee_unset_explain_manual": (
+        "RMS側の送料設定がされておらず、送料が「-9,999円」(未設定) になっています。"
+        "送料はRMSで修正してください (下の手順)。[送料を記録…] で控えを残せます。",
+        "RMS has no shipping fee for this order (it reports -9,999 yen). Fix the fee in RMS "
+        "(steps below); [Record the fee…] keeps a note of it here.",
+    ),
     "bundled_note": (
         "📦 同梱中: 変更は同梱を解除してから (`/rms unbundle {number}`)。"
         "同梱注文には注文確認通知のボタンは表示されません。",
@@ -75,8 +83,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "no confirmation button.",
     ),
     "next_api": (
-        "➡️ [送料を入力して承認…] で送料を入力すると、ボットがRMSに送料を反映 "
-        "(入力内容を反映する) し、注文確認通知を送信します。",
+        "➡️ [送料を入力して承認…] で送料を入力すると、ボットがRMSに送料を書き込み、"
+        "注文確認通知を送信します。",
         "➡️ Enter the fee with [Enter fee and approve…]: the bot writes it to RMS and sends the "
         "order confirmation.",
     ),
@@ -162,7 +170,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "more_in_thread": ("…他{n}件はスレッドに表示します", "…{n} more in the thread"),
     "continued": ("{title} (続き)", "{title} (continued)"),
     "steps_inline": ("対応方法: {steps}", "What to do: {steps}"),
-    "chg_adopted": ("RMSで確認済みのため取り込みました", "confirmed in RMS; adopted"),
+    "chg_adopted": ("RMSで直接確認済みでした", "was confirmed directly in RMS"),
     "chg_cancelled": ("キャンセルされました", "cancelled"),
     "chg_processed": ("楽天処理済になりました。発送できます", "Rakuten processed: ready to ship"),
     "chg_processing": (

@@ -157,7 +157,7 @@ def test_sections_come_in_the_agreed_order_with_card_links_and_pointers():
         "自動キャンセル間近",
         "キャンセル",
         "注文確認通知を送信",
-        "RMSで確認済みを取り込み",
+        "RMSで直接確認済み",
         "新着",
     ]
     positions = [body.index(f"{title} 1件") for title in order]
