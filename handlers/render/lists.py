@@ -22,9 +22,11 @@ from handlers.render.i18n import (
     Lang,
     age,
     count,
+    days_left,
     due_text,
     flag_reason_text,
     jst,
+    jst_date,
     stage_label,
     t,
 )
@@ -34,14 +36,21 @@ MAX_LISTED = 20
 
 
 def _when(record: OrderRecord, lang: Lang, now: datetime | None) -> str:
+    """「注文から13日 · 確認期限まで1日 (11/29)」: RMS's order time and cancelDueDate, never the
+    bot's own bookkeeping (a restarted bot must not make an old order look new)."""
     order = record.snapshot
     parts = [f"{t('ordered_at', lang)} {jst(order.ordered_at, lang)}"]
     if now is not None:
-        fresh = now - record.stage_since < timedelta(minutes=1)
-        since = age(record.stage_since, now, lang)
+        fresh = now - order.ordered_at < timedelta(minutes=1)
+        since = age(order.ordered_at, now, lang)
         parts.append(t("age_new", lang) if fresh else t("age", lang, age=since))
     if order.cancel_due is not None:
-        parts.append(f"{t('cancel_due', lang)} {due_text(order.cancel_due, now, lang)}")
+        if now is None:
+            parts.append(f"{t('cancel_due', lang)} {due_text(order.cancel_due, now, lang)}")
+        else:
+            left = days_left(order.cancel_due, now)
+            key = "due_in" if left > 0 else ("due_in_today" if left == 0 else "due_passed")
+            parts.append(f"{t(key, lang, n=left)} ({jst_date(order.cancel_due, lang)})")
     return " · ".join(parts)
 
 

@@ -246,8 +246,14 @@ _STAGE_ORDER = (
 def refetch_report(report: Report, lang: Lang = "ja", *, shop_name: str) -> list[Message]:
     """The result of /rms-status or a 再取得 button, grouped by the order's new stage."""
     by_stage: dict[Stage | None, list[str]] = {}
+    unchanged = [o for o in report.outcomes if _unchanged(o)]
+    several = len(report.outcomes) > 1
     for o in report.outcomes:
-        if o.outcome in _COMMON:
+        if o.outcome in _COMMON or (several and _unchanged(o)):
+            continue
+        if _unchanged(o) and o.stage is not None:
+            label = t("unchanged_one", lang, stage=stage_label(o.stage, lang))
+            by_stage.setdefault(o.stage, []).append(_line(o, label, lang))
             continue
         change = t(_CHANGE[o.stage], lang) if o.stage else outcome_label(o.outcome, lang)
         if o.outcome is Outcome.ADOPTED:
@@ -262,8 +268,25 @@ def refetch_report(report: Report, lang: Lang = "ja", *, shop_name: str) -> list
         title = t("sec_stage", lang, label=label.strip(), count=n_orders(len(lines), lang))
         sections.append(_Section(title, [_Group(None, lines)]))
     sections += _common_sections(report, lang)
+    if several and unchanged:  # one line for everything RMS still shows as it was
+        counts: dict[Stage, int] = {}
+        for o in unchanged:
+            if o.stage is not None:
+                counts[o.stage] = counts.get(o.stage, 0) + 1
+        parts = " · ".join(
+            f"{stage_label(stage, lang)} {n_orders(counts[stage], lang)}"
+            for stage in _STAGE_ORDER
+            if stage in counts
+        )
+        line = t("unchanged_many", lang, count=n_orders(len(unchanged), lang), parts=parts)
+        sections.append(_Section(line, []))
     title = t("report_header_refetch", lang, shop=shop_name)
     return _render(title, report, sections, lang)
+
+
+def _unchanged(o: OrderOutcome) -> bool:
+    """A re-fetch that found the order as the bot already knew it."""
+    return o.outcome is Outcome.REFRESHED and o.stage is not None and o.detail == o.stage.value
 
 
 def confirm_all_prompt(

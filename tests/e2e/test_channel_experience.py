@@ -212,3 +212,43 @@ async def test_app_home_buttons_answer_in_app_home(tmp_path):
         home = s.slack.home(USER)
         assert number in json.dumps(home.view["blocks"], ensure_ascii=False)
         assert s.slack.ephemerals(USER) == []
+
+
+async def test_lists_count_age_from_the_rms_order_time_and_the_deadline_from_cancel_due(
+    tmp_path,
+):
+    from datetime import timedelta
+
+    async with bot_stack(tmp_path) as s:
+        number = s.add_order(ordered_at=s.clock.now() - timedelta(days=13, hours=2))
+        await intake(s.rt.core, "main")
+        s.clock.advance(minutes=2)
+        listed = answer(await s.slack.send_command("/rms", "pending", channel="C0SHOP1"))
+        assert number in listed
+        assert "注文から13日" in listed, listed
+        assert "確認期限まで1日" in listed, listed
+        assert "この状態になって" not in listed
+
+
+async def test_status_all_reports_only_what_changed_and_sums_up_the_rest_in_one_line(tmp_path):
+    async with bot_stack(tmp_path) as s:
+        done = [s.add_order() for _ in range(3)]
+        waiting = [s.add_order() for _ in range(2)]
+        await intake(s.rt.core, "main")
+        await s.slack.send_command("/confirm", " ".join(done), channel="C0SHOP1")
+        await s.settle()
+        s.clock.advance(hours=2)
+        for _ in range(3):
+            await poll(s.rt.core, "main")
+        for n in done:
+            assert (await s.rt.core.store.get_order(n)).stage is Stage.PROCESSED
+        s.sim.set_progress(waiting[0], 900)  # cancelled meanwhile: the only change
+        await s.slack.send_command("/rms-status", "all", user="U0SATO", channel="C0SHOP1")
+        await s.settle()
+        [result] = [
+            e.text + json.dumps(e.blocks, ensure_ascii=False) for e in s.slack.ephemerals("U0SATO")
+        ]
+        assert waiting[0] in result
+        assert not any(n in result for n in done), result
+        assert "楽天処理済になりました" not in result
+        assert "変化なし" in result and "楽天処理済 3件" in result, result

@@ -557,7 +557,7 @@ def test_pending_and_flagged_lists_cap_at_twenty_with_the_rest_counted() -> None
     text = _texts(pending)
     assert (
         "注文確認待ち — お茶の店 (25件)" in text
-        and "この状態になって3時間" in text
+        and "注文から6時間" in text  # from RMS's order time, not the stage
         and "他5件" in text
     )
     assert "ありません" in _texts(pending_list([], "ja", SHOP_NAME))
