@@ -20,7 +20,7 @@ from core.context import Core
 from core.digest import build_digests, is_digest_kind
 from core.events import Event, EventKind
 from core.model import RequestKind
-from core.outcomes import ErrorInfo
+from core.outcomes import ErrorInfo, Outcome
 from core.store.outbox import OutboxMessage
 from handlers.delivery import Courier, Tally
 from handlers.poster import SlackPoster
@@ -313,7 +313,8 @@ class Publisher:
         record = None
         if request.kind is RequestKind.FEE:
             record = await self.core.store.get_order(request.numbers[0])
-            if record is not None and report.outcomes:
+            stale = all(o.outcome is Outcome.REFUSED for o in report.outcomes)
+            if record is not None and report.outcomes and not stale:
                 await self._set_card_note(record.number, self._fee_note(request, report, record))
         key = request_key(request.id)
         carded = await self._carded(report)
@@ -324,7 +325,10 @@ class Publisher:
             )
         ):
             payload: dict[str, Any] = {"messages": post.messages}
-            if post.response_url:
+            if post.ephemeral_user:
+                payload["ephemeral_user"] = post.ephemeral_user
+                planned.append(Planned(f"{key}:{index}", cfg.key, post.channel, "reply", payload))
+            elif post.response_url:
                 payload["response_url"] = post.response_url
                 if post.replace:
                     payload["replace_original"] = True

@@ -40,6 +40,7 @@ from handlers.render.i18n import (
     stage_label,
     t,
     who,
+    yen,
 )
 from handlers.render.order_view import (
     due_warning,
@@ -157,6 +158,17 @@ def _full_card(
     return message(f"{title} {record.number} ({shop_name})", blocks[:MAX_BLOCKS])
 
 
+def stale_fee_text(outcome: OrderOutcome, lang: Lang) -> str:
+    """「⛔ 送料は既に設定済みです: 900円 — 佐藤 …。入力された 700円 は反映していません。」"""
+    standing = " / ".join(yen(v, lang) for v in (outcome.fees or {}).values()) or "—"
+    by = who(outcome.by) if outcome.by and outcome.by != "rms" else t("in_rms", lang)
+    when = f" {jst(outcome.at, lang)}" if outcome.at else ""
+    typed = " / ".join(
+        yen(int(v), lang) if v.isdigit() else escape(v) for v in outcome.detail.split(" / ") if v
+    )
+    return t("stale_fee", lang, fee=standing, who=by, when=when, typed=typed or "—")
+
+
 def outcome_line(
     record: OrderRecord,
     resolved: OrderOutcome,
@@ -195,6 +207,8 @@ def _resolved_line(
         return t("resolved_pending", lang)
     if resolved.stage is Stage.CANCELLED:
         return t("resolved_cancelled", lang)
+    if kind is Outcome.REFUSED and resolved.reason is Reason.NO_FEE_NEEDED:
+        return stale_fee_text(resolved, lang)
     if kind is Outcome.REFUSED and resolved.reason is not None:
         return f"⛔ {reason_text(resolved.reason, lang)}"
     if kind is Outcome.FAILED and resolved.error is not None:

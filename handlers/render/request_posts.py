@@ -8,8 +8,9 @@ from typing import Any
 
 from core.model import OrderRecord, Request, RequestKind, ShopConfig
 from core.outcomes import Outcome, Report
+from handlers.render.blocks import section
 from handlers.render.bundles import bundle_report
-from handlers.render.cards import flag_card
+from handlers.render.cards import flag_card, outcome_line
 from handlers.render.i18n import Lang, t
 from handlers.render.reports import confirm_report, refetch_report
 
@@ -26,6 +27,7 @@ class Post:
     update_ts: str | None = None
     response_url: str | None = None
     replace: bool = False  # a response_url answer that replaces the requester's placeholder
+    ephemeral_user: str | None = None  # only this person sees it (chat.postEphemeral)
 
 
 def request_key(request_id: int) -> str:
@@ -81,6 +83,16 @@ def request_report_posts(
         return reported
     posts: list[Post] = []
     outcome = report.outcomes[0]
+    if noop and request.channel:  # a stale form: only its sender hears why nothing happened
+        line = outcome_line(record, outcome, shop.api_option, lang) if record else ""
+        text = line or confirm_report(report, lang, shop_name=shop.name)[0].get("text", "")
+        return [
+            Post(
+                request.channel,
+                [{"text": text, "blocks": [section(text)]}],
+                ephemeral_user=request.actor,
+            )
+        ]
     if carded:
         return posts  # the card is re-rendered with what the approval did
     if request.channel and request.thread_ts and record is not None:

@@ -116,6 +116,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "✅ 注文確認通知を送信しました ({stage}) — {who}",
         "✅ Order confirmation sent ({stage}) — {who}",
     ),
+    "stale_fee": (
+        "⛔ 送料は既に設定済みです: {fee} — {who}{when}。入力された {typed} は反映していません。",
+        "⛔ The fee was already set: {fee} — {who}{when}. Your {typed} was not applied.",
+    ),
+    "in_rms": ("RMSで設定", "set in RMS"),
     "fee_fact": ("💴 送料 {fees} — {who}", "💴 Shipping fee {fees} — {who}"),
     "report_posted": (
         "✅ 結果はチャンネルに投稿しました。",

@@ -252,3 +252,45 @@ async def test_status_all_reports_only_what_changed_and_sums_up_the_rest_in_one_
         assert not any(n in result for n in done), result
         assert "楽天処理済になりました" not in result
         assert "変化なし" in result and "楽天処理済 3件" in result, result
+
+
+async def _open_fee_modal(s, channel: str, shop: str, number: str, user: str):
+    card = card_of(s.slack, channel, number)
+    opened = len(s.slack.calls_to("views.open"))
+    await s.slack.click(
+        channel=channel,
+        message_ts=card.ts,
+        action_id=ids.OPEN_FEE_MODAL,
+        value=f"{shop}|{number}",
+        user=user,
+    )
+    await s.slack.wait_for("views.open", opened + 1)
+    return s.slack.open_modal(user)
+
+
+async def test_a_stale_approval_says_who_approved_which_fee_and_that_the_input_was_not_applied(
+    tmp_path,
+):
+    async with bot_stack(tmp_path) as s:
+        number = s.add_order("api", postage=-9999)
+        await intake(s.rt.core, "api")
+        await s.rt.deps.publisher.drain()
+        late = await _open_fee_modal(s, "C0SHOP2", "api", number, USER)  # 田中 opens the form
+        await approve_fee(s, "C0SHOP2", "api", number, "900", user="U0SATO")  # 佐藤 is faster
+        card_before = shown(card_of(s.slack, "C0SHOP2", number))
+        values = {
+            b["block_id"]: {b["element"]["action_id"]: {"type": "plain_text_input", "value": "700"}}
+            for b in late.view["blocks"]
+            if b["type"] == "input"
+        }
+        await s.slack.submit_view(late.id, values, user=USER)
+        await s.slack.submit_view(late.id, {}, user=USER)
+        await s.settle()
+        told = " ".join(
+            e.text + json.dumps(e.blocks, ensure_ascii=False) for e in s.slack.ephemerals(USER)
+        )
+        assert "<@U0SATO>" in told and "900円" in told, told
+        assert "700円" in told and "反映していません" in told, told
+        assert shown(card_of(s.slack, "C0SHOP2", number)) == card_before
+        assert len(s.sim.sender_updates) == 1
+        assert posts(s.slack, "C0SHOP2") == 1
