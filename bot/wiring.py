@@ -197,6 +197,7 @@ async def running(
                 vault=vault,
                 probe=probe,
                 retention_days=settings.retention_days,
+                order_url=settings.rms_order_url,
             )
             deps.summary = daily.summary_now
             deps.home = partial(_home, core, settings.language)

@@ -46,7 +46,7 @@ _ENTRIES: tuple[Remediation, ...] = (
         "auth",
         _t(
             "認証エラー (licenseKey有効期限切れの可能性があります)",
-            "Authentication error (the licenseKey has probably expired)",
+            "Authentication error (the licence key has probably expired)",
         ),
         _t(
             "RMSが認証を受け付けませんでした。"

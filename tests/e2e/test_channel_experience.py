@@ -294,3 +294,48 @@ async def test_a_stale_approval_says_who_approved_which_fee_and_that_the_input_w
         assert shown(card_of(s.slack, "C0SHOP2", number)) == card_before
         assert len(s.sim.sender_updates) == 1
         assert posts(s.slack, "C0SHOP2") == 1
+
+
+async def test_the_managers_summary_reads_like_a_report_not_a_counter(tmp_path):
+    from datetime import timedelta
+
+    from core.licenses import check_license
+    from core.summary import build_summary
+    from handlers.render.summary import summary_messages
+
+    async with bot_stack(tmp_path, summary_channel="C0SUMMARY") as s:
+        s.clock.advance(hours=1)  # 10:00 JST
+        old = s.add_order("main", postage=-9999, ordered_at=s.clock.now() - timedelta(days=13))
+        fee = s.add_order("api", postage=-9999)
+        sent = [s.add_order("main") for _ in range(2)]
+        in_rms = s.add_order("main")
+        await intake(s.rt.core, "main")
+        await intake(s.rt.core, "api")
+        await s.rt.deps.publisher.drain()
+        s.sim.set_progress(in_rms, 200)  # a colleague confirms one directly in RMS
+        s.clock.advance(minutes=30)
+        await approve_fee(s, "C0SHOP2", "api", fee, "900", user="U0SATO")
+        await s.slack.send_command("/confirm", " ".join(sent), channel="C0SHOP1")
+        await s.settle()
+        s.clock.advance(hours=1)
+        for shop in ("main", "api"):
+            for _ in range(3):
+                await poll(s.rt.core, shop)
+        s.sim.state.keys["SL-main-key"].expires = s.clock.now() + timedelta(days=5)
+        await check_license(s.rt.core, "main", s.clock.now())
+        now = s.clock.now()
+        day = (now + timedelta(hours=9)).date()
+        from zoneinfo import ZoneInfo
+
+        summary = await build_summary(
+            s.rt.core.store, s.rt.core.shops, day, ZoneInfo("Asia/Tokyo"), now
+        )
+        text = "\n".join(json.dumps(m, ensure_ascii=False) for m in summary_messages(summary, "ja"))
+        assert "受注金額" in text and "円" in text, text
+        assert "ボットで確認" in text and "RMSで直接確認" in text, text
+        assert "注文→確認" in text and "確認→楽天処理済" in text and "中央値" in text, text
+        assert old in text and "注文から13日" in text, text
+        assert "<@U0SATO>" in text and "900円" in text, text
+        assert "前日比" not in text, text  # no previous day to compare with
+        assert "最長 0分" not in text
+        assert "ライセンスキー (メイン店)" in text, text

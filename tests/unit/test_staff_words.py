@@ -15,12 +15,15 @@ from core.digest import Digest, DigestLine
 from core.events import FlagReason
 from core.model import UNSET_FEE, Address, Item, OrderRecord, Package, Person, RmsOrder, Stage
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
+from core.summary import DailySummary, ShopDay
+from core.summary_detail import DayDetail, FeeApproval, Waiting
 from handlers import input_errors
 from handlers.render.cards import flag_card, order_details
 from handlers.render.digest import digest_messages
 from handlers.render.lists import flagged_list, help_message, pending_list
 from handlers.render.living import CardNote, living_card
 from handlers.render.reports import confirm_report, refetch_report
+from handlers.render.summary import summary_messages
 
 NOW = datetime(2026, 11, 28, 5, 5, tzinfo=UTC)
 NUMBER = "123456-20261128-0000000001"
@@ -130,6 +133,33 @@ def _messages(lang: str) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "pending", pending_list(records[:1], lang, SHOP_NAME, now=NOW)
     yield "flagged", flagged_list(records[1:], lang, SHOP_NAME, now=NOW)
     yield "help", help_message(lang)
+    yield from ((f"summary {i}", m) for i, m in enumerate(summary_messages(_summary(), lang)))
+
+
+def _summary() -> DailySummary:
+    detail = DayDetail(
+        amount=12800,
+        to_confirm=95,
+        to_processed=40,
+        waiting=(Waiting(NUMBER, Stage.NEEDS_ACTION, "shipping_fee_unset", NOW),),
+        waiting_total=3,
+        fees=(FeeApproval(NUMBER, "U0SATO", (900,), True),),
+    )
+    day = ShopDay(
+        "tea",
+        SHOP_NAME,
+        NOW.date(),
+        new=3,
+        confirmed=2,
+        confirmed_by=(("U0TANAKA", 1), ("rms", 1)),
+        errors=(("auth", 1),),
+        needs_action=1,
+        license_days_left=5,
+        license_expires=NOW,
+        license_shop=SHOP_NAME,
+        detail=detail,
+    )
+    return DailySummary(NOW.date(), NOW, (day, replace(day, shop="b")), day)
 
 
 def _visible(node: Any) -> Iterator[str]:
