@@ -157,20 +157,17 @@ class Publisher:
             record = await self.core.store.get_order(number) if posted else None
             if posted is None or record is None or record.shop not in self.core.shops:
                 continue
-            cfg = self.core.shop(record.shop)
-            note = await self._card_note(number)
-            card = living_card(
-                record,
-                cfg.name,
-                cfg.api_option,
-                self.lang,
-                now=self.core.clock.now(),
-                note=note,
-                url=self._url(number),
-            )
+            card = self._card(record, await self._card_note(number))
             payload = {"messages": [card], "refs": [key]}
             planned.append(Planned(key, record.shop, posted.channel, "card", payload, True))
         return planned
+
+    def _card(self, record: Any, note: CardNote | None) -> dict[str, Any]:
+        """The order's living card as it is now."""
+        cfg = self.core.shop(record.shop)
+        now = self.core.clock.now()
+        url = self._url(record.number)
+        return living_card(record, cfg.name, cfg.api_option, self.lang, now=now, note=note, url=url)
 
     def _url(self, number: str) -> str | None:
         return self.order_url.replace("{order_number}", number) if self.order_url else None
@@ -248,14 +245,7 @@ class Publisher:
         if record is None:
             return []
         cfg = self.core.shop(event.shop)
-        card = living_card(
-            record,
-            cfg.name,
-            cfg.api_option,
-            self.lang,
-            now=self.core.clock.now(),
-            url=self._url(record.number),
-        )
+        card = self._card(record, None)
         return [Planned(key, event.shop, cfg.channel, "card", {"messages": [card], "refs": [key]})]
 
     def _remediation_cards(self, errors: Sequence[Event]) -> list[Planned]:

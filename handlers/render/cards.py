@@ -75,7 +75,8 @@ def _reason_blocks(record: OrderRecord, lang: Lang, api_option: bool = True) -> 
     return [section(flag_reason_text(reason, lang))]
 
 
-def _confirm_button(record: OrderRecord, lang: Lang, label_key: str = "btn_confirm") -> Any:
+def confirm_button(record: OrderRecord, lang: Lang, label_key: str = "btn_confirm") -> Any:
+    """注文確認通知を送信, behind Slack's confirmation dialog (one order)."""
     dialog = confirm_dialog(
         t("dialog_title", lang),
         t("dialog_text", lang, count=f"`{record.number}` "),
@@ -96,7 +97,7 @@ def _card_buttons(
             label = t("btn_fee" if api_option else "btn_fee_record", lang)
             elements.append(button(label, ids.OPEN_FEE_MODAL, value, "primary"))
         elif confirmable and record.progress == 100:
-            elements.append(_confirm_button(record, lang))
+            elements.append(confirm_button(record, lang))
     elements.append(button(t("btn_refetch", lang), ids.REFETCH_ORDER, value))
     elements.append(button(t("btn_details", lang), ids.SHOW_DETAILS, value))
     return actions(*elements)
@@ -237,7 +238,7 @@ def _resolved_extra(record: OrderRecord, resolved: OrderOutcome, lang: Lang) -> 
     if resolved.stage in (Stage.PROCESSING, Stage.SENDING) or kind is Outcome.PENDING:
         return [context(t("processing_next", lang))]
     if resolved.stage is Stage.AWAITING and record.bundle_id is None:
-        return [actions(_confirm_button(record, lang), refetch, details)]
+        return [actions(confirm_button(record, lang), refetch, details)]
     if kind is Outcome.REFUSED:
         return [actions(refetch, details)]
     return []

@@ -23,7 +23,7 @@ from handlers.render.blocks import (
     message,
     section,
 )
-from handlers.render.cards import flag_card
+from handlers.render.cards import confirm_button, flag_card
 from handlers.render.i18n import Lang, catalogue, jst, t, who
 from handlers.render.order_view import fees_text, orderer_text, value_for
 
@@ -73,25 +73,12 @@ class CardNote:
     fact: str = ""
 
 
-def _confirm_button(record: OrderRecord, lang: Lang) -> Block:
-    from handlers.render.blocks import confirm_dialog
-
-    dialog = confirm_dialog(
-        t("dialog_title", lang),
-        t("dialog_text", lang, count=f"`{record.number}` "),
-        t("dialog_yes", lang),
-        t("dialog_no", lang),
-        style="primary",
-    )
-    return button(t("btn_confirm", lang), ids.CONFIRM_ORDER, value_for(record), "primary", dialog)
-
-
 def _buttons(record: OrderRecord, lang: Lang) -> list[Block]:
     value = value_for(record)
     refetch = button(t("btn_refetch", lang), ids.REFETCH_ORDER, value)
     details = button(t("btn_details", lang), ids.SHOW_DETAILS, value)
     if record.stage is Stage.AWAITING and record.bundle_id is None:
-        return [actions(_confirm_button(record, lang), refetch, details)]
+        return [actions(confirm_button(record, lang), refetch, details)]
     if record.stage is Stage.PROCESSING:
         return [actions(refetch, details)]
     return [actions(details)]

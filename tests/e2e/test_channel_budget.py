@@ -7,8 +7,10 @@ import asyncio
 from pathlib import Path
 
 from handlers.render import ids
-from sandbox.demo import DemoConfig, build, posts_per_channel
+from sandbox.demo import build, posts_per_channel
 from sandbox.scenario import API, MAIN, SUMMARY_CHANNEL, story
+from tests.e2e.test_browser import _Seat, stepped_demo
+from tests.e2e.test_channel_experience import approve_fee
 from tests.fakes import FakeClock
 from tests.stack import button
 
@@ -24,29 +26,6 @@ async def _carried_out(demo) -> None:
     while await demo.rt.worker.run_once():
         pass
     await demo.rt.deps.publisher.drain(digests=False)
-
-
-async def _approve_fee(demo, channel: str, shop: str, number: str, fee: str) -> None:
-    slack = demo.slack
-    card = next(m for m in slack.messages(channel) if number in m.text + str(m.blocks))
-    opened = len(slack.calls_to("views.open"))
-    await slack.click(
-        channel=channel,
-        message_ts=card.ts,
-        action_id=ids.OPEN_FEE_MODAL,
-        value=f"{shop}|{number}",
-    )
-    await slack.wait_for("views.open", opened + 1)
-    modal = slack.open_modal("U0TANAKA")
-    assert modal is not None
-    values = {
-        b["block_id"]: {b["element"]["action_id"]: {"type": "plain_text_input", "value": fee}}
-        for b in modal.view["blocks"]
-        if b["type"] == "input"
-    }
-    await slack.submit_view(modal.id, values)
-    await slack.submit_view(modal.id, {})
-    await _carried_out(demo)
 
 
 async def play_ten_minutes(demo, clock: FakeClock) -> None:
@@ -77,11 +56,11 @@ async def play_ten_minutes(demo, clock: FakeClock) -> None:
                 value=value,
             )
             await _carried_out(demo)
-        if second == 120:
+        if second == 120:  # a fee in each API-option mode
             number = demo.info.of_shop("fee_unset", API)[0]
-            await _approve_fee(demo, API.channel, API.key, number, "800")
+            await approve_fee(_Seat(demo), API.channel, API.key, number, "800")
             number = demo.info.of_shop("fee_unset", MAIN)[0]
-            await _approve_fee(demo, MAIN.channel, MAIN.key, number, "800")
+            await approve_fee(_Seat(demo), MAIN.channel, MAIN.key, number, "800")
         if second == 180:
             number = demo.info.of_shop("normal", MAIN)[0]
             await slack.send_command("/confirm", number, channel=MAIN.channel)
@@ -96,17 +75,10 @@ async def play_ten_minutes(demo, clock: FakeClock) -> None:
 
 async def test_ten_minutes_of_the_demo_stay_within_the_post_budget(tmp_path: Path):
     clock = FakeClock()
-    config = DemoConfig(
-        data_dir=tmp_path / "demo",
-        slack_port=0,
-        rms_port=0,
-        bot_port=0,
-        clock=clock,
-        sim_requests_per_second=None,
-    )
-    async with build(config) as demo:
+    async with build(stepped_demo(tmp_path, clock)) as demo:
         await play_ten_minutes(demo, clock)
         posts = posts_per_channel(demo.slack)
+    print("posts per channel in ten minutes:", posts)  # shown with pytest -s
     import sys
 
     sys.path.insert(0, "/tmp")

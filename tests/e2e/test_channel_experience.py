@@ -35,17 +35,7 @@ def card_of(slack, channel: str, number: str):
 
 
 async def approve_fee(s, channel: str, shop: str, number: str, fee: str, user: str = USER) -> None:
-    card = card_of(s.slack, channel, number)
-    opened = len(s.slack.calls_to("views.open"))
-    await s.slack.click(
-        channel=channel,
-        message_ts=card.ts,
-        action_id=ids.OPEN_FEE_MODAL,
-        value=f"{shop}|{number}",
-        user=user,
-    )
-    await s.slack.wait_for("views.open", opened + 1)
-    modal = s.slack.open_modal(user)
+    modal = await _open_fee_modal(s, channel, shop, number, user)
     values = {
         b["block_id"]: {b["element"]["action_id"]: {"type": "plain_text_input", "value": fee}}
         for b in modal.view["blocks"]
