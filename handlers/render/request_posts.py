@@ -75,7 +75,13 @@ def request_report_posts(
         if noop and url:
             return [Post(channel, messages[:1], response_url=url, replace=placeholder)]
         if carded and all(o.outcome is Outcome.CONFIRMED for o in report.outcomes):
-            return []  # the card shows who confirmed it, and moves on by itself
+            # the card shows who confirmed it and moves on; a command's asker gets the result
+            # instead of the placeholder
+            return (
+                [Post(channel, messages[:1], response_url=url, replace=True)]
+                if placeholder and url
+                else []
+            )
         reported = [Post(channel, messages, request.thread_ts)]
         if url:
             done = {"text": t("report_posted", lang)}

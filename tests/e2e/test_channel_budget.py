@@ -73,18 +73,12 @@ async def play_ten_minutes(demo, clock: FakeClock) -> None:
         await _carried_out(demo)
 
 
-async def test_ten_minutes_of_the_demo_stay_within_the_post_budget(tmp_path: Path):
+async def test_ten_minutes_of_the_demo_stay_within_the_post_budget(tmp_path: Path, record_property):
     clock = FakeClock()
     async with build(stepped_demo(tmp_path, clock)) as demo:
         await play_ten_minutes(demo, clock)
         posts = posts_per_channel(demo.slack)
-    print("posts per channel in ten minutes:", posts)  # shown with pytest -s
-    import sys
-
-    sys.path.insert(0, "/tmp")
-    import dump_posts
-
-    dump_posts.dump(demo.slack)
+    record_property("posts_per_channel", posts)  # the figure, in pytest's --junitxml report
     assert posts[MAIN.channel] < TODAY_IN_SHOP_MAIN / 2, posts
     assert posts[API.channel] < TODAY_IN_SHOP_MAIN / 2, posts
     assert posts.get(SUMMARY_CHANNEL, 0) <= 3, posts

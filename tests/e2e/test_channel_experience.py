@@ -329,3 +329,22 @@ async def test_the_managers_summary_reads_like_a_report_not_a_counter(tmp_path):
         assert "前日比" not in text, text  # no previous day to compare with
         assert "最長 0分" not in text
         assert "ライセンスキー (メイン店)" in text, text
+
+
+async def test_confirm_typed_for_a_carded_order_edits_the_card_and_answers_the_asker(tmp_path):
+    async with bot_stack(tmp_path) as s:
+        number = s.add_order("main", postage=-9999)
+        await intake(s.rt.core, "main")
+        await s.rt.deps.publisher.drain()
+        await approve_fee(s, "C0SHOP1", "main", number, "800")
+        s.sim.set_postage(number, 0, 800)
+        await s.slack.send_command("/rms-status", number, channel="C0SHOP1")
+        await s.settle()
+        await s.slack.send_command("/confirm", number, user="U0SATO", channel="C0SHOP1")
+        await s.settle()
+        [answer_] = [
+            e.text + json.dumps(e.blocks, ensure_ascii=False) for e in s.slack.ephemerals("U0SATO")
+        ]
+        assert "受け付けました" not in answer_ and number in answer_, answer_
+        assert "楽天処理中" in shown(card_of(s.slack, "C0SHOP1", number))
+        assert posts(s.slack, "C0SHOP1") == 1
