@@ -13,7 +13,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from core.context import Core
@@ -31,6 +31,7 @@ from handlers.render.digest import digest_messages
 from handlers.render.i18n import Lang, t, who, yen
 from handlers.render.living import CardNote, living_card
 from handlers.render.remedy import remediation_card
+from handlers.render.reports import confirm_report
 from handlers.render.request_posts import request_key, request_report_posts
 
 logger = logging.getLogger(__name__)
@@ -143,6 +144,7 @@ class Publisher:
                 planned.extend(await self._request_report(event, touched))
         new_cards = {p.key for p in planned if p.kind == "card" and not p.update}
         planned.extend(await self._living_cards(touched, new_cards))
+        planned.extend(await self._living_reports(touched, {p.key for p in planned}))
         await self._queue(planned, [e.id for e in events], "planned")
 
     async def _living_cards(self, numbers: dict[str, None], skip: set[str]) -> list[Planned]:
@@ -161,6 +163,44 @@ class Publisher:
             payload = {"messages": [card], "refs": [key]}
             planned.append(Planned(key, record.shop, posted.channel, "card", payload, True))
         return planned
+
+    async def _living_reports(self, numbers: dict[str, None], skip: set[str]) -> list[Planned]:
+        """Re-render the confirmation reports whose orders moved (楽天処理中 → 楽天処理済, …):
+        the report is edited in place and no digest repeats those lines."""
+        ids: dict[int, None] = {}
+        for number in numbers:
+            ref = await self.core.store.get_ref(f"in_report:{number}")
+            if ref:
+                ids[int(ref)] = None
+        planned = []
+        for request_id in ids:
+            key = request_key(request_id)
+            found = await self.core.store.request_result(request_id)
+            async with self.core.store.read() as r:
+                posted = await r.get_message(key)
+            if key in skip or found is None or posted is None:
+                continue
+            request, report = found
+            if request.shop not in self.core.shops:
+                continue
+            confirmed = [o.order_number for o in report.outcomes if o.outcome is Outcome.CONFIRMED]
+            records = await self.core.store.get_orders(confirmed)
+            outcomes = tuple(
+                replace(o, stage=records[o.order_number].stage) if o.order_number in records else o
+                for o in report.outcomes
+            )
+            name = self.core.shop(request.shop).name
+            messages = confirm_report(replace(report, outcomes=outcomes), self.lang, shop_name=name)
+            payload = {"messages": messages[:1]}  # the main message; its thread stays as posted
+            planned.append(Planned(key, request.shop, posted.channel, "request", payload, True))
+        return planned
+
+    async def _remember_report(self, request: Any, report: Any) -> None:
+        """Which orders a posted confirmation report lists (it lives on as they move)."""
+        async with self.core.store.tx() as tx:
+            for outcome in report.outcomes:
+                if outcome.outcome is Outcome.CONFIRMED:
+                    await tx.set_ref(f"in_report:{outcome.order_number}", str(request.id))
 
     def _card(self, record: Any, note: CardNote | None) -> dict[str, Any]:
         """The order's living card as it is now."""
@@ -199,7 +239,7 @@ class Publisher:
             if is_digest_kind(e.kind)
             and e.kind not in CARD_ONLY
             and not (e.kind is EventKind.ORDER_CONFIRMED and not e.data.get("reconciled"))
-            and not await self._has_card(e.order_number)
+            and not await self._has_card(e)
         ]
         planned: list[Planned] = []
         for digest in build_digests(digest_events, self.core.shops):
@@ -219,12 +259,17 @@ class Publisher:
         await self._queue(planned, [e.id for e in events], "posted")
         return bool(planned)
 
-    async def _has_card(self, number: str | None) -> bool:
-        """An order with a card is reported by its card, never again in a digest."""
+    async def _has_card(self, event: Event) -> bool:
+        """An order with a card is reported by its card, never again in a digest; one listed
+        in a confirmation report reaches 楽天処理済 in that report (a cancellation still posts)."""
+        number = event.order_number
         if number is None:
             return False
         async with self.core.store.read() as r:
-            return await r.get_message(f"card:{number}") is not None
+            if await r.get_message(f"card:{number}") is not None:
+                return True
+        processed = event.kind is EventKind.ORDER_PROCESSED
+        return processed and bool(await self.core.store.get_ref(f"in_report:{number}"))
 
     async def _queue(
         self, planned: Sequence[Planned], ids: Sequence[int], step: Literal["planned", "posted"]
@@ -332,6 +377,8 @@ class Publisher:
                 if post.channel != cfg.channel:  # e.g. a DM the bot cannot post to
                     payload["fallback_channel"] = cfg.channel
                 planned.append(Planned(key, cfg.key, post.channel, "request", payload, True))
+                if request.kind is RequestKind.CONFIRM:
+                    await self._remember_report(request, report)
         return planned
 
     async def _carded(self, report: Any) -> bool:

@@ -197,7 +197,9 @@ def confirm_report(report: Report, lang: Lang = "ja", *, shop_name: str) -> list
     if confirmed:
         lines = [_line(o, stage_label(o.stage or Stage.PROCESSING, lang), lang) for o in confirmed]
         title = t("sec_confirmed", lang, count=n_orders(len(confirmed), lang))
-        sections.append(_Section(title, [_Group(None, lines, [t("processing_next", lang)])]))
+        moving = any(o.stage in (None, Stage.SENDING, Stage.PROCESSING) for o in confirmed)
+        notes = [t("processing_next", lang)] if moving else []  # a living report: never stale
+        sections.append(_Section(title, [_Group(None, lines, notes)]))
     adopted = report.by_outcome(Outcome.ADOPTED)
     if adopted:
         lines = [_line(o, t("chg_adopted", lang) + _stage_suffix(o, lang), lang) for o in adopted]

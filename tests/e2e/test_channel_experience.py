@@ -348,3 +348,29 @@ async def test_confirm_typed_for_a_carded_order_edits_the_card_and_answers_the_a
         assert "受け付けました" not in answer_ and number in answer_, answer_
         assert "楽天処理中" in shown(card_of(s.slack, "C0SHOP1", number))
         assert posts(s.slack, "C0SHOP1") == 1
+
+
+async def test_a_bulk_confirm_report_lives_on_instead_of_a_later_processed_digest(tmp_path):
+    from tests.stack import button as find_button
+
+    async with bot_stack(tmp_path) as s:
+        numbers = [s.add_order() for _ in range(3)]
+        await intake(s.rt.core, "main")
+        await s.slack.send_command("/confirm", "all", channel="C0SHOP1")
+        prompt = s.slack.ephemerals(USER)[-1]
+        value = find_button(prompt.blocks, ids.CONFIRM_ALL)["value"]
+        await s.slack.click(
+            channel="C0SHOP1", message_ts=prompt.ts, action_id=ids.CONFIRM_ALL, value=value
+        )
+        await s.settle()
+        [report] = s.slack.messages("C0SHOP1")
+        assert "楽天処理中" in shown(report)
+        s.clock.advance(minutes=31)
+        for _ in range(3):
+            await poll(s.rt.core, "main")
+        await s.rt.deps.publisher.drain()
+        [report] = s.slack.messages("C0SHOP1")  # edited in place; no digest repeats it
+        assert report.edited
+        assert "楽天処理済" in shown(report) and "変わってから発送" not in shown(report)
+        assert all(n in shown(report) for n in numbers)
+        assert posts(s.slack, "C0SHOP1") == 1
