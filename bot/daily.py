@@ -36,6 +36,7 @@ class Daily:
     vault: KeyVault | None = None
     probe: Probe | None = None
     retention_days: int = 90
+    order_url: str = ""  # RMS_ORDER_URL: orders needing action link to RMS
     _next_probe: datetime | None = field(default=None, init=False)
 
     async def __call__(self) -> None:
@@ -91,7 +92,7 @@ class Daily:
                 if await r.has_run(SUMMARY_JOB, day.isoformat()):
                     continue
             summary = await build_summary(store, self.core.shops, day, self.tz, now)
-            messages = summary_messages(summary, self.lang)
+            messages = summary_messages(summary, self.lang, order_url=self.order_url)
             channels = (
                 [self.summary_channel]
                 if self.summary_channel

@@ -121,6 +121,13 @@ def _time_of_day(value: str) -> str:
     return value
 
 
+def _order_url(value: str) -> str:
+    """RMS_ORDER_URL: empty (no link), or an http(s) URL with {order_number} in it."""
+    if value and (not value.startswith(("https://", "http://")) or "{order_number}" not in value):
+        raise ValueError("must be an http(s) URL containing {order_number}")
+    return value
+
+
 def _known_zone(value: str) -> str:
     try:
         ZoneInfo(value)
@@ -271,6 +278,7 @@ class Settings(BaseSettings):
     admins: PeopleIds = ()
     # language
     language: Literal["ja", "en"] = "ja"
+    rms_order_url: Annotated[str, _Trim, AfterValidator(_order_url)] = ""
     # tuning and operations
     rms_requests_per_second: float = Field(1.0, gt=0)
     secret_key: Annotated[SecretStr, AfterValidator(_secret_key)] | None = None

@@ -159,7 +159,11 @@ async def running(
             for line in settings.warnings():  # said once, at start-up
                 logger.warning("%s", line)
             publisher = Publisher(
-                core, poster, lang=settings.language, summary_channel=settings.summary_channel
+                core,
+                poster,
+                lang=settings.language,
+                summary_channel=settings.summary_channel,
+                order_url=settings.rms_order_url,
             )
             deps = HandlerDeps(
                 core=core,
@@ -196,6 +200,7 @@ async def running(
                 vault=vault,
                 probe=probe,
                 retention_days=settings.retention_days,
+                order_url=settings.rms_order_url,
             )
             deps.summary = daily.summary_now
             deps.home = partial(_home, core, settings.language)

@@ -38,7 +38,7 @@ class Digest:
     confirmed: tuple[DigestLine, ...] = ()  # 注文確認通知を送信
     adopted: tuple[DigestLine, ...] = ()  # confirmed in RMS directly; adopted
     fee_resolved: tuple[DigestLine, ...] = ()  # -9999 fixed
-    new: tuple[DigestLine, ...] = ()  # new orders (the digest shows the count only)
+    new: tuple[DigestLine, ...] = ()  # new orders: listed, but never a reason to post
     event_ids: tuple[int, ...] = ()
 
     def sections(self) -> Iterator[tuple[str, tuple[DigestLine, ...]]]:
@@ -49,8 +49,9 @@ class Digest:
 
     @property
     def empty(self) -> bool:
-        """True when no section has a line."""
-        return not any(lines for _, lines in self.sections())
+        """True when no section but 新着 has a line: new orders alone are not news (they are
+        listed in the next digest with something to say, and in /rms pending)."""
+        return not any(lines for name, lines in self.sections() if name != "new")
 
 
 SECTION_OF: dict[EventKind, str] = {

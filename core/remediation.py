@@ -46,7 +46,7 @@ _ENTRIES: tuple[Remediation, ...] = (
         "auth",
         _t(
             "認証エラー (licenseKey有効期限切れの可能性があります)",
-            "Authentication error (the licenseKey has probably expired)",
+            "Authentication error (the licence key has probably expired)",
         ),
         _t(
             "RMSが認証を受け付けませんでした。"
@@ -362,7 +362,7 @@ PREVENT_UNSET_FEE_SUMMARY = _t(
 PREVENT_UNSET_FEE_STEPS: tuple[Text, ...] = (
     _t(
         "店舗設定 > 6. 基本情報設定 > 1 配送・送料設定 > 配送方法・送料設定 を開く",
-        "Open 店舗設定 > 6. 基本情報設定 > 1 配送・送料設定 > 配送方法・送料設定",
+        "Open 「店舗設定 > 6. 基本情報設定 > 1 配送・送料設定 > 配送方法・送料設定」",
     ),
     _t(
         "配送方法一覧より、変更したい配送方法の送料設定 [変更] を押す",

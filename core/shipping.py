@@ -47,11 +47,20 @@ async def resolve_fee(
         if claim[0] == "done":
             return await _confirm_after_write(core, shop, number, fees, actor, request_id, 0)
     if not record.snapshot.fee_unset or record.stage is not Stage.NEEDS_ACTION:
-        return _single(
-            shop,
-            actor,
-            OrderOutcome(number, Outcome.REFUSED, record.stage, reason=Reason.NO_FEE_NEEDED),
+        # a stale form: say which fee stands, who approved it when, and what was typed
+        standing = {p.basket_id: p.postage_price for p in record.snapshot.packages}
+        typed = " / ".join(str(v).strip() for v in entered.values())
+        stale = OrderOutcome(
+            number,
+            Outcome.REFUSED,
+            record.stage,
+            reason=Reason.NO_FEE_NEEDED,
+            by=record.confirmed_by,
+            at=record.confirmed_at,
+            fees=standing,
+            detail=typed,
         )
+        return _single(shop, actor, stale)
     checked = check_fees(record.snapshot, entered, core.policy.max_postage_yen)
     if checked.problems:
         return _single(

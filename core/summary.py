@@ -19,6 +19,7 @@ from core.store import summary as figures
 from core.store.auto import Decision, decided_since
 from core.store.refs import ref_value
 from core.store.sqlite import SqliteStore
+from core.summary_detail import DayDetail, day_detail, total_detail
 from core.summary_time import MAX_CATCH_UP_DAYS as MAX_CATCH_UP_DAYS
 from core.summary_time import due_summary_days as due_summary_days
 from core.summary_time import next_summary_time as next_summary_time
@@ -77,6 +78,8 @@ class ShopDay:
     near_cancel: int = 0
     license_expires: datetime | None = None
     license_days_left: int | None = None
+    license_shop: str = ""  # whose key (the total shows the shop closest to expiry)
+    detail: DayDetail = field(default_factory=DayDetail, compare=False)
     previous: ShopDay | None = field(default=None, compare=False)
 
     @property
@@ -143,12 +146,14 @@ async def build_summary(
     """
     today = now.astimezone(tz).date()
     days: list[ShopDay] = []
+    start, end = (t.isoformat() for t in day_bounds(day, tz))
     for shop in shops.values():
         current, previous = await _shop_days(store, shop, day, tz, now)
-        days.append(replace(current, previous=previous))
+        detail = await day_detail(store, shop.key, start, end)
+        days.append(replace(current, previous=previous, detail=detail, license_shop=shop.name))
     if remember:
         await _remember_states(store, days, overwrite=day >= today)
-    total = _total(days, day)
+    total = replace(_total(days, day), detail=total_detail([d.detail for d in days]))
     previous_total = _total([d.previous for d in days if d.previous], day - timedelta(days=1))
     return DailySummary(
         day, now, tuple(days), replace(total, previous=previous_total), is_today=day == today
@@ -307,6 +312,7 @@ def _total(days: Sequence[ShopDay], day: date) -> ShopDay:
         near_cancel=sum(d.near_cancel for d in days),
         license_expires=worst.license_expires if worst else None,
         license_days_left=worst.license_days_left if worst else None,
+        license_shop=worst.name if worst else "",
     )
 
 

@@ -167,7 +167,7 @@ class AdminHandlers:
     async def on_home_button(
         self, ack: AsyncAck, action: Body, body: Body, client: AsyncWebClient
     ) -> None:
-        """Home buttons answer in a DM-like ephemeral: pending, flagged or summary of a shop."""
+        """Home buttons answer in App Home itself: the dashboard with the answer under it."""
         await ack()
         verb = {
             ids.HOME_PENDING: "pending",
@@ -177,5 +177,12 @@ class AdminHandlers:
         shop = action.get("value") or next(iter(self.d.core.shops))
         user = body["user"]["id"]
         message = await self._answer(verb, shop, (), user)
-        channel = self.d.core.shop(shop).channel
-        await self.d.poster.ephemeral(channel, user, message)
+        hook = self.d.home
+        if hook is None:  # no dashboard to show it in: a DM
+            await client.chat_postMessage(
+                channel=user, text=message.get("text", ""), blocks=message.get("blocks")
+            )
+            return
+        view = await hook(user)
+        blocks = [*view.get("blocks", []), {"type": "divider"}, *message.get("blocks", [])]
+        await client.views_publish(user_id=user, view={**view, "blocks": blocks[:100]})

@@ -9,7 +9,7 @@ from typing import Any
 from core.auto import AUTO_ACTOR
 from core.context import Core
 from core.events import Event, EventKind
-from core.model import Request, RequestKind
+from core.model import Request, RequestKind, Stage
 from core.outcomes import Report
 from core.store.auto import decisions
 from handlers.render.cards import flag_card
@@ -61,6 +61,8 @@ async def held_message(core: Core, shop: str, number: str, lang: Lang) -> dict[s
     async with core.store.read() as r:
         decision = (await decisions(r, [number])).get(number)
     if record is None or decision is None or decision.verdict != "held":
+        return None
+    if record.stage not in (Stage.AWAITING, Stage.NEEDS_ACTION):  # moved on: the living card
         return None
     how = list((decision.proposal or {}).get("how") or [])
     return held_card(

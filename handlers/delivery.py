@@ -134,9 +134,14 @@ class Courier:
         thread = str(message.payload.get("thread_ts") or "")  # posted as replies in a thread
         reply_to = str(message.payload.get("response_url") or "")
         edit_ts = str(message.payload.get("edit_ts") or "")
-        if reply_to:  # only the requester sees it; a crash before it is marked may repeat it
+        only_for = str(message.payload.get("ephemeral_user") or "")
+        if only_for:  # a stale form's answer: only its sender sees it
             for part in parts:
-                await self.poster.reply(reply_to, part)
+                await self.poster.ephemeral(channel, only_for, part)
+        elif reply_to:  # only the requester sees it; a crash before it is marked may repeat it
+            replace = bool(message.payload.get("replace_original"))
+            for index, part in enumerate(parts):
+                await self.poster.reply(reply_to, part, replace=replace and index == 0)
         elif parts and edit_ts and ts is None:  # a message posted before outbox messages
             await self.poster.update(channel, edit_ts, parts[0])
             ts = edit_ts

@@ -80,7 +80,12 @@ class FeeHandlers:
         if record is None:
             message = error_message(say("unknown_order", lang, number=number), lang)
         else:
-            message = order_details(record, lang, now=self.d.core.clock.now())
+            api_option = (
+                record.shop in self.d.core.shops and self.d.core.shop(record.shop).api_option
+            )
+            message = order_details(
+                record, lang, now=self.d.core.clock.now(), api_option=api_option
+            )
         await respond(**message, response_type="ephemeral", replace_original=False)
 
     async def on_fee_submit(self, ack: AsyncAck, body: Body, view: Body) -> None:

@@ -26,6 +26,10 @@ _TEXT: dict[str, tuple[str, str]] = {
         "At most 500 order numbers per command (got {detail}); use `all` instead.",
     ),
     "which_shop": ("どの店舗か指定してください: {detail}", "Which shop? Add one of: {detail}"),
+    "unknown_shop": (
+        "店舗が見つかりません: {detail} (使える名前: {names})",
+        "No such shop: {detail} (names you can use: {names})",
+    ),
     "shops": ("店舗は1つだけ指定してください: {detail}", "Name only one shop: {detail}"),
     "unknown_subcommand": (
         "`/rms {detail}` は使えません。`/rms help` で使い方を表示します。",
@@ -54,4 +58,5 @@ def input_error_text(error: InvalidInputError, lang: Lang) -> str:
     pair = _TEXT.get(kind)
     if pair is None:
         return str(error)
-    return (pair[0] if lang == "ja" else pair[1]).format(detail=detail)
+    detail, _, names = detail.partition("|")
+    return (pair[0] if lang == "ja" else pair[1]).format(detail=detail, names=names)

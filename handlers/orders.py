@@ -63,6 +63,7 @@ class OrderHandlers:
             user,
             delivery_key=f"command:{command.get('trigger_id') or secrets.token_hex(8)}",
             channel=channel,
+            response_url=command.get("response_url"),
         )
         await ack(text=t("accepted_confirm", self.d.lang, count=len(req.numbers)))
 
@@ -126,6 +127,7 @@ class OrderHandlers:
             open_key=f"{action['action_id']}:{action['value']}",
             channel=channel,
             thread_ts=_thread_of(body),
+            response_url=body.get("response_url"),
         )
         await ack()
 

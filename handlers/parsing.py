@@ -69,24 +69,58 @@ def is_order_number(token: str) -> bool:
     return True
 
 
+def shop_names(shops: Collection[str] | Mapping[str, object]) -> dict[str, str]:
+    """Every name a shop can be called by (its key, its display name) → its key."""
+    names: dict[str, str] = {}
+    for key in shops:
+        names[_fold(key)] = key
+        if isinstance(shops, Mapping):
+            display = getattr(shops[key], "name", "")
+            if isinstance(display, str) and display:
+                names[_fold(" ".join(normalise(display)))] = key
+    return names
+
+
+def _fold(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def _usable(shops: Collection[str] | Mapping[str, object]) -> str:
+    """「main (メイン店), api (API店)」: what may be typed, for an error message."""
+    parts = []
+    for key in shops:
+        display = getattr(shops[key], "name", "") if isinstance(shops, Mapping) else ""
+        parts.append(f"{key} ({display})" if display and display != key else key)
+    return ", ".join(parts)
+
+
+def _looks_like_shop(token: str) -> bool:
+    """Not an order number attempt: order numbers start with digits."""
+    return not token[:1].isdigit() and token.casefold() not in ALL_WORDS
+
+
 def _shop_of(
-    tokens: list[str], shops: Collection[str], channel_shop: str | None
+    tokens: list[str], shops: Collection[str] | Mapping[str, object], channel_shop: str | None
 ) -> tuple[str, list[str]]:
-    named = [t for t in tokens if t in shops]
-    rest = [t for t in tokens if t not in shops]
+    names = shop_names(shops)
+    named = [names[_fold(t)] for t in tokens if _fold(t) in names]
+    rest = [t for t in tokens if _fold(t) not in names]
     if len(set(named)) > 1:
         raise InvalidInputError(f"shops:{','.join(dict.fromkeys(named))}")
+    unknown = [t for t in rest if _looks_like_shop(t)]
+    if unknown:
+        raise InvalidInputError(f"unknown_shop:{_clip(unknown[0])}|{_usable(shops)}")
     if named:
         return named[0], rest
     if channel_shop:
         return channel_shop, rest
     if len(shops) == 1:
         return next(iter(shops)), rest
-    raise InvalidInputError(f"which_shop:{','.join(shops)}")
+    raise InvalidInputError(f"which_shop:{_usable(shops)}")
 
 
 def parse_orders(
-    text: str, shops: Collection[str], *, channel_shop: str | None = None
+    text: str, shops: Collection[str] | Mapping[str, object], *, channel_shop: str | None = None
 ) -> OrdersRequest:
     """Parse `/confirm` and `/rms-status` text. Raises InvalidInputError("kind:detail")."""
     tokens = normalise(text)
@@ -112,7 +146,9 @@ def parse_orders(
     return OrdersRequest(shop=shop, numbers=unique)
 
 
-def parse_rms(text: str, shops: Collection[str], *, channel_shop: str | None = None) -> RmsRequest:
+def parse_rms(
+    text: str, shops: Collection[str] | Mapping[str, object], *, channel_shop: str | None = None
+) -> RmsRequest:
     """Parse `/rms <subcommand> [orders…] [shop]`."""
     tokens = normalise(text)
     verb = tokens[0].lower() if tokens else "help"

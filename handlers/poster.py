@@ -189,15 +189,16 @@ class SlackPoster:
         for extra in messages[1:]:
             await self.post(channel, extra, thread_ts=ts)
 
-    async def reply(self, response_url: str, message: Message) -> None:
+    async def reply(self, response_url: str, message: Message, *, replace: bool = False) -> None:
         """Answer through a response_url (ephemeral) on the shared connection pool; bolt's
-        ``respond()`` opens a new HTTP session per call."""
+        ``respond()`` opens a new HTTP session per call. ``replace``: instead of the
+        placeholder the requester saw ("…しています")."""
         webhook = AsyncWebhookClient(url=response_url, session=self._client.session)
         response = await webhook.send(
             text=message.get("text", ""),
             blocks=message.get("blocks"),
             response_type="ephemeral",
-            replace_original=False,
+            replace_original=replace,
         )
         if response.status_code != 200:
             logger.warning("response_url answered %s", response.status_code)

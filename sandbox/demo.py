@@ -1,6 +1,10 @@
 """``make demo``: the RMS simulator, the Slack emulator and the bot in one process, on loopback.
 
-    python -m sandbox.demo [--seconds N] [--port-base N] [--quiet]
+    python -m sandbox.demo [--seconds N] [--port-base N] [--data-dir D] [--no-faults] [--quiet]
+                           [--lang ja|en]
+
+Ports: console 8082, simulator 8081, bot 3000; ``--port-base N`` (or ``DEMO_PORT_BASE=N``) moves
+them to N, N+1, N+2; a busy port is replaced by a free one and the banner says so.
 
 The bot is the real one (bolt over HTTP, requests signed with a secret generated at start) with
 Settings built here, so no ``.env`` is needed. The scenario (sandbox/scenario.py) seeds two shops
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -38,6 +43,7 @@ logger = logging.getLogger("sandbox.demo")
 HOST = "127.0.0.1"
 DEFAULT_PORTS = {"slack": 8082, "rms": 8081, "bot": 3000}
 DATA_DIR = Path("data/demo")
+PORT_BASE_ENV = "DEMO_PORT_BASE"
 
 
 @dataclass
@@ -146,6 +152,7 @@ def demo_settings(
         "SLACK_API_URL": slack_api_url,
         "PORT": str(bot_port),
         "RMS_BASE_URL": rms_base_url,
+        "RMS_ORDER_URL": rms_base_url + "/_sim/orders/{order_number}",  # the card's RMS link
         "SHOPS_FILE": str(shops_file),
         "DATABASE_URL": f"sqlite:///{database}",
         "POLL_INTERVAL_SECONDS": str(config.poll_interval_seconds),
@@ -222,6 +229,24 @@ async def build(config: DemoConfig | None = None) -> AsyncIterator[Demo]:
         await slack.close()
 
 
+def posts_per_channel(slack: SlackEmulator) -> dict[str, int]:
+    """How many messages the bot posted in each channel (edits in place are not posts)."""
+    counts: dict[str, int] = {}
+    for call in slack.calls_to("chat.postMessage"):
+        if call.error is None:
+            channel = str(call.params.get("channel", ""))
+            counts[channel] = counts.get(channel, 0) + 1
+    return counts
+
+
+def posts_report(demo: Demo) -> str:
+    """The line ``make demo`` prints when it stops: posts per channel, by channel name."""
+    counts = posts_per_channel(demo.slack)
+    names = demo.slack.channels
+    parts = [f"#{names.get(ch, ch)} {n}" for ch, n in sorted(counts.items())]
+    return "投稿数 / posts per channel: " + (", ".join(parts) or "0")
+
+
 def banner(demo: Demo) -> str:
     """What to open and what to try (Japanese first, English after)."""
     main = demo.info.shop("main")
@@ -278,6 +303,7 @@ async def run(
                     await stop.wait()
             stop.set()
             out.write("\n停止しています… / stopping…\n")
+            out.write(posts_report(demo) + "\n")
             out.flush()
             for task in tasks:
                 task.cancel()
@@ -308,8 +334,9 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="console on N, simulator on N+1, bot on N+2 "
-        "(default: console 8082, simulator 8081, bot 3000)",
+        help="move the ports to console N, simulator N+1, bot N+2 (also DEMO_PORT_BASE=N); "
+        f"without it: console {DEFAULT_PORTS['slack']}, simulator {DEFAULT_PORTS['rms']}, "
+        f"bot {DEFAULT_PORTS['bot']}; a busy port is replaced by a free one",
     )
     parser.add_argument(
         "--data-dir",
@@ -330,22 +357,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def config_from(args: argparse.Namespace) -> DemoConfig:
+    """The DemoConfig the command line (and DEMO_PORT_BASE) asked for."""
+    config = DemoConfig(data_dir=args.data_dir, language=args.lang)
+    if args.port_base is not None:
+        base = args.port_base
+        config.slack_port, config.rms_port, config.bot_port = base, base + 1, base + 2
+    return config
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry: ``make demo`` and ``python -m bot demo`` end up here."""
     if argv is None:
         argv = sys.argv[1:]
         if argv[:1] == ["demo"]:  # python -m bot demo
             argv = argv[1:]
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.port_base is None and os.environ.get(PORT_BASE_ENV, "").strip():
+        try:
+            args.port_base = int(os.environ[PORT_BASE_ENV])
+        except ValueError:
+            parser.error(
+                f"{PORT_BASE_ENV} must be a port number, got {os.environ[PORT_BASE_ENV]!r}"
+            )
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    config = DemoConfig(data_dir=args.data_dir, language=args.lang)
-    if args.port_base is not None:
-        base = args.port_base
-        config.slack_port, config.rms_port, config.bot_port = base, base + 1, base + 2
+    config = config_from(args)
     try:
         return asyncio.run(run(config, seconds=args.seconds, faults=not args.no_faults))
     except KeyboardInterrupt:  # a second Ctrl-C while stopping

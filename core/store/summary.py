@@ -80,3 +80,24 @@ async def last_period(tx: Tx, job: str) -> str | None:
     """The latest period claimed for a periodic job, or None."""
     rows = await tx.rows("SELECT MAX(period) AS day FROM runs WHERE job = ?", (job,))
     return rows[0]["day"] if rows else None
+
+
+async def created_numbers(tx: Tx, shop: str, start: str, end: str) -> list[str]:
+    """Numbers of the orders first seen in [start, end)."""
+    rows = await tx.rows(
+        "SELECT number FROM orders WHERE shop = ? AND created_at >= ? AND created_at < ?",
+        (shop, start, end),
+    )
+    return [str(row["number"]) for row in rows]
+
+
+async def day_events(
+    tx: Tx, shop: str, kinds: Sequence[str], start: str, end: str
+) -> list[aiosqlite.Row]:
+    """Events of ``kinds`` in [start, end): order number, kind and data (JSON text)."""
+    return await tx.rows(
+        f"""SELECT order_number, kind, data FROM outbox
+               WHERE shop = ? AND at >= ? AND at < ? AND kind IN ({",".join("?" * len(kinds))})
+               ORDER BY id""",  # noqa: S608
+        (shop, start, end, *kinds),
+    )

@@ -129,6 +129,13 @@ _PROGRESS: dict[int, tuple[str, str]] = {
     900: ("キャンセル確定", "cancelled"),
 }
 
+
+def progress_label(progress: int, lang: Lang) -> str:
+    """RMS's name of an orderProgress code (注文確認待ち, …), in the staff's language."""
+    pair = _PROGRESS.get(progress, (str(progress), str(progress)))
+    return pair[1] if lang == "en" else pair[0]
+
+
 _TEMPORARY = frozenset({"unavailable", "maintenance", "rate_limited", "protocol"})
 
 

@@ -10,7 +10,7 @@ HOLD_REASONS: dict[str, tuple[str, str]] = {
     "item": ("確認が必要な商品・SKU", "a listed item or SKU"),
     "remote_island": ("離島あて", "remote island"),
     "gift": ("注文者と送付先が異なる (ギフト)", "recipient differs from orderer (gift)"),
-    "bundle_candidate": ("同梱候補あり", "could be bundled (同梱) with another order"),
+    "bundle_candidate": ("同梱候補あり", "could be shipped together with another order"),
     "caution": ("RMSの注意表示あり", "RMS caution flag"),
     "reservation": ("予約・定期購入・頒布会", "reservation or subscription order"),
     "blocklist": ("要注意リストの注文者・住所", "orderer or address on the blocklist"),
@@ -92,9 +92,17 @@ AUTO_TEXTS: dict[str, tuple[str, str]] = {
         "⚠️ *{shop}*: auto-confirm held {held} of today's {total} orders. "
         "Check the hold rules (`/rms held`).",
     ),
-    "watchdog_recovered": (
-        "✅ *{shop}*: 監視の警告 ({check}) は解消しました。",
-        "✅ *{shop}*: the watchdog alert ({check}) has cleared.",
+    "watchdog_recovered_silent": (
+        "✅ *{shop}*: 新しい注文をまた取得できています。",
+        "✅ *{shop}*: new orders are arriving again.",
+    ),
+    "watchdog_recovered_failing": (
+        "✅ *{shop}*: RMSへの呼び出しが再び成功しています。",
+        "✅ *{shop}*: calls to RMS succeed again.",
+    ),
+    "watchdog_recovered_held": (
+        "✅ *{shop}*: 自動確認で保留した注文の割合が基準内に戻りました。",
+        "✅ *{shop}*: the share of orders held from auto-confirm is back under the threshold.",
     ),
     "summary_auto": (
         "自動確認 {auto}件 / 担当者 {person}件 / 保留 {held}件{top} / 送料自動反映 {fee}件",

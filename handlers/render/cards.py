@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from core.events import FlagReason
-from core.model import OrderRecord, Stage
+from core.model import UNSET_FEE, OrderRecord, Stage
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason
 from core.remediation import (
     MANUAL_FEE_STEPS,
@@ -40,6 +40,7 @@ from handlers.render.i18n import (
     stage_label,
     t,
     who,
+    yen,
 )
 from handlers.render.order_view import (
     due_warning,
@@ -62,7 +63,7 @@ _HEADERS: dict[str, str] = {
 }
 
 
-def _reason_blocks(record: OrderRecord, lang: Lang) -> list[Block]:
+def _reason_blocks(record: OrderRecord, lang: Lang, api_option: bool = True) -> list[Block]:
     reason = record.flag_reason
     if reason == FlagReason.UNKNOWN_ERROR:
         error = ErrorInfo("unknown", record.error_code, record.error_message)
@@ -70,11 +71,12 @@ def _reason_blocks(record: OrderRecord, lang: Lang) -> list[Block]:
     if reason == FlagReason.BUNDLE_RULE:
         return []  # the bundle note below says it
     if record.snapshot.fee_unset or reason == FlagReason.SHIPPING_FEE_UNSET:
-        return [section(t("fee_unset_explain", lang))]
+        return [section(t("fee_unset_explain" if api_option else "fee_unset_explain_manual", lang))]
     return [section(flag_reason_text(reason, lang))]
 
 
-def _confirm_button(record: OrderRecord, lang: Lang, label_key: str = "btn_confirm") -> Any:
+def confirm_button(record: OrderRecord, lang: Lang, label_key: str = "btn_confirm") -> Any:
+    """注文確認通知を送信, behind Slack's confirmation dialog (one order)."""
     dialog = confirm_dialog(
         t("dialog_title", lang),
         t("dialog_text", lang, count=f"`{record.number}` "),
@@ -85,14 +87,17 @@ def _confirm_button(record: OrderRecord, lang: Lang, label_key: str = "btn_confi
     return button(t(label_key, lang), ids.CONFIRM_ORDER, value_for(record), "primary", dialog)
 
 
-def _card_buttons(record: OrderRecord, lang: Lang, *, confirmable: bool = False) -> Block:
+def _card_buttons(
+    record: OrderRecord, lang: Lang, *, confirmable: bool = False, api_option: bool = True
+) -> Block:
     value = value_for(record)
     elements = []
     if record.bundle_id is None:  # a bundled order never offers confirmation (unbundle first)
         if record.snapshot.fee_unset:
-            elements.append(button(t("btn_fee", lang), ids.OPEN_FEE_MODAL, value, "primary"))
+            label = t("btn_fee" if api_option else "btn_fee_record", lang)
+            elements.append(button(label, ids.OPEN_FEE_MODAL, value, "primary"))
         elif confirmable and record.progress == 100:
-            elements.append(_confirm_button(record, lang))
+            elements.append(confirm_button(record, lang))
     elements.append(button(t("btn_refetch", lang), ids.REFETCH_ORDER, value))
     elements.append(button(t("btn_details", lang), ids.SHOW_DETAILS, value))
     return actions(*elements)
@@ -138,18 +143,43 @@ def _full_card(
     lang: Lang,
     now: datetime | None,
     note: str | None = None,
+    url: str | None = None,
 ) -> Message:
     fallback_key = "flag_header_fee" if record.snapshot.fee_unset else "flag_header"
     title = t(_HEADERS.get(record.flag_reason or "", fallback_key), lang)
-    blocks: list[Block] = [header(title), context(f"🏪 {escape(shop_name)}")]
+    place = f"🏪 {escape(shop_name)}" + (f" · <{url}|{t('open_in_rms', lang)}>" if url else "")
+    blocks: list[Block] = [header(title), context(place)]
     if note:
         blocks.append(section(f"*{note}*"))
-    blocks += _reason_blocks(record, lang)
+    blocks += _reason_blocks(record, lang, api_option)
     blocks += _order_blocks(record, lang, now)
     confirmable = record.flag_reason == FlagReason.UNKNOWN_ERROR
-    blocks.append(_card_buttons(record, lang, confirmable=confirmable))
+    blocks.append(_card_buttons(record, lang, confirmable=confirmable, api_option=api_option))
     blocks += _next_steps(record, api_option, lang)
     return message(f"{title} {record.number} ({shop_name})", blocks[:MAX_BLOCKS])
+
+
+def stale_fee_text(outcome: OrderOutcome, lang: Lang) -> str:
+    """「⛔ 送料は既に設定済みです: 900円 — 佐藤 …。入力された 700円 は反映していません。」"""
+    standing = " / ".join(yen(v, lang) for v in (outcome.fees or {}).values()) or "—"
+    by = who(outcome.by) if outcome.by and outcome.by != "rms" else t("in_rms", lang)
+    when = f" {jst(outcome.at, lang)}" if outcome.at else ""
+    typed = " / ".join(
+        yen(int(v), lang) if v.isdigit() else escape(v) for v in outcome.detail.split(" / ") if v
+    )
+    return t("stale_fee", lang, fee=standing, who=by, when=when, typed=typed or "—")
+
+
+def outcome_line(
+    record: OrderRecord,
+    resolved: OrderOutcome,
+    api_option: bool,
+    lang: Lang,
+    actor: str | None = None,
+    fees: Mapping[int, int] | None = None,
+) -> str:
+    """One line saying what an action on this order did and who did it (a card's news)."""
+    return _resolved_line(record, resolved, api_option, lang, actor, fees)
 
 
 def _resolved_line(
@@ -178,6 +208,8 @@ def _resolved_line(
         return t("resolved_pending", lang)
     if resolved.stage is Stage.CANCELLED:
         return t("resolved_cancelled", lang)
+    if kind is Outcome.REFUSED and resolved.reason is Reason.NO_FEE_NEEDED:
+        return stale_fee_text(resolved, lang)
     if kind is Outcome.REFUSED and resolved.reason is not None:
         return f"⛔ {reason_text(resolved.reason, lang)}"
     if kind is Outcome.FAILED and resolved.error is not None:
@@ -206,7 +238,7 @@ def _resolved_extra(record: OrderRecord, resolved: OrderOutcome, lang: Lang) -> 
     if resolved.stage in (Stage.PROCESSING, Stage.SENDING) or kind is Outcome.PENDING:
         return [context(t("processing_next", lang))]
     if resolved.stage is Stage.AWAITING and record.bundle_id is None:
-        return [actions(_confirm_button(record, lang), refetch, details)]
+        return [actions(confirm_button(record, lang), refetch, details)]
     if kind is Outcome.REFUSED:
         return [actions(refetch, details)]
     return []
@@ -222,14 +254,17 @@ def flag_card(
     now: datetime | None = None,
     actor: str | None = None,
     fees: Mapping[int, int] | None = None,
+    note: str | None = None,
+    url: str | None = None,
 ) -> Message:
     """The card for a 要対応 order, or — given ``resolved`` — the outcome that replaces it.
 
     ``now`` enables 「あと N 日」 and the red deadline line; ``actor`` is who resolved it;
-    ``fees`` (basketId → yen) names the fee just entered when the record does not hold it yet.
+    ``fees`` (basketId → yen) names the fee just entered when the record does not hold it yet;
+    ``note`` is news shown on top of an unresolved card (who did what last).
     """
     if resolved is None:
-        return _full_card(record, shop_name, api_option, lang, now)
+        return _full_card(record, shop_name, api_option, lang, now, note=note, url=url)
     still_unset = resolved.reason in (Reason.FEE_STILL_UNSET, Reason.BAD_FEE) or (
         resolved.outcome is Outcome.REFRESHED and resolved.stage is Stage.NEEDS_ACTION
     )
@@ -249,14 +284,41 @@ def _confirmed_text(record: OrderRecord, lang: Lang) -> str:
     return f"{who(record.confirmed_by)} {jst(record.confirmed_at, lang)}"
 
 
+_FEE_FIELDS: dict[str, tuple[str, str]] = {
+    "postagePrice": ("送料 (注文全体)", "shipping fee (whole order)"),
+    "deliveryPrice": ("代引料", "cash-on-delivery fee"),
+    "paymentCharge": ("決済手数料", "payment fee"),
+}
+
+
+def unset_fees_text(record: OrderRecord, lang: Lang) -> str:
+    """「送料 (注文全体), 送付先2の送料」: the unset fees in the staff's words."""
+    order, names = record.snapshot, []
+    for field in order.unset_fee_fields():
+        if field in _FEE_FIELDS:
+            ja, en = _FEE_FIELDS[field]
+            names.append(en if lang == "en" else ja)
+    for index, package in enumerate(order.packages, 1):
+        if package.postage_price == UNSET_FEE and len(order.packages) > 1:
+            names.append(t("package_fee", lang, i=index))
+    return ", ".join(dict.fromkeys(names))
+
+
+def _progress_text(progress: int, lang: Lang) -> str:
+    from handlers.render.alerts import progress_label
+
+    return f"{progress_label(progress, lang)} ({progress})"
+
+
 def order_details(
-    record: OrderRecord, lang: Lang = "ja", *, now: datetime | None = None
+    record: OrderRecord, lang: Lang = "ja", *, now: datetime | None = None, api_option: bool = False
 ) -> Message:
-    """Everything about one order, for the 詳細 button (sent ephemeral)."""
+    """Everything about one order, for the 詳細 button (sent ephemeral); the fee steps are the
+    ones of the shop's API option."""
     order = record.snapshot
     title = t("details_title", lang, number=record.number)
     extra = [
-        f"*{t('progress_code', lang)}*\n{order.progress}",
+        f"*{t('progress_code', lang)}*\n{_progress_text(order.progress, lang)}",
         f"*{t('delivery_method', lang)}*\n{escape(order.delivery_name) or '—'}",
         f"*{t('confirmed_at_rms', lang)}*\n{jst(order.confirmed_at, lang)}",
         f"*{t('fixed_at', lang)}*\n{jst(order.fixed_at, lang)}",
@@ -266,7 +328,7 @@ def order_details(
     if record.intended_fees:
         extra.append(f"*{t('intended_fees', lang)}*\n{fees_text(record, lang)}")
     if order.fee_unset:
-        extra.append(f"*{t('unset_fields', lang)}*\n" + ", ".join(order.unset_fee_fields()))
+        extra.append(f"*{t('unset_fields', lang)}*\n" + unset_fees_text(record, lang))
     if record.error_key or record.error_code:
         err = " ".join(escape(x) for x in (record.error_key, record.error_code) if x)
         extra.append(f"*{t('error', lang)}*\n{err} {escape(record.error_message)}".strip())
@@ -279,9 +341,14 @@ def order_details(
     if order.remarks.strip():
         blocks += line_sections([f"*{t('remarks', lang)}*", escape(order.remarks)])[:3]
     if order.fee_unset:
+        steps = (
+            t("next_api", lang)
+            if api_option
+            else f"*{t('manual_title', lang)}*\n{numbered(MANUAL_FEE_STEPS, lang)}"
+        )
         blocks += [
             divider(),
-            section(f"*{t('manual_title', lang)}*\n{numbered(MANUAL_FEE_STEPS, lang)}"),
+            section(steps),
             section(
                 f"*{PREVENT_UNSET_FEE_TITLE.get(lang)}*\n{numbered(PREVENT_UNSET_FEE_STEPS, lang)}"
             ),

@@ -48,7 +48,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "cancelled_short": ("キャンセル", "Cancelled"),
     "confirmed": ("📤 注文確認通知を送信", "📤 Order confirmation sent"),
     "confirmed_short": ("確認通知送信", "Confirmed"),
-    "adopted": ("↩️ RMSで確認済みを取り込み", "↩️ Confirmed in RMS (adopted)"),
+    "adopted": ("↩️ RMSで直接確認済み", "↩️ Confirmed directly in RMS"),
     "adopted_short": ("RMSで確認済", "Adopted"),
     "fee_resolved": ("💴 送料設定済み", "💴 Shipping fee resolved"),
     "fee_resolved_short": ("送料設定済", "Fee resolved"),
@@ -92,7 +92,7 @@ _SECTIONS = (
     "adopted",
     "fee_resolved",
 )
-"""Listed sections in display order; 新着 (new) is shown as a count only."""
+"""Listed sections in display order; 新着 (new) follows as one line of numbers."""
 
 
 _t = catalogue(_TEXTS)
@@ -238,7 +238,10 @@ def digest_messages(
         if name in _POINTERS:
             blocks.append(context(_t(_POINTERS[name], lang)))
     if digest.new:
-        blocks.append(context(f"{_t('new', lang)} {count(len(digest.new), lang)}"))
+        shown = " ".join(_num(line.order_number) for line in digest.new[:INLINE_ORDERS])
+        more = len(digest.new) - INLINE_ORDERS
+        tail = f" (+{more})" if more > 0 else ""
+        blocks.append(context(f"{_t('new', lang)} {count(len(digest.new), lang)}: {shown}{tail}"))
     fallback = _t("fallback", lang, shop=shop_name, summary=summary)
     chunks = split_blocks(blocks) + (split_blocks(thread) if thread else [])
     return [message(fallback, chunk) for chunk in chunks]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from core.model import OrderRecord
+from core.remediation import lookup
 from handlers.render import ids
 from handlers.render.auto_texts import HOLD_REASONS
 from handlers.render.blocks import (
@@ -163,13 +164,14 @@ def watchdog_alert(kind: str, data: Mapping[str, Any], shop_name: str, lang: Lan
     check = str(data.get("check"))
     shop = escape(shop_name)
     if kind == "watchdog_recovered":
-        text = t("watchdog_recovered", lang, shop=shop, check=check)
+        text = t(f"watchdog_recovered_{check}", lang, shop=shop)
     elif check == "silent":
         text = t("watchdog_silent", lang, shop=shop, minutes=data.get("minutes"))
     elif check == "failing":
         since = data.get("since")
         when = jst(datetime.fromisoformat(str(since)), lang) if since else "—"
-        text = t("watchdog_failing", lang, shop=shop, since=when, error=data.get("error"))
+        error = lookup(str(data.get("error") or "unknown")).title.get(lang)
+        text = t("watchdog_failing", lang, shop=shop, since=when, error=escape(error))
     else:
         text = t("watchdog_held", lang, shop=shop, held=data.get("held"), total=data.get("total"))
     return message(text, [section(text)])

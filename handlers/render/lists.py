@@ -22,9 +22,11 @@ from handlers.render.i18n import (
     Lang,
     age,
     count,
+    days_left,
     due_text,
     flag_reason_text,
     jst,
+    jst_date,
     stage_label,
     t,
 )
@@ -34,14 +36,21 @@ MAX_LISTED = 20
 
 
 def _when(record: OrderRecord, lang: Lang, now: datetime | None) -> str:
+    """「注文から13日 · 確認期限まで1日 (11/29)」: RMS's order time and cancelDueDate, never the
+    bot's own bookkeeping (a restarted bot must not make an old order look new)."""
     order = record.snapshot
     parts = [f"{t('ordered_at', lang)} {jst(order.ordered_at, lang)}"]
     if now is not None:
-        fresh = now - record.stage_since < timedelta(minutes=1)
-        since = age(record.stage_since, now, lang)
+        fresh = now - order.ordered_at < timedelta(minutes=1)
+        since = age(order.ordered_at, now, lang)
         parts.append(t("age_new", lang) if fresh else t("age", lang, age=since))
     if order.cancel_due is not None:
-        parts.append(f"{t('cancel_due', lang)} {due_text(order.cancel_due, now, lang)}")
+        if now is None:
+            parts.append(f"{t('cancel_due', lang)} {due_text(order.cancel_due, now, lang)}")
+        else:
+            left = days_left(order.cancel_due, now)
+            key = "due_in" if left > 0 else ("due_in_today" if left == 0 else "due_passed")
+            parts.append(f"{t(key, lang, n=left)} ({jst_date(order.cancel_due, lang)})")
     return " · ".join(parts)
 
 
@@ -137,6 +146,11 @@ _HELP: dict[str, tuple[tuple[str, str, str], ...]] = {
             "Switch auto-confirm (admins only); pause or resume it in every shop",
         ),
         (
+            "/rms candidates [shop]",
+            "同梱候補 (同じ注文者・同じお届け先の注文確認待ち) を表示します",
+            "List bundle candidates (same orderer and destination, awaiting confirmation)",
+        ),
+        (
             "/rms bundle A B [shop]",
             "注文を同梱します (送料修正・注文確認の後に)",
             "Bundle orders (after fees are fixed and they are confirmed)",
@@ -158,9 +172,10 @@ _HELP: dict[str, tuple[tuple[str, str, str], ...]] = {
 
 _HELP_NOTE = (
     "注文確認は一度しかできません。必ず【楽天処理済】に変わってから発送してください。"
-    "[shop] は複数店舗のときに店舗名を指定します。",
+    "[shop] は店舗のキーか表示名 (例: `main` または `メイン店`)。"
+    "省略するとこのチャンネルの店舗です。",
     "An order can be confirmed only once. Ship only after it shows Rakuten processed. "
-    "[shop] names the shop when there are several.",
+    "[shop] is a shop's key or display name (e.g. `main`); without it, this channel's shop.",
 )
 
 

@@ -61,8 +61,21 @@ class _Section:
     groups: list[_Group]
 
 
+def _detail(o: OrderOutcome, lang: Lang) -> str:
+    """The outcome's detail in words: a stage it came from (if different), else as given."""
+    if not o.detail:
+        return ""
+    try:
+        before = Stage(o.detail)
+    except ValueError:
+        return f" ({escape(o.detail)})"
+    if before is o.stage:
+        return ""
+    return f" ({t('was_stage', lang, stage=stage_label(before, lang))})"
+
+
 def _line(o: OrderOutcome, text: str, lang: Lang = "ja") -> str:
-    detail = f" ({escape(o.detail)})" if o.detail else ""
+    detail = _detail(o, lang)
     if o.fees:
         amounts = " + ".join(yen(o.fees[basket], lang) for basket in sorted(o.fees))
         detail += f" ({t('postage', lang)} {amounts})"
@@ -184,7 +197,9 @@ def confirm_report(report: Report, lang: Lang = "ja", *, shop_name: str) -> list
     if confirmed:
         lines = [_line(o, stage_label(o.stage or Stage.PROCESSING, lang), lang) for o in confirmed]
         title = t("sec_confirmed", lang, count=n_orders(len(confirmed), lang))
-        sections.append(_Section(title, [_Group(None, lines, [t("processing_next", lang)])]))
+        moving = any(o.stage in (None, Stage.SENDING, Stage.PROCESSING) for o in confirmed)
+        notes = [t("processing_next", lang)] if moving else []  # a living report: never stale
+        sections.append(_Section(title, [_Group(None, lines, notes)]))
     adopted = report.by_outcome(Outcome.ADOPTED)
     if adopted:
         lines = [_line(o, t("chg_adopted", lang) + _stage_suffix(o, lang), lang) for o in adopted]
@@ -233,8 +248,14 @@ _STAGE_ORDER = (
 def refetch_report(report: Report, lang: Lang = "ja", *, shop_name: str) -> list[Message]:
     """The result of /rms-status or a 再取得 button, grouped by the order's new stage."""
     by_stage: dict[Stage | None, list[str]] = {}
+    unchanged = [o for o in report.outcomes if _unchanged(o)]
+    several = len(report.outcomes) > 1
     for o in report.outcomes:
-        if o.outcome in _COMMON:
+        if o.outcome in _COMMON or (several and _unchanged(o)):
+            continue
+        if _unchanged(o) and o.stage is not None:
+            label = t("unchanged_one", lang, stage=stage_label(o.stage, lang))
+            by_stage.setdefault(o.stage, []).append(_line(o, label, lang))
             continue
         change = t(_CHANGE[o.stage], lang) if o.stage else outcome_label(o.outcome, lang)
         if o.outcome is Outcome.ADOPTED:
@@ -249,8 +270,25 @@ def refetch_report(report: Report, lang: Lang = "ja", *, shop_name: str) -> list
         title = t("sec_stage", lang, label=label.strip(), count=n_orders(len(lines), lang))
         sections.append(_Section(title, [_Group(None, lines)]))
     sections += _common_sections(report, lang)
+    if several and unchanged:  # one line for everything RMS still shows as it was
+        counts: dict[Stage, int] = {}
+        for o in unchanged:
+            if o.stage is not None:
+                counts[o.stage] = counts.get(o.stage, 0) + 1
+        parts = " · ".join(
+            f"{stage_label(stage, lang)} {n_orders(counts[stage], lang)}"
+            for stage in _STAGE_ORDER
+            if stage in counts
+        )
+        line = t("unchanged_many", lang, count=n_orders(len(unchanged), lang), parts=parts)
+        sections.append(_Section(line, []))
     title = t("report_header_refetch", lang, shop=shop_name)
     return _render(title, report, sections, lang)
+
+
+def _unchanged(o: OrderOutcome) -> bool:
+    """A re-fetch that found the order as the bot already knew it."""
+    return o.outcome is Outcome.REFRESHED and o.stage is not None and o.detail == o.stage.value
 
 
 def confirm_all_prompt(

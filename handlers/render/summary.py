@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from core.licenses import LICENSE_WARN_DAYS
+from core.model import Stage
 from core.remediation import lookup
 from core.summary import NEAR_CANCEL_DAYS, DailySummary, ShopDay
 from handlers.render.blocks import (
@@ -15,12 +16,23 @@ from handlers.render.blocks import (
     escape,
     fields,
     header,
+    line_sections,
     message,
     section,
     split_blocks,
 )
 from handlers.render.held import hold_reason_text
-from handlers.render.i18n import Lang, age, catalogue, count, t, who
+from handlers.render.i18n import (
+    Lang,
+    age,
+    catalogue,
+    count,
+    flag_reason_text,
+    stage_label,
+    t,
+    who,
+    yen,
+)
 
 MAX_ACTORS = 5
 
@@ -31,7 +43,25 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "quiet": ("本日は注文の動きはありませんでした。", "No order activity today."),
     "attention": ("⚠️ 対応が必要な注文: {items}", "⚠️ Orders that need action: {items}"),
     "total": ("合計 ({n}店舗)", "Total ({n} shops)"),
-    "new": ("🆕 新規注文", "🆕 New orders"),
+    "new": ("🆕 受注", "🆕 Orders received"),
+    "amount": ("受注金額 {yen}", "amount {yen}"),
+    "by_bot": ("ボットで確認 {n}", "confirmed by the bot {n}"),
+    "in_rms": ("RMSで直接確認 {n}", "confirmed directly in RMS {n}"),
+    "lead": (
+        "⏱ 中央値: 注文→確認 {first} · 確認→楽天処理済 {second}",
+        "⏱ Median: order → confirmation {first} · confirmation → Rakuten processed {second}",
+    ),
+    "waiting_title": ("*対応が必要な注文 {n}*", "*Orders that need action: {n}*"),
+    "waiting_line": (
+        "• `{number}` — {why} · 注文から{age}",
+        "• `{number}` — {why} · ordered {age} ago",
+    ),
+    "waiting_more": ("…他{n}件 (`/rms flagged`)", "…{n} more (`/rms flagged`)"),
+    "fees_title": ("*💴 承認された送料*", "*💴 Fees approved*"),
+    "fee_line": ("• `{number}` {fees} — {who} ({how})", "• `{number}` {fees} — {who} ({how})"),
+    "fee_api": ("RMSに書き込み済み", "written to RMS"),
+    "fee_manual": ("RMSで修正", "fixed in RMS"),
+    "license_of": ("🔑 ライセンスキー ({shop})", "🔑 Licence key ({shop})"),
     "confirmed": ("📤 注文確認", "📤 Confirmed"),
     "processed": ("✅ 楽天処理済", "✅ Rakuten processed"),
     "processing": ("⏳ 楽天処理中", "⏳ Rakuten processing"),
@@ -66,6 +96,51 @@ def day_label(day: date, lang: Lang = "ja") -> str:
     return f"{day.month}/{day.day} ({_WEEKDAYS[day.weekday()]})"
 
 
+def _duration(minutes: int | None, lang: Lang) -> str:
+    if minutes is None:
+        return "—"
+    return t("minutes", lang, n=minutes) if minutes < 120 else t("hours", lang, n=minutes // 60)
+
+
+def detail_blocks(day: ShopDay, now: datetime, lang: Lang, order_url: str = "") -> list[Block]:
+    """Lead times, the orders to act on (with age and a link) and the fees approved."""
+    d = day.detail
+    blocks: list[Block] = []
+    if d.to_confirm is not None or d.to_processed is not None:
+        lead = _t(
+            "lead",
+            lang,
+            first=_duration(d.to_confirm, lang),
+            second=_duration(d.to_processed, lang),
+        )
+        blocks.append(context(lead))
+    if d.waiting:
+        lines = [_t("waiting_title", lang, n=count(d.waiting_total, lang))]
+        for w in d.waiting:
+            why = flag_reason_text(w.reason, lang) if w.stage is Stage.NEEDS_ACTION else ""
+            why = why or stage_label(w.stage, lang)
+            line = _t(
+                "waiting_line", lang, number=w.number, why=why, age=age(w.ordered_at, now, lang)
+            )
+            if order_url:
+                link = order_url.replace("{order_number}", w.number)
+                line += f" · <{link}|{t('open_in_rms', lang)}>"
+            lines.append(line)
+        if d.waiting_total > len(d.waiting):
+            lines.append(_t("waiting_more", lang, n=d.waiting_total - len(d.waiting)))
+        blocks += line_sections(lines)
+    if d.fees:
+        lines = [_t("fees_title", lang)]
+        for f in d.fees[:10]:
+            amounts = " / ".join(yen(v, lang) for v in f.fees) or "—"
+            how = _t("fee_api" if f.via_api else "fee_manual", lang)
+            lines.append(
+                _t("fee_line", lang, number=f.number, fees=amounts, who=who(f.actor), how=how)
+            )
+        blocks += line_sections(lines)
+    return blocks
+
+
 def _delta(now: int, before: int | None, lang: Lang) -> str:
     if before is None or (now == 0 and before == 0):
         return ""
@@ -93,8 +168,9 @@ def _license(day: ShopDay, lang: Lang) -> str:
 
 
 def _actors(day: ShopDay, lang: Lang) -> str:
-    shown = [f"{who(actor)} {n}" for actor, n in day.confirmed_by[:MAX_ACTORS]]
-    hidden = len(day.confirmed_by) - MAX_ACTORS
+    people = [(actor, n) for actor, n in day.confirmed_by if actor.lower() != "rms"]
+    shown = [f"{who(actor)} {n}" for actor, n in people[:MAX_ACTORS]]
+    hidden = len(people) - MAX_ACTORS
     if hidden > 0:
         shown.append(_t("more_actors", lang, n=hidden))
     return " · ".join(shown)
@@ -127,8 +203,9 @@ def _oldest(since: datetime | None, now: datetime, lang: Lang) -> str:
 
 def shop_fields(day: ShopDay, now: datetime, lang: Lang) -> list[str]:
     """The ten figures of one shop (or the total) as Block Kit fields."""
-    prev = day.previous
-    state = prev if prev is not None and prev.has_state else None
+    # compare only with a day the bot saw whole (its summary was built): never 前日比 on day one
+    prev = day.previous if day.previous is not None and day.previous.has_state else None
+    state = prev
     actors, errors = _actors(day, lang), _errors(day, lang)
 
     def before(name: str, stateful: bool = False) -> int | None:
@@ -136,13 +213,21 @@ def shop_fields(day: ShopDay, now: datetime, lang: Lang) -> list[str]:
         return None if source is None else int(getattr(source, name))
 
     return [
-        _figure(_t("new", lang), day.new, before("new"), lang),
+        _figure(
+            _t("new", lang),
+            day.new,
+            before("new"),
+            lang,
+            f"\n{_t('amount', lang, yen=yen(day.detail.amount, lang))}",
+        ),
         _figure(
             _t("confirmed", lang),
             day.confirmed,
             before("confirmed"),
             lang,
-            (f"\n{actors}" if actors else "") + _automation(day, lang),
+            f"\n{_confirmed_how(day, lang)}"
+            + (f"\n{actors}" if actors else "")
+            + _automation(day, lang),
         ),
         _figure(_t("processed", lang), day.processed, before("processed"), lang),
         _figure(
@@ -158,7 +243,7 @@ def shop_fields(day: ShopDay, now: datetime, lang: Lang) -> list[str]:
             day.needs_action,
             before("needs_action", True),
             lang,
-            _oldest(day.needs_action_since, now, lang),
+            _oldest(_oldest_order(day), now, lang),
         ),
         _figure(
             _t("errors", lang),
@@ -174,8 +259,27 @@ def shop_fields(day: ShopDay, now: datetime, lang: Lang) -> list[str]:
             lang,
         ),
         _figure(_t("awaiting", lang), day.awaiting, before("awaiting", True), lang),
-        f"*{_t('license', lang)}*\n{_license(day, lang)}",
+        f"*{_license_label(day, lang)}*\n{_license(day, lang)}",
     ]
+
+
+def _license_label(day: ShopDay, lang: Lang) -> str:
+    shop = day.license_shop or day.name
+    return _t("license_of", lang, shop=escape(shop)) if shop else _t("license", lang)
+
+
+def _oldest_order(day: ShopDay) -> datetime | None:
+    """The oldest order needing action, by RMS's order time (not when the bot first saw it)."""
+    times = [w.ordered_at for w in day.detail.waiting if w.stage is Stage.NEEDS_ACTION]
+    return min(times, default=None)
+
+
+def _confirmed_how(day: ShopDay, lang: Lang) -> str:
+    in_rms = sum(n for actor, n in day.confirmed_by if actor.lower() == "rms")
+    by_bot = day.confirmed - in_rms
+    return " · ".join(
+        [_t("by_bot", lang, n=count(by_bot, lang)), _t("in_rms", lang, n=count(in_rms, lang))]
+    )
 
 
 def _attention(day: ShopDay, lang: Lang) -> str:
@@ -193,7 +297,9 @@ def _attention(day: ShopDay, lang: Lang) -> str:
     return _t("attention", lang, items=" · ".join(items))
 
 
-def summary_messages(summary: DailySummary, lang: Lang = "ja") -> list[Message]:
+def summary_messages(
+    summary: DailySummary, lang: Lang = "ja", *, order_url: str = ""
+) -> list[Message]:
     """[main message, *thread replies]: every shop, each message within Slack's limits."""
     label = day_label(summary.day, lang)
     title = _t("header_today" if summary.is_today else "header_day", lang, day=label)
@@ -212,6 +318,7 @@ def summary_messages(summary: DailySummary, lang: Lang = "ja") -> list[Message]:
             blocks.append(fields(shop_fields(summary.total, now, lang), text=f"*{total_name}*"))
         for day in summary.shops:
             blocks += [divider(), fields(shop_fields(day, now, lang), text=f"*{escape(day.name)}*")]
+            blocks += detail_blocks(day, now, lang, order_url)
     fallback = f"{_t('fallback', lang, day=label)} — {_attention(summary.total, lang)}"
     return [message(fallback, chunk) for chunk in split_blocks(blocks)]
 

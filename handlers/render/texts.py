@@ -45,8 +45,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "more_items": ("…他{n}点", "…{n} more items"),
     # buttons
     "btn_fee": ("送料を入力して承認…", "Enter fee and approve…"),
+    "btn_fee_record": ("送料を記録…", "Record the fee…"),
     "btn_refetch": ("RMSステータスを取得", "Re-fetch RMS status"),
     "btn_details": ("詳細", "Details"),
+    "open_in_rms": ("RMSで開く", "Open in RMS"),
     "btn_confirm": ("注文確認通知を送信", "Send order confirmation"),
     "btn_retry": ("再試行", "Retry"),
     "btn_part": ("{label} ({i}/{n})", "{label} ({i}/{n})"),
@@ -68,6 +70,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "RMS has no shipping fee for this order (it reports -9,999 yen). Enter the fee to "
         "approve it.",
     ),
+    "fee_unset_explain_manual": (
+        "RMS側の送料設定がされておらず、送料が「-9,999円」(未設定) になっています。"
+        "送料はRMSで修正してください (下の手順)。[送料を記録…] で控えを残せます。",
+        "RMS has no shipping fee for this order (it reports -9,999 yen). Fix the fee in RMS "
+        "(steps below); [Record the fee…] keeps a note of it here.",
+    ),
     "bundled_note": (
         "📦 同梱中: 変更は同梱を解除してから (`/rms unbundle {number}`)。"
         "同梱注文には注文確認通知のボタンは表示されません。",
@@ -75,8 +83,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "no confirmation button.",
     ),
     "next_api": (
-        "➡️ [送料を入力して承認…] で送料を入力すると、ボットがRMSに送料を反映 "
-        "(入力内容を反映する) し、注文確認通知を送信します。",
+        "➡️ [送料を入力して承認…] で送料を入力すると、ボットがRMSに送料を書き込み、"
+        "注文確認通知を送信します。",
         "➡️ Enter the fee with [Enter fee and approve…]: the bot writes it to RMS and sends the "
         "order confirmation.",
     ),
@@ -107,6 +115,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     "resolved_confirmed": (
         "✅ 注文確認通知を送信しました ({stage}) — {who}",
         "✅ Order confirmation sent ({stage}) — {who}",
+    ),
+    "stale_fee": (
+        "⛔ 送料は既に設定済みです: {fee} — {who}{when}。入力された {typed} は反映していません。",
+        "⛔ The fee was already set: {fee} — {who}{when}. Your {typed} was not applied.",
+    ),
+    "in_rms": ("RMSで設定", "set in RMS"),
+    "fee_fact": ("💴 送料 {fees} — {who}", "💴 Shipping fee {fees} — {who}"),
+    "report_posted": (
+        "✅ 結果はチャンネルに投稿しました。",
+        "✅ The result is posted in the channel.",
     ),
     "resolved_adopted": (
         "↩️ RMSで確認済みのため取り込みました ({stage})",
@@ -157,7 +175,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "more_in_thread": ("…他{n}件はスレッドに表示します", "…{n} more in the thread"),
     "continued": ("{title} (続き)", "{title} (continued)"),
     "steps_inline": ("対応方法: {steps}", "What to do: {steps}"),
-    "chg_adopted": ("RMSで確認済みのため取り込みました", "confirmed in RMS; adopted"),
+    "unchanged_one": ("変化なし ({stage})", "no change ({stage})"),
+    "unchanged_many": ("変化なし {count}: {parts}", "No change for {count}: {parts}"),
+    "chg_adopted": ("RMSで直接確認済みでした", "was confirmed directly in RMS"),
     "chg_cancelled": ("キャンセルされました", "cancelled"),
     "chg_processed": ("楽天処理済になりました。発送できます", "Rakuten processed: ready to ship"),
     "chg_processing": (
@@ -215,8 +235,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "flagged_title": ("要対応 — {shop} ({count})", "Needs action — {shop} ({count})"),
     "empty_pending": ("注文確認待ちの注文はありません。", "No orders awaiting confirmation."),
     "empty_flagged": ("要対応の注文はありません。", "No orders need action."),
-    "age": ("この状態になって{age}", "in this state for {age}"),
-    "age_new": ("この状態になったばかり", "just entered this state"),
+    "age": ("注文から{age}", "{age} since the order"),
+    "age_new": ("注文されたばかり", "just ordered"),
+    "due_in": ("確認期限まで{n}日", "{n} days left to confirm"),
+    "due_in_today": ("確認期限は本日", "confirm today"),
+    "due_passed": ("確認期限切れ", "past the confirmation deadline"),
     "more": ("他{n}件", "{n} more"),
     "minutes": ("{n}分", "{n} min"),
     "hours": ("{n}時間", "{n} h"),
@@ -286,13 +309,15 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     # details
     "details_title": ("注文詳細: {number}", "Order details: {number}"),
-    "progress_code": ("RMSステータス番号", "RMS status code"),
+    "progress_code": ("RMSステータス", "RMS status"),
     "confirmed_at_rms": ("注文確認日時 (RMS)", "Confirmed in RMS"),
     "fixed_at": ("注文確定日時", "Fixed at"),
     "bundle": ("同梱", "Bundle"),
     "confirmed_by": ("注文確認", "Confirmed"),
     "intended_fees": ("記録した送料", "Recorded fees"),
     "unset_fields": ("未設定の項目", "Unset fields"),
+    "package_fee": ("送付先{i}の送料", "shipping fee of package {i}"),
+    "was_stage": ("以前: {stage}", "was: {stage}"),
     "error": ("エラー", "Error"),
     "prevent_title": ("再発防止の設定 (RMS)", "Prevention setting (RMS)"),
     "manual_title": (

@@ -246,7 +246,7 @@ async def test_the_watchdog_alerts_once_when_rms_keeps_failing_and_once_on_recov
         await s.settle()
         texts = [m.text for m in s.slack.messages("C0SHOP1")]
         assert len([t for t in texts if "すべて失敗" in t]) == 1
-        assert len([t for t in texts if "監視の警告" in t]) == 1
+        assert len([t for t in texts if "再び成功" in t]) == 1
 
 
 async def test_switching_on_decides_stored_orders_once_and_leaves_flagged_ones_to_a_person(

@@ -110,7 +110,10 @@ async def test_a_role_removed_after_the_ack_is_refused_at_the_effect(tmp_path):
         await s.settle()
         assert s.sim.calls_to("confirmOrder") == []
         assert (await s.rt.core.store.get_order(number)).stage is Stage.AWAITING
-        assert any("権限" in m.text + str(m.blocks) for m in s.slack.messages("C0SHOP1"))
+        # the refusal replaces the placeholder, for the requester only: no 受け付けました left
+        [answer] = [e.text + str(e.blocks) for e in s.slack.ephemerals("U0TANAKA")]
+        assert "権限" in answer and "受け付けました" not in answer
+        assert not any("権限" in m.text + str(m.blocks) for m in s.slack.messages("C0SHOP1"))
 
 
 async def test_a_bulk_confirmation_is_one_message_its_progress_then_its_result(tmp_path):

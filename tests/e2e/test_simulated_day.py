@@ -37,7 +37,9 @@ async def test_a_day_of_cycles_posts_one_digest_per_change_and_one_summary(tmp_p
         for step in range(int(timedelta(hours=10) / TICK)):  # 09:00 → 19:00 JST
             if step % 12 == 1:  # an order arrives in each shop every hour
                 s.add_order("main")
-                s.add_order("api", postage=-9999 if step == 13 else 500)
+                last_api = s.add_order("api", postage=-9999 if step == 13 else 500)
+            if step in (30, 90):  # a customer cancels: news for the next digest
+                s.sim.set_progress(last_api, 900)
             if step % 24 == 5:  # twice a day a clerk confirms what is waiting
                 awaiting = await s.rt.core.store.numbers_in_stages("main", [Stage.AWAITING])
                 if awaiting:
@@ -61,7 +63,8 @@ async def test_a_day_of_cycles_posts_one_digest_per_change_and_one_summary(tmp_p
         assert quiet_cycles > 50  # most cycles change nothing ...
         assert 0 < sum(digests_before.values()) <= 2 * busy_cycles
 
-        # the clerk's confirmations reached 楽天処理済 (RMS took 30 min) and the digest said so
+        # the clerk's confirmations reached 楽天処理済 (RMS took 30 min) and their report,
+        # edited in place, says so
         processed = await s.rt.core.store.numbers_in_stages("main", [Stage.PROCESSED])
         assert set(confirmed) == set(processed)
         assert "楽天処理済" in json.dumps(

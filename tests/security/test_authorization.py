@@ -259,8 +259,9 @@ async def test_app_home_buttons_are_read_only_and_answer_without_a_role(tmp_path
         assert home is not None
         s.slack.fail_next("usergroups.users.list", status=200, error="missing_scope", count=5)
         await s.slack.click_view(home.id, ids.HOME_PENDING, value="main", user="U0TANAKA")
-        await s.slack.wait_for("chat.postEphemeral")  # answered after the ack
-        assert "メイン店" in ephemeral_texts(s.slack, "U0TANAKA")
+        await s.slack.wait_for("views.publish", 2)  # answered in App Home after the ack
+        answer = json.dumps(s.slack.home("U0TANAKA").view["blocks"], ensure_ascii=False)
+        assert "メイン店" in answer and "注文確認待ち" in answer
         assert s.slack.calls_to("usergroups.users.list") == []
 
 

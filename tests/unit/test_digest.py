@@ -157,7 +157,7 @@ def test_sections_come_in_the_agreed_order_with_card_links_and_pointers():
         "自動キャンセル間近",
         "キャンセル",
         "注文確認通知を送信",
-        "RMSで確認済みを取り込み",
+        "RMSで直接確認済み",
         "新着",
     ]
     positions = [body.index(f"{title} 1件") for title in order]
@@ -168,7 +168,7 @@ def test_sections_come_in_the_agreed_order_with_card_links_and_pointers():
     assert "11/30 (あと2日)" in body
     assert "<@U0TANAKA>" in body
     assert "新着 1件" in body
-    assert number(9) not in body  # new orders: count only
+    assert number(9) in body  # new orders: listed by number (issue 12), never alone
 
 
 def test_english_digest():
@@ -208,4 +208,12 @@ def test_every_section_full_still_fits_slack_limits():
     messages = digest_messages(digest, "ja", shop_name="本店")
     assert_within_limits(messages)
     shown = set(numbers_in(messages))
-    assert shown == {number(k) for k in range(i - 150)}  # every listed order, new ones counted
+    listed = {number(k) for k in range(i - 150)}  # every listed order in full
+    new = {number(k) for k in range(i - 150, i)}
+    assert listed <= shown and shown - listed <= new  # new ones: the first numbers, then a count
+
+
+def test_new_orders_alone_make_no_digest():
+    ev = Events()
+    ev.add(EventKind.ORDER_NEW, number(1))
+    assert build_digests(ev.items, SHOPS) == []

@@ -242,8 +242,11 @@ def test_flag_card_buttons_open_the_fee_modal_refetch_and_show_details() -> None
 def test_flag_card_says_what_happens_next_with_and_without_the_api_option() -> None:
     with_api = _texts(flag_card(_record(), SHOP_NAME, api_option=True, now=NOW))
     without = _texts(flag_card(_record(), SHOP_NAME, api_option=False, now=NOW))
-    assert "RMSに送料を反映" in with_api and "注文確認通知を送信します" in with_api
+    assert "RMSに送料を書き込み" in with_api and "注文確認通知を送信します" in with_api
     assert "RMSで対象の注文を開く" in without and "[RMSステータスを取得]" in without
+    # one instruction each: the no-API card never asks to approve, its button records
+    assert "承認" not in without and "送料を記録" in without
+    assert "送料を入力して承認" in with_api
     for text in (with_api, without):
         assert "離島他の扱い" in text  # the one-time prevention setting, in one line
 
@@ -347,7 +350,7 @@ def test_order_details_show_everything_including_the_six_prevention_steps() -> N
     text = _texts(message)
     for step in PREVENT_UNSET_FEE_STEPS:
         assert step.ja in text
-    assert "PackageModelList[1001].postagePrice" in text
+    assert "送付先1の送料" in text and "PackageModelList" not in text  # the staff's words
     assert "税込 1,296円" in text and "宅配便" in text and "900円" in text
 
 
@@ -480,7 +483,7 @@ def test_refetch_report_says_what_changed_for_each_order() -> None:
     _assert_valid_message(message)
     text = _texts(message)
     assert "RMSステータスの取得結果 — お茶の店" in text
-    assert f"`{numbers[0]}` — RMSで確認済みのため取り込みました" in text
+    assert f"`{numbers[0]}` — RMSで直接確認済みでした" in text
     assert f"`{numbers[1]}` — キャンセルされました" in text
     assert f"`{numbers[2]}` — 楽天処理済になりました。発送できます" in text
     assert "見つかりませんでした" in text
@@ -554,7 +557,7 @@ def test_pending_and_flagged_lists_cap_at_twenty_with_the_rest_counted() -> None
     text = _texts(pending)
     assert (
         "注文確認待ち — お茶の店 (25件)" in text
-        and "この状態になって3時間" in text
+        and "注文から6時間" in text  # from RMS's order time, not the stage
         and "他5件" in text
     )
     assert "ありません" in _texts(pending_list([], "ja", SHOP_NAME))

@@ -493,3 +493,13 @@ def test_demo_runs_the_sandbox_without_reading_settings(monkeypatch: pytest.Monk
     )
     assert main(["demo"]) == 0
     assert calls == ["demo"]
+
+
+def test_the_rms_order_link_is_optional_and_must_name_the_order_number() -> None:
+    assert settings_from(**COMPLETE).rms_order_url == ""
+    url = "https://rms.example/order?orderNumber={order_number}"
+    assert settings_from(**COMPLETE, RMS_ORDER_URL=url).rms_order_url == url
+    assert any("RMS_ORDER_URL" in p for p in check(**COMPLETE, RMS_ORDER_URL="https://x/"))
+    assert any(
+        "RMS_ORDER_URL" in p for p in check(**COMPLETE, RMS_ORDER_URL="ftp://{order_number}")
+    )
