@@ -4,11 +4,13 @@ watchdog alerts); the publisher queues them with the other cards, under unique k
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
-from core.auto import AUTO_ACTOR
+from core.auto import AUTO_ACTOR, AutoMode
 from core.context import Core
 from core.events import Event, EventKind
+from core.lifecycle import JST
 from core.model import Request, RequestKind, Stage
 from core.outcomes import Report
 from core.store.auto import decisions
@@ -44,15 +46,38 @@ async def auto_posts(core: Core, events: Sequence[Event], lang: Lang) -> list[Po
                 posts.append((key, cfg.key, cfg.channel, "card", _payload(message, key), True))
             continue
         if event.kind is EventKind.AUTO_DRY_RUN:
-            held = {str(n): list(r) for n, r in dict(data.get("held") or {}).items()}
-            message = dry_run_post(cfg.name, list(data.get("confirm") or []), held, lang)
-        elif event.kind is EventKind.AUTO_MODE_CHANGED:
+            key, message = await _dry_run_today(core, event, cfg.name, lang)
+            posts.append((key, cfg.key, cfg.channel, "alert", {"messages": [message]}, True))
+            continue
+        if event.kind is EventKind.AUTO_MODE_CHANGED:
             message = auto_announcement(data, cfg.name, lang)
         else:
             message = watchdog_alert(event.kind.value, data, cfg.name, lang)
         key = f"auto:{event.id}"
         posts.append((key, cfg.key, cfg.channel, "alert", {"messages": [message]}, False))
     return posts
+
+
+async def _dry_run_today(
+    core: Core, event: Event, shop_name: str, lang: Lang
+) -> tuple[str, dict[str, Any]]:
+    """A dry run says, in one message per shop and day edited as the day goes on, what
+    auto-confirm would have confirmed and held so far (not one post per cycle)."""
+    start = event.at.astimezone(JST).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = await core.store.events_between(
+        event.shop, start, event.at + timedelta(seconds=1), [EventKind.AUTO_DRY_RUN]
+    )
+    confirm: dict[str, None] = {}
+    held: dict[str, list[str]] = {}
+    for e in sorted([*today, event], key=lambda e: e.id):
+        for number in e.data.get("confirm") or []:
+            held.pop(str(number), None)
+            confirm[str(number)] = None
+        for number, reasons in dict(e.data.get("held") or {}).items():
+            confirm.pop(str(number), None)
+            held[str(number)] = list(reasons)
+    key = f"auto_dry_run:{event.shop}:{start.date().isoformat()}"
+    return key, dry_run_post(shop_name, list(confirm), held, lang)
 
 
 async def held_message(core: Core, shop: str, number: str, lang: Lang) -> dict[str, Any] | None:
@@ -63,6 +88,8 @@ async def held_message(core: Core, shop: str, number: str, lang: Lang) -> dict[s
     if record is None or decision is None or decision.verdict != "held":
         return None
     if record.stage not in (Stage.AWAITING, Stage.NEEDS_ACTION):  # moved on: the living card
+        return None
+    if decision.mode != AutoMode.ON.value:  # a dry run holds nothing: the order's usual card
         return None
     how = list((decision.proposal or {}).get("how") or [])
     return held_card(

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from core.auto import AUTO_ACTOR
 from core.context import Core
 from core.digest import build_digests, is_digest_kind
 from core.events import Event, EventKind
@@ -232,7 +233,7 @@ class Publisher:
         """Fold the planned events into one digest per shop channel; True if any was queued.
 
         A confirmation the requester just saw in its report is not repeated in the digest;
-        ones the bot finished by itself (reconciled after a crash or timeout) are."""
+        ones nobody asked for (auto-confirm, or reconciled after a crash or timeout) are."""
         async with self.core.store.read() as r:
             events = await r.events_to_digest(BATCH)
         if not events:
@@ -242,7 +243,7 @@ class Publisher:
             for e in events
             if is_digest_kind(e.kind)
             and e.kind not in CARD_ONLY
-            and not (e.kind is EventKind.ORDER_CONFIRMED and not e.data.get("reconciled"))
+            and not (e.kind is EventKind.ORDER_CONFIRMED and not _unasked(e))
             and not await self._has_card(e)
         ]
         planned: list[Planned] = []
@@ -349,6 +350,8 @@ class Publisher:
         cfg = self.core.shop(request.shop)
         for outcome in report.outcomes:
             touched[outcome.order_number] = None
+        if request.actor == AUTO_ACTOR and request.kind is RequestKind.CONFIRM:
+            return []  # nobody asked: its confirmations are digest lines, its errors cards
         record = None
         if request.kind is RequestKind.FEE:
             record = await self.core.store.get_order(request.numbers[0])
@@ -412,3 +415,8 @@ class Publisher:
         shops = self.core.shops
         name = shops[message.shop].name if message.shop in shops else message.shop or "—"
         return delivery_failed(name, message.channel, message.key, error, self.lang)
+
+
+def _unasked(event: Event) -> bool:
+    """A confirmation no person is waiting to read in a report."""
+    return bool(event.data.get("reconciled")) or event.data.get("actor") == AUTO_ACTOR

@@ -100,7 +100,7 @@ def keep_modal(number: str, lang: Lang, metadata: str) -> dict[str, Any]:
 def dry_run_post(
     shop_name: str, confirm: Sequence[str], held: Mapping[str, Sequence[str]], lang: Lang
 ) -> Message:
-    """What auto-confirm would have done this cycle; nothing was written to RMS."""
+    """What auto-confirm would have done today; nothing was written to RMS."""
     lines = [t("dry_run_confirm", lang, n=len(confirm))]
     lines += [f"• `{n}`" for n in confirm[:MAX_LIST]]
     lines.append(t("dry_run_held", lang, n=len(held)))

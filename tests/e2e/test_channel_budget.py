@@ -79,6 +79,18 @@ async def test_ten_minutes_of_the_demo_stay_within_the_post_budget(tmp_path: Pat
         await play_ten_minutes(demo, clock)
         posts = posts_per_channel(demo.slack)
     record_property("posts_per_channel", posts)  # the figure, in pytest's --junitxml report
-    assert posts[MAIN.channel] < TODAY_IN_SHOP_MAIN / 2, posts
-    assert posts[API.channel] < TODAY_IN_SHOP_MAIN / 2, posts
+    # #shop-main runs auto-confirm as a dry run: its one message of the day (edited as the day
+    # goes on) is news the old bot did not have; the rest carries the same information
+    dry_runs = [m for m in demo.slack.messages(MAIN.channel) if "ドライラン" in m.text]
+    assert len(dry_runs) == 1, [m.text for m in dry_runs]
+    assert posts[MAIN.channel] - len(dry_runs) < TODAY_IN_SHOP_MAIN / 2, posts
+    # #shop-second confirms by itself: a card per order to act on, the rest at most one
+    # digest per cycle (DESIGN §8)
+    cards = [m for m in demo.slack.messages(API.channel) if _has_buttons(m.blocks)]
+    cycles = int(600 / STEP) + 1
+    assert posts[API.channel] - len(cards) <= cycles, posts
     assert posts.get(SUMMARY_CHANNEL, 0) <= 3, posts
+
+
+def _has_buttons(blocks) -> bool:
+    return any(b.get("type") == "actions" for b in blocks or [])
