@@ -156,3 +156,10 @@ class PgStore(Store):
             finally:
                 with suppress(psycopg.Error):
                     await conn.execute("ROLLBACK")
+
+    @asynccontextmanager
+    async def bulk(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """One transaction on one raw connection, for bulk loads (COPY): committed when the
+        block ends, rolled back whole when it raises."""
+        async with self._pool.connection() as conn, conn.transaction():
+            yield conn
