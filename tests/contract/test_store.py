@@ -226,6 +226,9 @@ async def test_requests_submit_once_per_delivery_and_per_open_key(shop: Store) -
         other, new_other = await insert_request(t, request("d3", ("B",), open_key="confirm:B"))
     assert new_other and other.id > first.id
     assert await shop.open_request_ids() == {first.id, other.id}
+    async with shop.statement() as t:  # no lastrowid on PostgreSQL: the id is asked for
+        with pytest.raises(ValueError, match="RETURNING"):
+            await t.insert("INSERT INTO refs (key, value) VALUES (?, ?)", ("k", "v"))
 
 
 async def test_requests_are_claimed_oldest_first_and_finished_once(shop: Store) -> None:
