@@ -13,7 +13,7 @@ from core.model import ShopConfig
 from core.ports import Clock, RmsApi
 from core.rms.retry import backoff_delay
 from core.store.requests import Inbox
-from core.store.sqlite import SqliteStore
+from core.store.sqlite import Store
 
 if TYPE_CHECKING:
     from core.auto import AutoConfig
@@ -38,7 +38,7 @@ class RetryPolicy:
 class Core:
     """Everything a core service needs; built once by bot/wiring.py."""
 
-    store: SqliteStore
+    store: Store
     clock: Clock
     shops: Mapping[str, ShopConfig]
     rms: Mapping[str, RmsApi]

@@ -11,7 +11,7 @@ from statistics import median
 from core.events import EventKind
 from core.model import Stage
 from core.store import summary as figures
-from core.store.sqlite import SqliteStore
+from core.store.sqlite import Store
 
 MAX_WAITING = 10
 """Orders needing action listed by number (oldest order first); the rest are counted."""
@@ -54,7 +54,7 @@ def _minutes(values: Sequence[float]) -> int | None:
     return round(median(values)) if values else None
 
 
-async def day_detail(store: SqliteStore, shop: str, start: str, end: str) -> DayDetail:
+async def day_detail(store: Store, shop: str, start: str, end: str) -> DayDetail:
     """The detail of one shop's day [start, end) (UTC ISO text)."""
     kinds = [k.value for k in _LEAD_KINDS]
     async with store.read() as r:
