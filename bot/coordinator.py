@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.errors import RmsError
+from core.leader import LeaseLostError
 from core.ports import Clock
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class Coordinator:
                 self.delay = max(self.interval, retry_after)
             if self.failing is None:
                 self.failing_since = now
-                if isinstance(exc, RmsError):  # an expected outside failure: no traceback
+                if isinstance(exc, RmsError | LeaseLostError):  # expected: no traceback
                     logger.warning("job %s failing: %s", self.name, exc)
                 else:
                     logger.exception("job %s failing", self.name)

@@ -120,6 +120,21 @@ class Jobs:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    def new_term(self) -> None:
+        """Forget what an earlier term of leadership knew (this replica leads again: another
+        may have led meanwhile, so the start-up reconcile and the first intake run again)."""
+        self._reconciled.clear()
+        self.next_intake.clear()
+        self.coordinators.clear()
+
+    def cycle_age(self) -> float | None:
+        """Seconds since every shop's cycle last completed here (None: not all ran yet)."""
+        done = [c.last_success for name, c in self.coordinators.items() if name.startswith("shop:")]
+        if len(done) != len(self.core.shops) or not done or None in done:
+            return None
+        oldest = min(d for d in done if d is not None)
+        return (self.core.clock.now() - oldest).total_seconds()
+
     def wake(self, name: str) -> None:
         """Run the periodic job ``name`` now instead of at its next interval."""
         for coordinator in self._coordinators():

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from core.leader import Lease
 from core.lifecycle import Policy
 from core.model import ShopConfig
 from core.ports import Clock, RmsApi
@@ -43,6 +44,7 @@ class Core:
     in_flight: set[str] = field(default_factory=set)  # order numbers being confirmed right now
     failing: dict[str, str] = field(default_factory=dict)  # shop → error kind while RMS fails
     succeeded: dict[str, datetime] = field(default_factory=dict)  # shop → last_success written
+    lease: Lease | None = None  # this replica's leadership; None: no election (tests, benches)
 
     def shop(self, key: str) -> ShopConfig:
         """Return a shop's configuration (KeyError names the unknown shop)."""

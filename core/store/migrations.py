@@ -173,4 +173,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX messages_due ON messages (state, next_attempt_at);
     """,
+    # 6: the leader lease. One row per job group; ``expires_at`` is the database's clock in
+    # milliseconds since 1970 (BIGINT: exact on both engines), so replica clocks never enter.
+    # The epoch only grows: it is the fence every leader-only unit of work checks.
+    """
+    CREATE TABLE leader_lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    """,
 )
