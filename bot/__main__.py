@@ -7,8 +7,9 @@ import asyncio
 import importlib
 import inspect
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.settings import Settings, validate_settings
 
@@ -44,6 +45,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Platforms whose own disk is wiped by every deploy or restart, and how each is recognised.
+EPHEMERAL_PLATFORMS = {
+    "DYNO": "Heroku",
+    "RENDER": "Render",
+    "FLY_APP_NAME": "Fly",
+    "K_SERVICE": "Cloud Run",
+}
+
+
+def ephemeral_disk(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    """Why SQLite here would lose every record at the next deploy, or None (pure)."""
+    if not settings.database_url.startswith("sqlite") or settings.sqlite_on_volume:
+        return None
+    for variable, platform in EPHEMERAL_PLATFORMS.items():
+        if environ.get(variable):
+            return (
+                f"DATABASE_URL is SQLite on {platform} ({variable} is set), whose disk is wiped "
+                "by every deploy: intents, requests, the outbox and renewed licence keys would "
+                "be lost. Use PostgreSQL, or set SQLITE_ON_VOLUME=true if the file is on a "
+                "mounted volume"
+            )
+    return None
+
+
 def _load(env_file: str | None) -> Settings | None:
     settings, problems = validate_settings(env_file=env_file)
     for line in problems:
@@ -56,6 +81,9 @@ def _check(env_file: str | None) -> int:
     if settings is None:
         return EXIT_CONFIG
     sys.stdout.write(f"{settings.describe()}\n")
+    if (problem := ephemeral_disk(settings, os.environ)) is not None:
+        sys.stderr.write(f"{problem}\n")
+        return EXIT_CONFIG
     for line in settings.warnings():
         sys.stderr.write(f"warning: {line}\n")
     lines, ok = asyncio.run(_slack_channels(settings))
@@ -93,10 +121,10 @@ def _serve(env_file: str | None) -> int:
     settings = _load(env_file)
     if settings is None:
         return EXIT_CONFIG
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    importlib.import_module("bot.logs").configure(settings.log_level)
     log.info("%s", settings.describe())
+    if (platform := ephemeral_disk(settings, os.environ)) is not None:
+        log.warning("%s", platform)
     wiring = importlib.import_module("bot.wiring")  # imported late: check must not need it
     try:
         asyncio.run(wiring.serve(settings))

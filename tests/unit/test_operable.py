@@ -1,0 +1,79 @@
+"""Operations: `check` on a PaaS disk, log lines naming the request, /readyz and /metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.__main__ import main
+from bot.logs import RequestIdFilter
+from core.requests import CURRENT_REQUEST
+from tests.stack import bot_stack
+from tests.unit.test_settings import COMPLETE, NO_SLACK
+
+
+@pytest.mark.parametrize("variable", ["DYNO", "RENDER", "FLY_APP_NAME", "K_SERVICE"])
+def test_check_refuses_sqlite_on_an_ephemeral_platform_disk(
+    variable: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key, value in COMPLETE.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SLACK_API_URL", NO_SLACK)
+    monkeypatch.setenv(variable, "web.1")
+    assert main(["check", "--env-file", ""]) == 2
+    err = capsys.readouterr().err
+    assert "wiped by every deploy" in err and "SQLITE_ON_VOLUME=true" in err
+    monkeypatch.setenv("SQLITE_ON_VOLUME", "true")  # the operator says: a mounted volume
+    assert main(["check", "--env-file", ""]) == 0
+
+
+def test_log_lines_carry_the_request_being_carried_out() -> None:
+    record = logging.LogRecord("core.confirm", logging.INFO, __file__, 1, "x", None, None)
+    RequestIdFilter().filter(record)
+    assert record.request_id == "-"
+    token = CURRENT_REQUEST.set(42)
+    try:
+        RequestIdFilter().filter(record)
+    finally:
+        CURRENT_REQUEST.reset(token)
+    assert record.request_id == "42"
+
+
+async def get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        return response.status, await response.text()
+
+
+async def test_readyz_says_role_and_cycle_age_and_metrics_count_rms_calls(tmp_path: Path):
+    async with bot_stack(tmp_path, metrics=True) as s:
+        base = s.slack.bot_url.replace("/slack/events", "")
+        status, body = await get(f"{base}/readyz")
+        assert status == 200
+        assert '"role": "leader"' in body and '"last_cycle_age_seconds": null' in body
+        number = s.add_order()
+        await s.rt.jobs.cycle()
+        assert (await s.slack.send_command("/confirm", number)).status == 200
+        await s.settle()
+        status, body = await get(f"{base}/readyz")
+        assert json.loads(body)["last_cycle_age_seconds"] >= 0.0  # a cycle completed
+        status, text = await get(f"{base}/metrics")
+        assert status == 200
+        assert 'rmsbot_rms_calls_total{function="confirmOrder",outcome="ok"} 1.0' in text
+        assert 'rmsbot_confirm_outcomes_total{outcome="confirmed"} 1.0' in text
+        assert "rmsbot_requests_waiting 0.0" in text
+        assert "rmsbot_dead_letters 0.0" in text
+
+
+async def test_readyz_is_503_when_the_database_is_gone_and_metrics_are_off_by_default(
+    tmp_path: Path,
+):
+    async with bot_stack(tmp_path) as s:
+        base = s.slack.bot_url.replace("/slack/events", "")
+        assert (await get(f"{base}/metrics"))[0] == 404
+        await s.rt.core.store._db.close()  # the database went away
+        status, body = await get(f"{base}/readyz")
+        assert status == 503 and '"ok": false' in body
