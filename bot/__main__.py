@@ -1,4 +1,5 @@
-"""Command line: ``python -m bot [serve | check | demo]`` (serve when no command is given)."""
+"""Command line: ``python -m bot [serve | check | demo | migrate-sqlite-to-postgres]`` (serve when
+no command is given)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m bot", description="Slack bot for Rakuten RMS order confirmation."
     )
     parser.set_defaults(command="serve", env_file=".env")
-    commands = parser.add_subparsers(dest="command", metavar="{serve,check,demo}")
+    commands = parser.add_subparsers(
+        dest="command", metavar="{serve,check,demo,migrate-sqlite-to-postgres}"
+    )
     commands.add_parser("serve", parents=[common], help="run the bot (the default)")
     commands.add_parser(
         "check",
@@ -42,6 +45,19 @@ def _parser() -> argparse.ArgumentParser:
         help="validate the configuration, ask Slack about the channels, and exit",
     )
     commands.add_parser("demo", help="run the bot against the RMS simulator and Slack emulator")
+    move = commands.add_parser(
+        "migrate-sqlite-to-postgres",
+        help="copy every table of a SQLite database into PostgreSQL (one transaction)",
+    )
+    move.add_argument("--from", dest="source", required=True, metavar="PATH", help="SQLite file")
+    move.add_argument(
+        "--to", dest="target", required=True, metavar="URL", help="postgresql://… database"
+    )
+    move.add_argument(
+        "--replace",
+        action="store_true",
+        help="delete the rows the PostgreSQL database holds first (refused otherwise)",
+    )
     return parser
 
 
@@ -141,6 +157,33 @@ def _demo() -> int:
     return outcome if isinstance(outcome, int) else 0
 
 
+def _migrate_to_postgres(source: str, target: str, *, replace: bool) -> int:
+    """Copy a SQLite file into PostgreSQL and print each table's row counts."""
+    from pathlib import Path
+
+    from core.store.open import is_postgres
+
+    if not is_postgres(target):
+        sys.stderr.write("--to must be a postgresql:// or postgres:// URL\n")
+        return EXIT_CONFIG
+    path = Path(source.removeprefix("sqlite:///"))
+    if not path.is_file():
+        sys.stderr.write(f"--from: no SQLite file at {path}\n")
+        return EXIT_CONFIG
+    transfer = importlib.import_module("core.store.transfer")
+    try:
+        copied = asyncio.run(transfer.copy_sqlite_file(path, target, replace=replace))
+    except transfer.TransferError as exc:
+        sys.stderr.write(f"nothing copied: {exc}\n")
+        return 1
+    width = max(len(c.table) for c in copied)
+    for c in copied:
+        sys.stdout.write(f"{c.table:<{width}}  sqlite {c.source:>9}  postgresql {c.target:>9}\n")
+    total = sum(c.target for c in copied)
+    sys.stdout.write(f"copied {total} rows in {len(copied)} tables; counts match\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return the process exit status."""
     args = _parser().parse_args(argv)
@@ -149,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _demo()
     if args.command == "check":
         return _check(env_file)
+    if args.command == "migrate-sqlite-to-postgres":
+        return _migrate_to_postgres(args.source, args.target, replace=args.replace)
     return _serve(env_file)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from bot.jobs import Jobs
 from core.leader import Lease
 from core.store.lease import acquire_lease, release_lease
-from core.store.sqlite import SqliteStore
+from core.store.sqlite import Store
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class Election:
     hand-over.
     """
 
-    store: SqliteStore
+    store: Store
     lease: Lease
     jobs: Jobs
     on_change: Callable[[bool], object] | None = None  # leading now? (metrics, logs)

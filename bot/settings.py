@@ -33,6 +33,7 @@ RMS_SECRET_MAX_CHARS = 50
 
 SECRET_KEY_MIN_CHARS = 16
 _SQLITE = "sqlite:///"
+_POSTGRES = ("postgresql://", "postgres://")
 _MEMORY = ":memory:"
 _PEOPLE_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
@@ -290,13 +291,20 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _sqlite_only(cls, value: str) -> str:
+    def _database_url(cls, value: str) -> str:
         value = value.strip()
+        if value.startswith(_POSTGRES):
+            if not value.split("://", 1)[1].strip("/"):
+                raise ValueError("has no host or database after postgresql://")
+            return value
+        if "://" not in value and value:  # a plain path: a SQLite file
+            return _SQLITE + value
         if not value.startswith(_SQLITE):
+            # only the scheme is echoed: the rest of a URL may carry a password
             scheme = f'"{value.split(":", 1)[0]}"' if ":" in value else "none"
             raise ValueError(
-                f"must be a SQLite URL like sqlite:///data/rms-bot.sqlite3 or sqlite:///:memory: "
-                f"(got scheme {scheme}; only SQLite is supported)"
+                "must be sqlite:///path (e.g. sqlite:///data/rms-bot.sqlite3, sqlite:///:memory:) "
+                f"or postgresql://user:password@host:port/database (got scheme {scheme})"
             )
         if not value[len(_SQLITE) :].split("?", 1)[0]:
             raise ValueError("has no file path after sqlite:///")
@@ -327,9 +335,20 @@ class Settings(BaseSettings):
         return self.slack_app_token is not None
 
     def database_path(self) -> Path | str:
-        """The SQLite file of DATABASE_URL, or ``":memory:"``."""
+        """The SQLite file of DATABASE_URL, or ``":memory:"`` (only for a SQLite URL)."""
+        if self.is_postgres:
+            raise ValueError("DATABASE_URL names a PostgreSQL database, not a SQLite file")
         rest = self.database_url[len(_SQLITE) :].split("?", 1)[0]
         return _MEMORY if rest == _MEMORY else Path(rest)
+
+    @property
+    def is_postgres(self) -> bool:
+        """True when DATABASE_URL is postgresql:// or postgres://."""
+        return self.database_url.startswith(_POSTGRES)
+
+    def store_target(self) -> Path | str:
+        """What the store opens: the PostgreSQL URL, or the SQLite file (or ":memory:")."""
+        return self.database_url if self.is_postgres else self.database_path()
 
     def summary_time(self) -> time:
         """DAILY_SUMMARY_AT as a time of day (in ``tz()``)."""

@@ -36,7 +36,7 @@ from core.outcomes import Reason
 from core.ports import Clock, RmsApi
 from core.requests import RequestWorker
 from core.rms.client import RmsHttpClient
-from core.store.sqlite import SqliteStore
+from core.store.open import open_store
 from handlers.app import create_app
 from handlers.channels import join_channels
 from handlers.deps import HandlerDeps
@@ -135,7 +135,7 @@ async def running(
     session = aiohttp.ClientSession()
     tracker = TaskTracker()
     try:
-        async with SqliteStore.open(settings.database_path()) as store:
+        async with open_store(settings.store_target()) as store:
             vault = None
             if settings.secret_key is not None:
                 vault = KeyVault(

@@ -12,7 +12,7 @@ from core.lifecycle import Policy
 from core.model import ShopConfig
 from core.ports import Clock, RmsApi
 from core.rms.retry import backoff_delay
-from core.store.sqlite import SqliteStore
+from core.store.sqlite import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class RetryPolicy:
 class Core:
     """Everything a core service needs; built once by bot/wiring.py."""
 
-    store: SqliteStore
+    store: Store
     clock: Clock
     shops: Mapping[str, ShopConfig]
     rms: Mapping[str, RmsApi]

@@ -22,7 +22,7 @@ from core.errors import BotError, RmsAuthError, RmsError, RmsFunctionDisabledErr
 from core.events import EventKind
 from core.store import licenses as key_rows
 from core.store.refs import put_ref, put_ref_if_changed
-from core.store.sqlite import SqliteStore
+from core.store.sqlite import Store
 from core.summary import license_days_left
 
 logger = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class KeyVault:
         """Shops whose choice between the two keys RMS could not settle yet."""
         return sorted(self._undecided)
 
-    async def load(self, store: SqliteStore, shops: Iterable[str]) -> None:
+    async def load(self, store: Store, shops: Iterable[str]) -> None:
         """Use keys renewed through Slack (``choose_key`` then compares them with the
         configured ones); keys stored in the old format are re-encrypted in v2 on the way."""
         upgraded = 0
@@ -159,7 +159,7 @@ class KeyVault:
                 "re-encrypted %d stored licence key(s) with the v2 key derivation", upgraded
             )
 
-    async def _upgrade(self, store: SqliteStore, shop: str, column: str, token: str) -> int:
+    async def _upgrade(self, store: Store, shop: str, column: str, token: str) -> int:
         """Re-encrypt one old-format ciphertext; compare-and-set, so a racing write wins."""
         fresh = self.encrypt(self.decrypt(token))
         async with store.tx() as tx:
@@ -212,7 +212,7 @@ async def _accepted_until(
 
 
 async def choose_key(
-    store: SqliteStore,
+    store: Store,
     vault: KeyVault,
     shop: str,
     probe: Callable[[str], Awaitable[datetime]],

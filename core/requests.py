@@ -23,7 +23,7 @@ from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
 from core.refetch import refetch
 from core.shipping import resolve_fee
 from core.store.codec import dump_report
-from core.store.requests import finish_request, insert_request, open_requests, start_request
+from core.store.requests import claim_request, finish_request, insert_request
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5  # a request that fails this often is finished with an error, never looped on
@@ -73,26 +73,24 @@ class RequestWorker:
         failed: set[int] = set()  # raised this turn: resumed at the next one, not in a loop
         async with self._lock:
             while True:
-                async with self.core.store.read() as r:
-                    batch = [q for q in await open_requests(r) if q.id not in failed]
-                if not batch:
+                async with self.core.store.tx() as tx:
+                    await fence(self.core.lease, tx)  # the request claim: only the leader runs it
+                    request = await claim_request(tx, self.core.clock.now(), skip=failed)
+                if request is None:
                     return finished
-                for request in batch:
-                    token = CURRENT_REQUEST.set(request.id)
-                    try:
-                        ran = await self._run(request)
-                    finally:
-                        CURRENT_REQUEST.reset(token)
-                    if ran:
-                        finished += 1
-                    else:
-                        failed.add(request.id)
+                assert request.id is not None
+                token = CURRENT_REQUEST.set(request.id)
+                try:
+                    ran = await self._run(request)
+                finally:
+                    CURRENT_REQUEST.reset(token)
+                if ran:
+                    finished += 1
+                else:
+                    failed.add(request.id)
 
     async def _run(self, request: Request) -> bool:
-        now = self.core.clock.now()
-        async with self.core.store.tx() as tx:
-            await fence(self.core.lease, tx)  # the request claim: only the leader runs it
-            await start_request(tx, request.id, now)
+        """Execute a claimed request (marked running) and finish it with its report."""
         refused: Reason | None = None
         try:
             if request.attempts >= MAX_ATTEMPTS:

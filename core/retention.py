@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from core.store.sqlite import SqliteStore
+from core.store.sqlite import Store
 
 logger = logging.getLogger(__name__)
 
@@ -13,7 +13,7 @@ RETENTION_JOB = "retention"
 """``runs`` job name: claim_run(RETENTION_JOB, day, now) purges once per local day."""
 
 
-async def purge_finished(store: SqliteStore, now: datetime, days: int) -> int:
+async def purge_finished(store: Store, now: datetime, days: int) -> int:
     """Purge orders 楽天処理済 or キャンセル for more than ``days`` days; return how many."""
     purged = await store.purge_finished(now - timedelta(days=days))
     if purged:

@@ -17,7 +17,7 @@ from core.lifecycle import JST
 from core.model import ShopConfig, Stage
 from core.store import summary as figures
 from core.store.refs import ref_value
-from core.store.sqlite import SqliteStore
+from core.store.sqlite import Store
 from core.summary_time import MAX_CATCH_UP_DAYS as MAX_CATCH_UP_DAYS
 from core.summary_time import due_summary_days as due_summary_days
 from core.summary_time import next_summary_time as next_summary_time
@@ -124,7 +124,7 @@ def license_days_left(expires: datetime | None, now: datetime) -> int | None:
 
 
 async def build_summary(
-    store: SqliteStore,
+    store: Store,
     shops: Mapping[str, ShopConfig],
     day: date,
     tz: tzinfo,
@@ -152,7 +152,7 @@ async def build_summary(
 
 
 async def _shop_days(
-    store: SqliteStore, shop: ShopConfig, day: date, tz: tzinfo, now: datetime
+    store: Store, shop: ShopConfig, day: date, tz: tzinfo, now: datetime
 ) -> tuple[ShopDay, ShopDay]:
     prev_day = day - timedelta(days=1)
     prev_start, start = day_bounds(prev_day, tz)
@@ -288,7 +288,7 @@ def _total(days: Sequence[ShopDay], day: date) -> ShopDay:
     )
 
 
-async def _remember_states(store: SqliteStore, days: Sequence[ShopDay], *, overwrite: bool) -> None:
+async def _remember_states(store: Store, days: Sequence[ShopDay], *, overwrite: bool) -> None:
     """Keep each shop's state figures of the day, for the next day's comparison."""
     async with store.tx() as t:
         for day in days:
@@ -300,7 +300,7 @@ async def _remember_states(store: SqliteStore, days: Sequence[ShopDay], *, overw
             )
 
 
-async def last_summary_day(store: SqliteStore) -> date | None:
+async def last_summary_day(store: Store) -> date | None:
     """The latest day whose summary was claimed (``last_done`` for ``due_summary_days``)."""
     async with store.read() as r:
         value = await figures.last_period(r, SUMMARY_JOB)

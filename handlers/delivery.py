@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from core.ports import Clock
 from core.rms.retry import backoff_delay
 from core.store.outbox import OutboxMessage
-from core.store.sqlite import SqliteStore
+from core.store.sqlite import Store
 from handlers.poster import SlackPoster
 from handlers.slack_failures import Failure, Verdict, failure_of
 
@@ -63,7 +63,7 @@ class Courier:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         clock: Clock,
         poster: SlackPoster,
         *,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from core.model import Request
 from core.ports import Clock
-from core.store.sqlite import SqliteStore
+from core.store.sqlite import Store
 from handlers.render.i18n import Lang
 from handlers.render.reports import progress_message
 from handlers.render.request_posts import request_key
@@ -18,9 +18,7 @@ class BulkProgress:
     """The worker's progress port. The message is keyed by the request, so its report later
     replaces it (one message per bulk confirmation, first counting up, then the result)."""
 
-    def __init__(
-        self, store: SqliteStore, clock: Clock, lang: Lang, wake: Callable[[], None]
-    ) -> None:
+    def __init__(self, store: Store, clock: Clock, lang: Lang, wake: Callable[[], None]) -> None:
         self.store, self.clock, self.lang, self.wake = store, clock, lang, wake
 
     async def __call__(self, request: Request, done: int, of: int) -> None:

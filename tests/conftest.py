@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.fakes import FakeClock
+from tests.pg import PgDatabases, pg_databases
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -87,3 +88,9 @@ def _formatted(record: logging.LogRecord) -> str:
     if record.exc_info and record.exc_info[1] is not None:
         text += f" {record.exc_info[1]!r}"
     return text
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgDatabases]:
+    """The session's throwaway PostgreSQL server (started on first use, stopped at the end)."""
+    yield from pg_databases()

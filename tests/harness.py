@@ -1,9 +1,9 @@
-"""A real stack on loopback for tests: RMS simulator + RmsHttpClient + SqliteStore + Core."""
+"""A real stack on loopback for tests: RMS simulator + RmsHttpClient + a real store + Core."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,7 +16,8 @@ from core.context import Core, RetryPolicy
 from core.lifecycle import Policy
 from core.model import ShopConfig
 from core.rms.client import RmsHttpClient
-from core.store.sqlite import SqliteStore
+from core.store.open import open_store
+from core.store.sqlite import Store
 from sandbox.rms import RmsSimulator
 from tests.fakes import FakeClock
 
@@ -32,6 +33,15 @@ PERSON = {  # one orderer who is also the recipient: same destination, a 同梱 
     "phoneNumber2": "1234",
     "phoneNumber3": "5678",
 }
+
+
+def _memory() -> str:
+    return ":memory:"
+
+
+new_db: Callable[[], str] = _memory
+"""Where a harness opens its store unless told (a new database each time): the contract suite
+points it at fresh PostgreSQL databases too."""
 SHOPS = {
     "main": ("111111", "SP-main-secret", "SL-main-key", False, "C0SHOP1"),
     "api": ("222222", "SP-api-secret", "SL-api-key", True, "C0SHOP2"),
@@ -44,7 +54,7 @@ class Harness:
 
     clock: FakeClock
     sim: RmsSimulator
-    store: SqliteStore
+    store: Store
     core: Core
     server: TestServer
     session: aiohttp.ClientSession
@@ -62,7 +72,7 @@ class Harness:
 async def harness(
     clock: FakeClock | None = None,
     *,
-    db: str = ":memory:",
+    db: str | None = None,
     rps: float | None = 1.0,
     timeout: float = 2.0,
     processing_delay: timedelta = timedelta(minutes=30),
@@ -79,7 +89,7 @@ async def harness(
     await server.start_server()
     session = aiohttp.ClientSession()
     try:
-        async with SqliteStore.open(db) as store:
+        async with open_store(db or new_db()) as store:
             configs, clients = {}, {}
             for name, (_shop_id, secret, key, api, channel) in SHOPS.items():
                 configs[name] = ShopConfig(

@@ -14,17 +14,11 @@ from core.store.tx import Tx
 # Milliseconds since 1970 by the database's clock (BIGINT on both engines).
 _NOW_MS = {
     "sqlite": "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
-    "postgresql": "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+    "postgres": "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
 }
 # A fence read that makes a concurrent takeover wait until the fenced transaction commits.
 # SQLite needs none: the fenced transaction already holds the one write lock (BEGIN IMMEDIATE).
-_FENCE_LOCK = {"sqlite": "", "postgresql": " FOR SHARE"}
-
-
-def dialect(tx: Tx) -> str:
-    """The SQL dialect of a transaction: "sqlite" or "postgresql"."""
-    name = str(getattr(tx, "dialect", "sqlite"))
-    return "postgresql" if name.startswith("postg") else "sqlite"
+_FENCE_LOCK = {"sqlite": "", "postgres": " FOR SHARE"}
 
 
 def _acquire_sql(now: str) -> str:
@@ -44,7 +38,7 @@ def _acquire_sql(now: str) -> str:
 
 async def acquire_lease(tx: Tx, name: str, holder: str, ttl_ms: int) -> int | None:
     """Acquire or renew the lease ``name`` for ``ttl_ms``: its epoch, or None (another holds it)."""
-    rows = await tx.rows(_acquire_sql(_NOW_MS[dialect(tx)]), (name, holder, ttl_ms))
+    rows = await tx.rows(_acquire_sql(_NOW_MS[tx.dialect]), (name, holder, ttl_ms))
     return int(rows[0]["epoch"]) if rows else None
 
 
@@ -62,7 +56,7 @@ async def release_lease(tx: Tx, name: str, holder: str) -> bool:
 
 async def lease_held(tx: Tx, name: str, holder: str, epoch: int) -> bool:
     """The fence: does ``holder`` still lead under ``epoch`` by the database's clock?"""
-    kind = dialect(tx)
+    kind = tx.dialect
     rows = await tx.rows(
         f"SELECT epoch FROM leader_lease WHERE name = ? AND holder = ? AND epoch = ? "  # noqa: S608
         f"AND expires_at > {_NOW_MS[kind]}{_FENCE_LOCK[kind]}",
@@ -83,7 +77,7 @@ class LeaseRow:
 async def lease_row(tx: Tx, name: str) -> LeaseRow | None:
     """The stored lease ``name`` and how long it has left, or None before anyone led."""
     rows = await tx.rows(
-        f"SELECT holder, epoch, expires_at - {_NOW_MS[dialect(tx)]} AS left_ms "  # noqa: S608
+        f"SELECT holder, epoch, expires_at - {_NOW_MS[tx.dialect]} AS left_ms "  # noqa: S608
         "FROM leader_lease WHERE name = ?",
         (name,),
     )

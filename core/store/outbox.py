@@ -18,11 +18,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-import aiosqlite
-
 from core.events import Event, EventKind
+from core.store.db import POSTGRES, SQLITE, Conn, Dialect, Row
 
 PENDING, POSTED, DEAD = "pending", "posted", "dead"
+
+# The payload without its thread and fallback keys. Dialects differ (no JSON functions in the
+# portable subset): SQLite's json_remove, PostgreSQL's jsonb minus (the column stays text).
+_DROP_THREAD_KEYS: dict[Dialect, str] = {
+    SQLITE: "json_remove(payload, '$.fallback_channel', '$.thread_ts')",
+    POSTGRES: "(payload::jsonb - 'fallback_channel' - 'thread_ts')::text",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +61,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def event_from_row(row: aiosqlite.Row) -> Event:
+def event_from_row(row: Row) -> Event:
     return Event(
         id=row["id"],
         shop=row["shop"],
@@ -66,7 +72,7 @@ def event_from_row(row: aiosqlite.Row) -> Event:
     )
 
 
-def message_from_row(row: aiosqlite.Row) -> OutboxMessage:
+def message_from_row(row: Row) -> OutboxMessage:
     posting = row["posting_at"]
     return OutboxMessage(
         id=row["id"],
@@ -90,15 +96,13 @@ def message_from_row(row: aiosqlite.Row) -> OutboxMessage:
 class OutboxTx:
     """The outbox's statements inside one transaction (mixed into ``Tx``)."""
 
-    _db: aiosqlite.Connection
+    _conn: Conn
 
-    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._db.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return await self._conn.fetch(sql, params)
 
     async def _change(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cur = await self._db.execute(sql, params)
-        return cur.rowcount
+        return await self._conn.change(sql, params)
 
     # -- messages --------------------------------------------------------------------------
 
@@ -202,11 +206,12 @@ class OutboxTx:
     async def message_moved(self, message_id: int, channel: str, error: str, at: datetime) -> None:
         """Re-address a message its channel refused for good to its fallback channel (which
         replaces the thread it was meant for); it is due at once."""
+        dropped = _DROP_THREAD_KEYS[self._conn.dialect]
         await self._change(
-            """UPDATE messages SET channel = ?, last_error = ?, attempts = attempts + 1,
+            f"""UPDATE messages SET channel = ?, last_error = ?, attempts = attempts + 1,
                       posting_at = NULL, next_attempt_at = ?, updated_at = ?,
-                      payload = json_remove(payload, '$.fallback_channel', '$.thread_ts')
-               WHERE id = ?""",
+                      payload = {dropped}
+               WHERE id = ?""",  # noqa: S608
             (channel, error, _iso(at), _iso(at), message_id),
         )
 
@@ -269,7 +274,7 @@ class OutboxTx:
         """Claim a job's period in this transaction (True = ours, False = already done)."""
         return (
             await self._change(
-                "INSERT OR IGNORE INTO runs (job, period, done_at) VALUES (?,?,?)",
+                "INSERT INTO runs (job, period, done_at) VALUES (?,?,?) ON CONFLICT DO NOTHING",
                 (job, period, _iso(now)),
             )
             == 1

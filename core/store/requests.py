@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from core.model import ALL_ORDERS, Request, RequestKind
 from core.outcomes import Report
 from core.store.codec import load_report
+from core.store.db import POSTGRES, Row
 from core.store.tx import Tx, iso, parse_dt
 
 
-def request_from_row(row: aiosqlite.Row) -> Request:
+def request_from_row(row: Row) -> Request:
     numbers = json.loads(row["numbers"])
     received = parse_dt(row["received_at"])
     assert received is not None
@@ -47,7 +46,7 @@ async def insert_request(tx: Tx, request: Request) -> tuple[Request, bool]:
     changed, row_id = await tx.insert(
         """INSERT INTO requests (kind, shop, numbers, actor, channel, thread_ts, response_url,
                                  payload, delivery_key, open_key, state, received_at)
-           VALUES (?,?,?,?,?,?,?,?,?,?, 'queued', ?) ON CONFLICT DO NOTHING""",
+           VALUES (?,?,?,?,?,?,?,?,?,?, 'queued', ?) ON CONFLICT DO NOTHING RETURNING id""",
         (
             request.kind.value,
             request.shop,
@@ -78,6 +77,27 @@ async def open_requests(tx: Tx, limit: int = 50) -> list[Request]:
         "SELECT * FROM requests WHERE state != 'done' ORDER BY id LIMIT ?", (limit,)
     )
     return [request_from_row(row) for row in rows]
+
+
+async def claim_request(tx: Tx, now: datetime, skip: Iterable[int] = ()) -> Request | None:
+    """Take the oldest unfinished request (not in ``skip``) and mark it running, one more
+    attempt; None when there is none. Returned as it was before the claim (``attempts`` counts
+    the earlier tries). On PostgreSQL a request another transaction is claiming right now is
+    passed over (``FOR UPDATE SKIP LOCKED``) instead of waited for or taken twice; SQLite
+    serialises writers and has no such clause."""
+    skipped = sorted(set(skip))
+    unless = f" AND id NOT IN ({','.join('?' * len(skipped))})" if skipped else ""
+    lock = " FOR UPDATE SKIP LOCKED" if tx.dialect == POSTGRES else ""
+    rows = await tx.rows(
+        f"SELECT * FROM requests WHERE state != 'done'{unless} ORDER BY id LIMIT 1{lock}",  # noqa: S608
+        skipped,
+    )
+    if not rows:
+        return None
+    request = request_from_row(rows[0])
+    assert request.id is not None
+    await start_request(tx, request.id, now)
+    return request
 
 
 async def start_request(tx: Tx, request_id: int, now: datetime) -> None:

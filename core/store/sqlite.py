@@ -1,11 +1,11 @@
-"""SqliteStore: every SQL statement of the bot, on one aiosqlite connection (WAL)."""
+"""Store: every SQL statement of the bot; SqliteStore: its adapter on one aiosqlite connection."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,13 +15,17 @@ import aiosqlite
 from core.events import Event, EventKind
 from core.model import OrderRecord, Request, ShopConfig, Stage
 from core.outcomes import Report
+from core.store.db import POSTGRES, SQLITE, Dialect, SqliteConn
 from core.store.lock import PriorityLock
-from core.store.migrations import MIGRATIONS
+from core.store.migrations import MIGRATIONS, script_for
 from core.store.outbox import event_from_row
 from core.store.requests import request_result
 from core.store.tx import Intent, Tx, intent_from_row, iso
 
-_PURGE = """
+# Dialects differ (no JSON functions in the portable subset): SQLite's json_* functions, and
+# PostgreSQL's jsonb operators on the text column (cast back to text: the column stays text).
+_PURGE: dict[Dialect, str] = {
+    SQLITE: """
     UPDATE orders SET snapshot = json_set(
         json_remove(snapshot, '$.orderer', '$.remarks', '$.raw'),
         '$.packages',
@@ -32,80 +36,41 @@ _PURGE = """
         WHERE stage IN ('processed', 'cancelled') AND json_type(snapshot, '$.orderer') IS NOT NULL
           AND stage_since < ?
         LIMIT ?)
-"""
+""",
+    POSTGRES: """
+    UPDATE orders SET snapshot = (
+        (snapshot::jsonb - 'orderer' - 'remarks' - 'raw')
+        || jsonb_build_object('packages', COALESCE(
+            (SELECT jsonb_agg(p.value - 'recipient' ORDER BY p.i)
+             FROM jsonb_array_elements(snapshot::jsonb -> 'packages')
+                  WITH ORDINALITY AS p(value, i)),
+            '[]'::jsonb)))::text
+    WHERE number IN (
+        SELECT number FROM orders
+        WHERE stage IN ('processed', 'cancelled') AND (snapshot::jsonb -> 'orderer') IS NOT NULL
+          AND stage_since < ?
+        LIMIT ?)
+""",
+}
 """Strip names, addresses, phones, remarks and any raw model from finished orders (the WHERE
 repeats the partial index orders_personal so that only orders still holding them are read)."""
 
 
-class SqliteStore:
-    """The bot's state. Every statement runs under one lock so transactions never interleave."""
+class Store:
+    """The bot's state: every statement of the bot, over an adapter's connections (SQLite
+    here, PostgreSQL in postgres.py). An adapter provides the three ways to run statements."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
-        self._lock = PriorityLock()
+    def tx(self) -> AbstractAsyncContextManager[Tx]:
+        """One write transaction; the order invariants are checked before it commits."""
+        raise NotImplementedError
 
-    @classmethod
-    @asynccontextmanager
-    async def open(cls, path: str | Path) -> AsyncIterator[SqliteStore]:
-        """Open (creating the folder and schema if needed) and close the database."""
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # aiosqlite logs every statement with its parameters at DEBUG: customers' names and
-        # phones would reach the log with LOG_LEVEL=DEBUG.
-        statements = logging.getLogger("aiosqlite")
-        if statements.getEffectiveLevel() < logging.INFO:
-            statements.setLevel(logging.INFO)
-        db = await aiosqlite.connect(str(path), isolation_level=None)
-        try:
-            db.row_factory = aiosqlite.Row
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=5000")
-            store = cls(db)
-            await store._migrate()
-            yield store
-        finally:
-            await db.close()
+    def statement(self) -> AbstractAsyncContextManager[Tx]:
+        """One statement that is its own transaction (the ack path's single round trip)."""
+        raise NotImplementedError
 
-    async def _migrate(self) -> None:
-        async with self._db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        version = int(row[0]) if row else 0
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            await self._db.executescript(
-                f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;"
-            )
-
-    @asynccontextmanager
-    async def tx(self) -> AsyncIterator[Tx]:
-        """One write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error)."""
-        async with self._lock.hold():
-            try:
-                # inside the try: a task cancelled while BEGIN runs on aiosqlite's thread must
-                # still roll back, or every later transaction fails ("within a transaction")
-                await self._db.execute("BEGIN IMMEDIATE")
-                tx = Tx(self._db)
-                yield tx
-                await tx.check_invariants()
-            except BaseException:
-                with suppress(sqlite3.OperationalError):  # BEGIN itself may have failed
-                    await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
-
-    @asynccontextmanager
-    async def statement(self) -> AsyncIterator[Tx]:
-        """One statement that is its own transaction (autocommit): the ack path's single
-        round trip, served before the jobs' queued statements. It touches no order, so there
-        is no invariant to check."""
-        async with self._lock.hold(urgent=True):
-            yield Tx(self._db)
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[Tx]:
-        """Reads that must not see another coroutine's half-done transaction."""
-        async with self._lock.hold():
-            yield Tx(self._db)
+    def read(self) -> AbstractAsyncContextManager[Tx]:
+        """Reads that see one consistent state (no half-done transaction of another)."""
+        raise NotImplementedError
 
     async def ping(self) -> bool:
         """True when the database answers."""
@@ -210,7 +175,7 @@ class SqliteStore:
             rows = await r.rows(
                 """SELECT number FROM orders WHERE shop = ? AND polling = 1
                    AND (next_poll_at IS NULL OR next_poll_at <= ?)
-                   ORDER BY next_poll_at LIMIT ?""",
+                   ORDER BY next_poll_at NULLS FIRST LIMIT ?""",
                 (shop, iso(now), limit),
             )
         return [row["number"] for row in rows]
@@ -232,7 +197,7 @@ class SqliteStore:
         total = 0
         while True:
             async with self.tx() as t:
-                changed = await t.execute(_PURGE, (iso(before), batch))
+                changed = await t.execute(_PURGE[t.dialect], (iso(before), batch))
             total += changed
             if changed < batch:
                 return total
@@ -371,7 +336,7 @@ class SqliteStore:
         """Claim a periodic job's period once (True = ours to run, False = already done)."""
         async with self.tx() as t:
             changed = await t.execute(
-                "INSERT OR IGNORE INTO runs (job, period, done_at) VALUES (?,?,?)",
+                "INSERT INTO runs (job, period, done_at) VALUES (?,?,?) ON CONFLICT DO NOTHING",
                 (job, period, iso(now)),
             )
         return changed == 1
@@ -404,3 +369,76 @@ class SqliteStore:
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+
+class SqliteStore(Store):
+    """The bot's state. Every statement runs under one lock so transactions never interleave."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._conn = SqliteConn(db)
+        self._lock = PriorityLock()
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: str | Path) -> AsyncIterator[SqliteStore]:
+        """Open (creating the folder and schema if needed) and close the database."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # aiosqlite logs every statement with its parameters at DEBUG: customers' names and
+        # phones would reach the log with LOG_LEVEL=DEBUG.
+        statements = logging.getLogger("aiosqlite")
+        if statements.getEffectiveLevel() < logging.INFO:
+            statements.setLevel(logging.INFO)
+        db = await aiosqlite.connect(str(path), isolation_level=None)
+        try:
+            db.row_factory = aiosqlite.Row
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA busy_timeout=5000")
+            store = cls(db)
+            await store._migrate()
+            yield store
+        finally:
+            await db.close()
+
+    async def _migrate(self) -> None:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            script = script_for(migration, SQLITE)
+            await self._db.executescript(
+                f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;"
+            )
+
+    @asynccontextmanager
+    async def tx(self) -> AsyncIterator[Tx]:
+        """One write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error)."""
+        async with self._lock.hold():
+            try:
+                # inside the try: a task cancelled while BEGIN runs on aiosqlite's thread must
+                # still roll back, or every later transaction fails ("within a transaction")
+                await self._db.execute("BEGIN IMMEDIATE")
+                tx = Tx(self._conn, write=True)
+                yield tx
+                await tx.check_invariants()
+            except BaseException:
+                with suppress(sqlite3.OperationalError):  # BEGIN itself may have failed
+                    await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[Tx]:
+        """One statement that is its own transaction (autocommit): the ack path's single
+        round trip, served before the jobs' queued statements. It touches no order, so there
+        is no invariant to check."""
+        async with self._lock.hold(urgent=True):
+            yield Tx(self._conn)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        """Reads that must not see another coroutine's half-done transaction."""
+        async with self._lock.hold():
+            yield Tx(self._conn)

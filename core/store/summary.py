@@ -8,19 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import aiosqlite
-
+from core.store.db import POSTGRES, SQLITE, Dialect, Row
 from core.store.tx import Tx
+
+# A JSON field of a text column: the portable subset has no JSON functions, so each dialect
+# has its own (SQLite's json_extract, PostgreSQL's jsonb ->>); both give SQL text or NULL.
+_FIELD: dict[Dialect, str] = {
+    SQLITE: "json_extract({column}, '$.{field}')",
+    POSTGRES: "({column}::jsonb ->> '{field}')",
+}
+
+
+def _field(tx: Tx, column: str, field: str) -> str:
+    return _FIELD[tx.dialect].format(column=column, field=field)
 
 
 async def event_counts(
     tx: Tx, shop: str, kinds: Sequence[str], prev_start: str, start: str, end: str
-) -> list[aiosqlite.Row]:
+) -> list[Row]:
     """Orders per (today?, event kind, actor or error key) in [prev_start, end)."""
     return await tx.rows(
         f"""SELECT at >= ? AS today, kind,
-                      CASE kind WHEN 'order_confirmed' THEN json_extract(data, '$.actor')
-                                WHEN 'order_error' THEN json_extract(data, '$.error_key')
+                      CASE kind WHEN 'order_confirmed' THEN {_field(tx, "data", "actor")}
+                                WHEN 'order_error' THEN {_field(tx, "data", "error_key")}
                       END AS sub,
                       COUNT(DISTINCT order_number) AS n
                FROM outbox WHERE shop = ? AND at >= ? AND at < ?
@@ -30,9 +40,7 @@ async def event_counts(
     )
 
 
-async def created_counts(
-    tx: Tx, shop: str, prev_start: str, start: str, end: str
-) -> list[aiosqlite.Row]:
+async def created_counts(tx: Tx, shop: str, prev_start: str, start: str, end: str) -> list[Row]:
     """Orders first seen per (today?) in [prev_start, end)."""
     return await tx.rows(
         """SELECT created_at >= ? AS today, COUNT(*) AS n FROM orders
@@ -41,7 +49,7 @@ async def created_counts(
     )
 
 
-async def stage_figures(tx: Tx, shop: str, stages: Sequence[str]) -> list[aiosqlite.Row]:
+async def stage_figures(tx: Tx, shop: str, stages: Sequence[str]) -> list[Row]:
     """Per stage among ``stages``: how many orders, and since when the oldest is there."""
     return await tx.rows(
         f"""SELECT stage, COUNT(*) AS n, MIN(stage_since) AS since FROM orders
@@ -55,7 +63,7 @@ async def near_cancel_count(tx: Tx, shop: str, stages: Sequence[str], near: str)
     rows = await tx.rows(
         f"""SELECT COUNT(*) AS n FROM orders
                 WHERE shop = ? AND stage IN ({",".join("?" * len(stages))})
-                  AND json_extract(snapshot, '$.cancel_due') <= ?""",  # noqa: S608
+                  AND {_field(tx, "snapshot", "cancel_due")} <= ?""",  # noqa: S608
         (shop, *stages, near),
     )
     return int(rows[0]["n"]) if rows else 0

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from core.errors import InvariantError
 from core.events import EventKind
 from core.model import OrderRecord, Stage
 from core.store.codec import dump_order, load_order
+from core.store.db import POSTGRES, Conn, Dialect, Row
 from core.store.outbox import OutboxTx
 
 _ORDER_COLUMNS = (
@@ -49,7 +48,7 @@ def parse_dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def record_from_row(row: aiosqlite.Row, intent: Intent | None = None) -> OrderRecord:
+def record_from_row(row: Row, intent: Intent | None = None) -> OrderRecord:
     fees = json.loads(row["intended_fees"]) if row["intended_fees"] else None
     stage_since = parse_dt(row["stage_since"])
     assert stage_since is not None
@@ -76,7 +75,7 @@ def record_from_row(row: aiosqlite.Row, intent: Intent | None = None) -> OrderRe
     )
 
 
-def intent_from_row(row: aiosqlite.Row) -> Intent:
+def intent_from_row(row: Row) -> Intent:
     created, updated = parse_dt(row["created_at"]), parse_dt(row["updated_at"])
     assert created is not None and updated is not None
     return Intent(
@@ -95,11 +94,22 @@ def intent_from_row(row: aiosqlite.Row) -> Intent:
 
 
 class Tx(OutboxTx):
-    """Statements inside one transaction (obtained from ``SqliteStore.tx()``)."""
+    """Statements inside one transaction (obtained from a store's ``tx()``, ``read()`` or
+    ``statement()``)."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
+    def __init__(self, conn: Conn, *, write: bool = False) -> None:
+        self._conn = conn
         self._touched: set[str] = set()  # orders whose invariants are checked at commit
+        # PostgreSQL runs write transactions concurrently (READ COMMITTED): an order read in
+        # one is locked until commit, so its version compare-and-set and every decision taken
+        # on it hold against a concurrent writer. SQLite's BEGIN IMMEDIATE already serialises
+        # writers, and it has no such clause.
+        self._lock_rows = " FOR UPDATE" if write and conn.dialect == POSTGRES else ""
+
+    @property
+    def dialect(self) -> Dialect:
+        """The SQL dialect of this transaction's database ("sqlite" or "postgres")."""
+        return self._conn.dialect
 
     async def check_invariants(self) -> None:
         """The Order aggregate's rule, checked before every commit that touched an order:
@@ -122,24 +132,24 @@ class Tx(OutboxTx):
     async def versions(self, numbers: Iterable[str]) -> dict[str, int]:
         """Row versions of these orders."""
         found: dict[str, int] = {}
-        wanted = list(dict.fromkeys(numbers))
+        wanted = sorted(set(numbers))  # one lock order for every writer: no deadlock
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
             marks = ",".join("?" * len(chunk))
             for row in await self._all(
-                f"SELECT number, version FROM orders WHERE number IN ({marks})",  # noqa: S608
+                f"SELECT number, version FROM orders WHERE number IN ({marks}) "  # noqa: S608
+                f"ORDER BY number{self._lock_rows}",
                 chunk,
             ):
                 found[row["number"]] = row["version"]
         return found
 
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
-        async with self._db.execute(sql, params) as cur:
-            return await cur.fetchone()
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = await self._conn.fetch(sql, params)
+        return rows[0] if rows else None
 
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._db.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return await self._conn.fetch(sql, params)
 
     async def get_intent(self, number: str) -> Intent | None:
         """Return the intent of an order, if any."""
@@ -162,21 +172,21 @@ class Tx(OutboxTx):
 
     async def get_order(self, number: str) -> OrderRecord | None:
         """Return our record of an order, if we know it."""
-        row = await self._one(f"{_SELECT_ORDER} WHERE number = ?", (number,))
+        row = await self._one(f"{_SELECT_ORDER} WHERE number = ?{self._lock_rows}", (number,))
         return record_from_row(row, await self.get_intent(number)) if row else None
 
     async def get_orders(self, numbers: Iterable[str]) -> dict[str, OrderRecord]:
         """Return our records of these orders, by number (unknown ones absent)."""
         wanted = list(dict.fromkeys(numbers))
-        intents = await self.intents(wanted)
-        found: dict[str, OrderRecord] = {}
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
+        locking = sorted(wanted)  # one lock order for every writer: no deadlock
+        rows: dict[str, Row] = {}
+        for i in range(0, len(locking), 500):
+            chunk = locking[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            sql = f"{_SELECT_ORDER} WHERE number IN ({marks})"
-            for row in await self._all(sql, chunk):
-                found[row["number"]] = record_from_row(row, intents.get(row["number"]))
-        return found
+            sql = f"{_SELECT_ORDER} WHERE number IN ({marks}) ORDER BY number{self._lock_rows}"
+            rows |= {row["number"]: row for row in await self._all(sql, chunk)}
+        intents = await self.intents(wanted)  # read once the orders' locks are held
+        return {n: record_from_row(rows[n], intents.get(n)) for n in wanted if n in rows}
 
     async def save_order(self, record: OrderRecord, now: datetime) -> None:
         """Insert or replace our record of an order."""
@@ -186,7 +196,7 @@ class Tx(OutboxTx):
             if (record.intended_fees)
             else None
         )
-        await self._db.execute(
+        await self._conn.change(
             f"""INSERT INTO orders ({_ORDER_COLUMNS}, created_at, updated_at, version)
                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)
                 ON CONFLICT(number) DO UPDATE SET
@@ -230,7 +240,7 @@ class Tx(OutboxTx):
         otherwise the existing intent, which means: do not call RMS.
         """
         self._touched.add(number)
-        cur = await self._db.execute(
+        changed = await self._conn.change(
             """INSERT INTO intents (order_number, shop, actor, source, state, attempts,
                                      created_at, updated_at, request_id)
                VALUES (?, ?, ?, 'bot', 'pending', 0, ?, ?, ?)
@@ -240,7 +250,7 @@ class Tx(OutboxTx):
                WHERE intents.state = 'failed'""",
             (number, shop, actor, iso(now), iso(now), request_id),
         )
-        if cur.rowcount == 1:
+        if changed == 1:
             return None
         existing = await self.get_intent(number)
         assert existing is not None
@@ -258,7 +268,7 @@ class Tx(OutboxTx):
     ) -> None:
         """Record the outcome of an intent."""
         self._touched.add(number)
-        await self._db.execute(
+        await self._conn.change(
             """UPDATE intents SET state=?, updated_at=?, result_code=?, result_message=?,
                       attempts = attempts + ? WHERE order_number=?""",
             (state, iso(now), code, message, int(attempted), number),
@@ -267,7 +277,7 @@ class Tx(OutboxTx):
     async def adopt_intent(self, number: str, shop: str, now: datetime) -> bool:
         """Record that RMS shows the order confirmed outside the bot (``now``: when RMS says it
         was confirmed); False if an intent exists."""
-        cur = await self._db.execute(
+        changed = await self._conn.change(
             """INSERT INTO intents (order_number, shop, actor, source, state, attempts,
                                      created_at, updated_at)
                VALUES (?, ?, 'rms', 'rms', 'confirmed', 0, ?, ?)
@@ -276,7 +286,7 @@ class Tx(OutboxTx):
                WHERE intents.state = 'failed'""",
             (number, shop, iso(now), iso(now)),
         )
-        return cur.rowcount == 1
+        return changed == 1
 
     async def add_event(
         self,
@@ -287,7 +297,7 @@ class Tx(OutboxTx):
         data: Mapping[str, Any] | None = None,
     ) -> None:
         """Write an outbox event in this transaction."""
-        await self._db.execute(
+        await self._conn.change(
             "INSERT INTO outbox (shop, kind, order_number, at, data) VALUES (?,?,?,?,?)",
             (shop, kind.value, order_number, iso(at), json.dumps(data or {}, ensure_ascii=False)),
         )
@@ -304,7 +314,7 @@ class Tx(OutboxTx):
         detail: Mapping[str, Any] | None = None,
     ) -> None:
         """Append to the audit log: who did what, when, with which outcome."""
-        await self._db.execute(
+        await self._conn.change(
             """INSERT INTO audit (at, shop, actor, action, order_number, outcome, detail)
                VALUES (?,?,?,?,?,?,?)""",
             (
@@ -336,15 +346,17 @@ class Tx(OutboxTx):
 
     async def finish_fee(self, number: str, state: str, now: datetime) -> None:
         """Close an order's fee-write claim (done, or failed so that it may be tried again)."""
-        await self._db.execute(
+        await self._conn.change(
             "UPDATE fee_requests SET state = ?, updated_at = ? WHERE order_number = ?",
             (state, iso(now), number),
         )
 
     async def save_bundle(self, bundle_id: str, shop: str, actor: str, at: datetime) -> None:
         """Record a 同梱 (members carry its id on their order rows)."""
-        await self._db.execute(
-            "INSERT OR REPLACE INTO bundles (id, shop, created_by, created_at) VALUES (?,?,?,?)",
+        await self._conn.change(
+            """INSERT INTO bundles (id, shop, created_by, created_at) VALUES (?,?,?,?)
+               ON CONFLICT(id) DO UPDATE SET shop = excluded.shop,
+                 created_by = excluded.created_by, created_at = excluded.created_at""",
             (bundle_id, shop, actor, iso(at)),
         )
 
@@ -355,9 +367,9 @@ class Tx(OutboxTx):
 
     async def delete_bundle(self, bundle_id: str) -> None:
         """Forget a dissolved bundle."""
-        await self._db.execute("DELETE FROM bundles WHERE id = ?", (bundle_id,))
+        await self._conn.change("DELETE FROM bundles WHERE id = ?", (bundle_id,))
 
-    async def oldest_in_stages(self, shop: str, stages: Sequence[str]) -> aiosqlite.Row | None:
+    async def oldest_in_stages(self, shop: str, stages: Sequence[str]) -> Row | None:
         """The shop's earliest-ordered order in ``stages`` (number, ordered_at, stage), or None."""
         marks = ",".join("?" * len(stages))
         rows = await self.rows(
@@ -368,15 +380,15 @@ class Tx(OutboxTx):
         return rows[0] if rows else None
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> tuple[int, int]:
-        """Run one INSERT; return (rows changed, the new row's id)."""
-        cur = await self._db.execute(sql, params)
-        return cur.rowcount, int(cur.lastrowid or 0)
+        """Run one INSERT ending in ``RETURNING id``; return (rows inserted, the new row's id),
+        (0, 0) when a conflict clause skipped it."""
+        rows = await self._all(sql, params)
+        return (1, int(rows[0][0])) if rows else (0, 0)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; return the number of rows it changed."""
-        cur = await self._db.execute(sql, params)
-        return cur.rowcount
+        return await self._conn.change(sql, params)
 
-    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a query and return every row."""
         return await self._all(sql, params)

@@ -25,7 +25,8 @@ from core.retention import RETENTION_JOB, purge_finished
 from core.rms.wire import OrderModel
 from core.shipping import resolve_fee
 from core.store.codec import dump_order, load_order
-from core.store.migrations import MIGRATIONS
+from core.store.db import SQLITE
+from core.store.migrations import MIGRATIONS, script_for
 from core.store.sqlite import SqliteStore
 from core.summary import build_summary
 from handlers.render.orders import fee_modal, flag_card, flagged_list, order_details, pending_list
@@ -130,7 +131,8 @@ async def test_rows_written_before_minimal_snapshots_lose_the_raw_model_on_upgra
             (json.dumps(old, ensure_ascii=False), number),
         )
         conn.execute("DROP INDEX orders_personal")
-        conn.executescript(MIGRATIONS[2])  # migration 3, as an upgrade from version 2 runs it
+        # migration 3, as an upgrade from version 2 runs it
+        conn.executescript(script_for(MIGRATIONS[2], SQLITE))
     async with SqliteStore.open(db) as store:
         record = await store.get_order(number)
     text = stored_text(db, number)
@@ -273,8 +275,7 @@ async def test_the_purge_reads_only_finished_orders_that_still_hold_personal_dat
     from core.store.sqlite import _PURGE
 
     async with SqliteStore.open(tmp_path / "plan.sqlite3") as store, store.read() as r:
-        plan = " ".join(
-            str(tuple(row)) for row in await r.rows(f"EXPLAIN QUERY PLAN {_PURGE}", ("x", 1))
-        )
+        rows = await r.rows(f"EXPLAIN QUERY PLAN {_PURGE[SQLITE]}", ("x", 1))
+        plan = " ".join(str(tuple(row)) for row in rows)
     assert "USING INDEX orders_personal (stage_since<?)" in plan, plan
     assert "SCAN orders" not in plan

@@ -1,6 +1,8 @@
 """Several real `python -m bot serve` replicas on one database: one leader, fenced, handed over.
 
-Short leases (LEADER_LEASE_SECONDS=2) keep these fast; every wait polls with a deadline.
+Each test runs on SQLite (one WAL file shared by the processes of one host) and on PostgreSQL
+(the session's throwaway server). Short leases (LEADER_LEASE_SECONDS=2) keep them fast; every
+wait polls with a deadline.
 """
 
 from __future__ import annotations
@@ -11,24 +13,38 @@ import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from bench.replicas import CHANNEL, SHOP_ID, Cluster, poll
+from sandbox.postgres import find_bindir, temp_postgres
+from tests.pg import PgDatabases
 
 TTL = 2.0
 FAILOVER_BOUND = 1.5 * TTL + 1.0  # the design's 30 s for 20 s, plus one cycle on a busy CI box
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+    pg: PgDatabases = request.getfixturevalue("pg")
+    return pg.fresh()
+
+
+def query(database_url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of one query, read by the test itself (not through the bot)."""
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
+            return db.execute(sql).fetchall()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return conn.execute(sql.encode()).fetchall()
 
 
 def audit_count(database_url: str) -> int:
-    path = database_url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as db:
-        return int(db.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
+    return int(query(database_url, "SELECT COUNT(*) FROM audit")[0][0])
 
 
 async def two_replicas(cluster: Cluster) -> tuple[str, str]:
@@ -120,16 +136,12 @@ async def _true(value: object) -> bool:
 
 
 def _open(database_url: str) -> str:
-    path = database_url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as db:
-        rows = db.execute("SELECT id FROM requests WHERE state != 'done'").fetchall()
+    rows = query(database_url, "SELECT id FROM requests WHERE state != 'done'")
     return " ".join(f"request {r[0]}" for r in rows)
 
 
 def _requests(database_url: str) -> int:
-    path = database_url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as db:
-        return int(db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+    return int(query(database_url, "SELECT COUNT(*) FROM requests")[0][0])
 
 
 def summaries(cluster: Cluster) -> list[str]:
@@ -182,3 +194,31 @@ async def test_rolling_restart_while_orders_flow_loses_nothing_and_answers_no_5x
         confirmed_once(cluster, numbers)
         await poll(lambda: _true(summaries(cluster)), timeout=30)
         assert len(summaries(cluster)) == 1
+
+
+async def test_postgresql_restart_replicas_reconnect_and_one_leads(tmp_path):
+    if find_bindir() is None:
+        pytest.skip("no PostgreSQL server binaries")  # tests/pg.py fails instead under CI
+    with temp_postgres() as server:
+        url = server.create_database("restarted")
+        async with Cluster(tmp_path, url, ttl=TTL) as cluster:
+            a, b = await two_replicas(cluster)
+            data, log = str(server.dir / "data"), str(server.dir / "server.log")
+            server._run("pg_ctl", "-D", data, "-l", log, "-m", "fast", "-w", "restart")
+            restarted = time.monotonic()
+
+            async def one_leader_after_restart() -> bool:
+                states = [await cluster.ready(r) for r in cluster.replicas.values()]
+                if not all(s and s["ok"] for s in states):
+                    return False
+                leaders = [s for s in states if s and s["role"] == "leader"]
+                return len(leaders) == 1 and leaders[0]["last_cycle_age_seconds"] is not None
+
+            await poll(one_leader_after_restart, timeout=60, every=0.1)
+            number = cluster.sim.add_order(SHOP_ID)
+            body = cluster.command(number, trigger="after-restart")
+            assert await cluster.post(cluster.replicas[b], body) == 200
+            await poll(lambda: _true(cluster.sim.confirm_log), timeout=30)
+            assert cluster.calls("confirmOrder", since=restarted) == 1
+            states = [await cluster.ready(r) for r in cluster.replicas.values()]
+            assert sorted(s["role"] for s in states if s) == ["follower", "leader"]

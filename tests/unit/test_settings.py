@@ -257,9 +257,14 @@ def test_an_empty_environment_names_every_missing_key() -> None:
         ({"RMS_SERVICE_SECRET": ""}, 'RMS_SERVICE_SECRET is missing for shop "main"'),
         ({"SLACK_CHANNEL": ""}, 'SLACK_CHANNEL is missing for shop "main"'),
         (
-            {"DATABASE_URL": "postgres://bot:SENTINEL@db/rms"},
-            "DATABASE_URL must be a SQLite URL like sqlite:///data/rms-bot.sqlite3 or "
-            'sqlite:///:memory: (got scheme "postgres"; only SQLite is supported)',
+            {"DATABASE_URL": "mysql://bot:SENTINEL@db/rms"},
+            "DATABASE_URL must be sqlite:///path (e.g. sqlite:///data/rms-bot.sqlite3, "
+            "sqlite:///:memory:) or postgresql://user:password@host:port/database "
+            '(got scheme "mysql")',
+        ),
+        (
+            {"DATABASE_URL": "postgresql://"},
+            "DATABASE_URL has no host or database after postgresql://",
         ),
         ({"DATABASE_URL": "sqlite:///"}, "DATABASE_URL has no file path after sqlite:///"),
     ],
@@ -409,10 +414,23 @@ def test_shop_name_defaults_to_its_key() -> None:
         ("sqlite:////var/lib/rms-bot/db.sqlite3", Path("/var/lib/rms-bot/db.sqlite3")),
         ("sqlite:///:memory:", ":memory:"),
         ("sqlite:///bot.db?mode=rwc", Path("bot.db")),
+        ("data/plain.sqlite3", Path("data/plain.sqlite3")),
     ],
 )
 def test_database_path_parses_sqlite_urls(url: str, path: Path | str) -> None:
     assert settings_from(**COMPLETE, DATABASE_URL=url).database_path() == path
+    assert settings_from(**COMPLETE, DATABASE_URL=url).store_target() == path
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://bot:pw@db.example:5432/rms", "postgres://bot@127.0.0.1/rms?sslmode=require"],
+)
+def test_a_postgresql_url_is_opened_as_is(url: str) -> None:
+    settings = settings_from(**COMPLETE, DATABASE_URL=url)
+    assert settings.is_postgres and settings.store_target() == url
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        settings.database_path()
 
 
 def test_summary_time_and_time_zone() -> None:

@@ -1,0 +1,109 @@
+"""The store's connection port: one statement at a time, in SQLite's or PostgreSQL's dialect.
+
+All SQL text is shared and written with ``?`` placeholders in the portable subset; each
+adapter runs it on its own driver (``SqliteConn`` here, ``PgConn`` in postgres.py, which
+translates the placeholders in one place). Where the dialects must differ, the two variants
+sit next to each other in the module that owns the statement, chosen by ``Conn.dialect``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from typing import Any, Literal, Protocol
+
+import aiosqlite
+
+Dialect = Literal["sqlite", "postgres"]
+SQLITE: Dialect = "sqlite"
+POSTGRES: Dialect = "postgres"
+
+
+class Row(Protocol):
+    """A result row: by column name or position, and ``dict(row)``."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+    def keys(self) -> list[str]: ...
+
+
+class Conn(Protocol):
+    """One connection, inside the transaction its store opened."""
+
+    dialect: Dialect
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a statement and return its rows (none for a statement without a result)."""
+        ...
+
+    async def change(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement and return how many rows it changed."""
+        ...
+
+
+class SqliteConn:
+    """The port on one aiosqlite connection."""
+
+    dialect: Dialect = SQLITE
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        async with self._db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def change(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cur = await self._db.execute(sql, params)
+        return cur.rowcount
+
+
+class TupleRow:
+    """A row of a driver that returns tuples, readable like ``sqlite3.Row``."""
+
+    __slots__ = ("_names", "_values")
+
+    def __init__(self, names: dict[str, int], values: Sequence[Any]) -> None:
+        self._names = names
+        self._values = values
+
+    def __getitem__(self, key: Any, /) -> Any:
+        return self._values[self._names[key] if isinstance(key, str) else key]
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"TupleRow({dict(zip(self._names, self._values, strict=True))!r})"
+
+
+@lru_cache(maxsize=2048)
+def to_pyformat(sql: str) -> str:
+    """``?`` placeholders → ``%s`` (psycopg's), and a literal ``%`` → ``%%``.
+
+    A ``?`` inside a quoted string, a quoted name or a ``--`` comment is text, not a
+    placeholder, and stays.
+    """
+    out: list[str] = []
+    quote = ""  # the quote character we are inside of, if any
+    comment = False
+    for i, ch in enumerate(sql):
+        if comment:
+            comment = ch != "\n"
+        elif quote:
+            quote = "" if ch == quote else quote  # '' (an escaped quote) reopens at once
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "-" and sql.startswith("--", i):
+            comment = True
+        elif ch == "?":
+            out.append("%s")
+            continue
+        out.append("%%" if ch == "%" else ch)
+    return "".join(out)
