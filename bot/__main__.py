@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
 
 from bot.settings import Settings, validate_settings
 
@@ -19,6 +20,9 @@ EXIT_CONFIG = 2
 EXIT_SLACK = 1
 """Exit status when Slack says a configured channel or the token cannot be used as it is."""
 SLACK_CHECK_SECONDS = 30.0
+EXIT_DATABASE = 3
+"""Exit status when the PostgreSQL database cannot be used (unreachable, or a newer schema)."""
+DATABASE_CHECK_SECONDS = 10.0
 
 log = logging.getLogger("bot")
 
@@ -72,7 +76,7 @@ EPHEMERAL_PLATFORMS = {
 
 def ephemeral_disk(settings: Settings, environ: Mapping[str, str]) -> str | None:
     """Why SQLite here would lose every record at the next deploy, or None (pure)."""
-    if not settings.database_url.startswith("sqlite") or settings.sqlite_on_volume:
+    if settings.is_postgres or settings.sqlite_on_volume:
         return None
     for variable, platform in EPHEMERAL_PLATFORMS.items():
         if environ.get(variable):
@@ -102,9 +106,42 @@ def _check(env_file: str | None) -> int:
         return EXIT_CONFIG
     for line in settings.warnings():
         sys.stderr.write(f"warning: {line}\n")
+    if settings.is_postgres:
+        line, reachable = asyncio.run(_postgres(settings.database_url))
+        (sys.stdout if reachable else sys.stderr).write(f"{line}\n")
+        if not reachable:
+            return EXIT_DATABASE
     lines, ok = asyncio.run(_slack_channels(settings))
     sys.stdout.write("".join(f"{line}\n" for line in lines))
     return 0 if ok else EXIT_SLACK
+
+
+async def _postgres(url: str) -> tuple[str, bool]:
+    """Whether PostgreSQL answers and how far it is migrated (one line; never the password)."""
+    from core.store.probe import postgres_schema  # late: a bad config needs no driver
+
+    try:
+        async with asyncio.timeout(DATABASE_CHECK_SECONDS):
+            applied, latest = await postgres_schema(url, timeout=DATABASE_CHECK_SECONDS)
+    except Exception as exc:  # refused, DNS, auth, timeout: a diagnosis, not a crash
+        first = (str(exc).strip().splitlines() or [""])[0]
+        password = urlsplit(url).password
+        if password:
+            first = first.replace(password, "***")
+        return f"PostgreSQL not reachable ({type(exc).__name__}: {first})", False
+    if applied > latest:
+        return (
+            f"PostgreSQL: schema version {applied} is newer than this release's {latest} "
+            "(roll forward, or restore)",
+            False,
+        )
+    if applied < latest:
+        return (
+            f"PostgreSQL reachable: schema version {applied} of {latest} "
+            f"({latest - applied} migration(s) pending; serve applies them at start-up)",
+            True,
+        )
+    return f"PostgreSQL reachable: schema version {applied} (migrated)", True
 
 
 async def _slack_channels(settings: Settings) -> tuple[list[str], bool]:

@@ -113,6 +113,7 @@ class Election:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+        self.jobs.new_term()  # a follower has no cycles: /healthz must not call them stuck
         logger.info("leader lease: jobs stopped")
         if self.on_change is not None:
             self.on_change(False)

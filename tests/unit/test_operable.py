@@ -12,6 +12,8 @@ import pytest
 from bot.__main__ import main
 from bot.logs import RequestIdFilter
 from core.requests import CURRENT_REQUEST
+from core.store.migrations import MIGRATIONS
+from tests.pg import PgDatabases
 from tests.stack import bot_stack
 from tests.unit.test_settings import COMPLETE, NO_SLACK
 
@@ -77,3 +79,29 @@ async def test_readyz_is_503_when_the_database_is_gone_and_metrics_are_off_by_de
         await s.rt.core.store._db.close()  # the database went away
         status, body = await get(f"{base}/readyz")
         assert status == 503 and '"ok": false' in body
+
+
+def test_check_says_postgresql_is_reachable_and_how_far_it_is_migrated(
+    pg: PgDatabases, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key, value in COMPLETE.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SLACK_API_URL", NO_SLACK)
+    monkeypatch.setenv("DYNO", "web.1")  # PostgreSQL on Heroku: no disk involved
+    monkeypatch.setenv("DATABASE_URL", pg.fresh())
+    assert main(["check", "--env-file", ""]) == 0
+    assert f"schema version {len(MIGRATIONS)} (migrated)" in capsys.readouterr().out
+    monkeypatch.setenv("DATABASE_URL", pg.empty())
+    assert main(["check", "--env-file", ""]) == 0
+    assert f"{len(MIGRATIONS)} migration(s) pending" in capsys.readouterr().out
+
+
+def test_check_fails_when_postgresql_does_not_answer_and_never_shows_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key, value in COMPLETE.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot:S3cretPw@127.0.0.1:9/bot")
+    assert main(["check", "--env-file", ""]) == 3
+    err = capsys.readouterr().err
+    assert "PostgreSQL not reachable" in err and "S3cretPw" not in err
