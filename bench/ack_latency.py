@@ -24,6 +24,10 @@ Two request kinds:
 
 The floor is an ``AsyncApp`` with the same client and signing secret whose listeners only ack,
 served the same way; the ratio is bot p99 / floor p99 for the same kind and concurrency.
+
+One more row runs the bot on PostgreSQL (``DATABASE_URL=postgresql://…``; a throwaway server
+started as the tests start theirs, sandbox/postgres.py): /confirm at the highest concurrency,
+its request commit going to PostgreSQL over loopback, beside its own floor and the SQLite figure.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from bench.common import ROOT, Row, percentile, serve, verdict
 from bot.settings import Settings
 from bot.wiring import running, tune_gc
 from core.clock import SystemClock
+from sandbox.postgres import temp_postgres
 from sandbox.rms import RmsSimulator
 from sandbox.slack import SlackEmulator
 from sandbox.slack.payloads import block_actions_body, command_body, sign
@@ -362,8 +367,11 @@ def floor_app(api_url: str, token: str) -> web.Application:
 
 
 @asynccontextmanager
-async def bot_and_floor(workdir: Path) -> AsyncIterator[tuple[str, str, Any, Services]]:
-    """Start the services process, then the real bot and the floor app here, on loopback."""
+async def bot_and_floor(
+    workdir: Path, database_url: str | None = None
+) -> AsyncIterator[tuple[str, str, Any, Services]]:
+    """Start the services process, then the real bot (on a SQLite file in ``workdir`` unless
+    ``database_url`` says otherwise) and the floor app here, on loopback."""
     clock = SystemClock()
     shops = workdir / "shops.toml"
     shops.write_text(SHOPS_TOML, encoding="utf-8")
@@ -375,7 +383,7 @@ async def bot_and_floor(workdir: Path) -> AsyncIterator[tuple[str, str, Any, Ser
             slack_api_url=svc.api_url,
             rms_base_url=svc.rms_url,
             shops_file=shops,
-            database_url=f"sqlite:///{workdir / 'bot.sqlite3'}",
+            database_url=database_url or f"sqlite:///{workdir / 'bot.sqlite3'}",
             # Fixed here so no variable of the environment changes what is measured.
             slack_app_token=None,
             language="ja",
@@ -467,7 +475,13 @@ def _figures(latencies: list[float], errors: int, elapsed: float) -> dict[str, A
 
 
 async def measure(
-    requests: int = 500, levels: Sequence[int] = (1, 10, 50), settle: float = 3.0, rounds: int = 5
+    requests: int = 500,
+    levels: Sequence[int] = (1, 10, 50),
+    settle: float = 3.0,
+    rounds: int = 5,
+    *,
+    kinds: Sequence[str] = ("command", "button"),
+    database_url: str | None = None,
 ) -> list[dict[str, Any]]:
     """p50/p99 per app, kind and concurrency.
 
@@ -480,10 +494,10 @@ async def measure(
     with tempfile.TemporaryDirectory(prefix="rms-bench-ack-") as tmp, GcPauses() as gc_pauses:
         async with (
             Generator() as generator,
-            bot_and_floor(Path(tmp)) as (bot_url, floor_url, rt, svc),
+            bot_and_floor(Path(tmp), database_url) as (bot_url, floor_url, rt, svc),
         ):
             bodies = Bodies(svc)
-            for kind in ("command", "button"):
+            for kind in kinds:
                 for level in levels:
                     gc_pauses.take()
                     pooled: dict[str, list[float]] = {"floor": [], "bot": []}
@@ -514,25 +528,43 @@ async def measure(
     return results
 
 
+async def measure_postgres(requests: int, level: int, settle: float, rounds: int) -> dict[str, Any]:
+    """/confirm at ``level`` clients with the bot on a throwaway PostgreSQL server."""
+    with temp_postgres() as server:
+        url = server.create_database("bench_ack")
+        (figures,) = await measure(
+            requests, (level,), settle, rounds, kinds=("command",), database_url=url
+        )
+    figures["store"] = "postgresql"
+    return figures
+
+
 async def run(
     requests: int = 500, levels: Sequence[int] = (1, 10, 50), settle: float = 3.0, rounds: int = 5
 ) -> list[Row]:
     rows = []
-    for f in await measure(requests, levels, settle, rounds):
+    found = await measure(requests, levels, settle, rounds)
+    sqlite_p99 = {f["concurrency"]: f["bot"]["p99_ms"] for f in found if f["kind"] == "command"}
+    found.append(await measure_postgres(requests, max(levels), settle, rounds))
+    for f in found:
         bot, floor = f["bot"], f["floor"]
         what = "/confirm" if f["kind"] == "command" else "button click"
         errors = bot["errors"] + floor["errors"]
+        on_pg = f.get("store") == "postgresql"
         detail = (
             f"p50 {bot['p50_ms']:.1f} ms; floor p50 {floor['p50_ms']:.1f} / p99 "
             f"{floor['p99_ms']:.1f} ms; ×{f['ratio_p99']:.2f} floor p99; longest GC pause "
-            f"{f['gc_max_ms']:.0f} ms" + (f"; {errors} non-200" if errors else "")
+            f"{f['gc_max_ms']:.0f} ms"
+            + (f"; SQLite p99 {sqlite_p99[f['concurrency']]:.1f} ms" if on_pg else "")
+            + (f"; {errors} non-200" if errors else "")
         )
         bound = RATIO_BOUND * floor["p99_ms"]
         ok = bot["p99_ms"] <= bound and errors == 0
         rows.append(
             Row(
                 "ack",
-                f"ack p99, {what}, {f['concurrency']} concurrent",
+                f"ack p99, {what}, {f['concurrency']} concurrent"
+                + (", PostgreSQL" if on_pg else ""),
                 bot["p99_ms"],
                 "ms",
                 f"≤ {RATIO_BOUND} × floor p99 = {bound:.1f} ms",

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,6 +95,14 @@ class TempPostgres:
                 if attempt == 2:
                     raise RuntimeError(self.log_tail()) from None
 
+    def restart(self) -> None:
+        """Restart the server (fast shutdown: every open connection is cut). With its log
+        file named again: without -l the new server would hold our output pipe open."""
+        self._run(
+            "pg_ctl", "-D", str(self.dir / "data"), "-l", str(self.dir / "server.log"),
+            "-m", "fast", "-w", "-t", "30", "restart",
+        )  # fmt: skip
+
     def log_tail(self) -> str:
         with contextlib.suppress(OSError):
             return (self.dir / "server.log").read_text(errors="replace")[-3000:]
@@ -104,6 +113,76 @@ class TempPostgres:
         with contextlib.suppress(RuntimeError, OSError):
             self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class TempPgBouncer:
+    """PgBouncer in front of a TempPostgres, in TRANSACTION pooling mode (what PaaS poolers
+    run): each transaction may land on another server connection, and session state is lost."""
+
+    def __init__(self, server: TempPostgres, binary: Path) -> None:
+        self.server = server
+        self.binary = binary
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: str) -> str:
+        return f"postgresql://bot@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        folder = self.server.dir
+        self.port = _free_port()
+        (folder / "users.txt").write_text('"bot" ""\n')
+        (folder / "pgbouncer.ini").write_text(
+            f"""[databases]
+* = host=127.0.0.1 port={self.server.port}
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {folder / "users.txt"}
+pool_mode = transaction
+default_pool_size = 4
+max_client_conn = 500
+logfile = {folder / "pgbouncer.log"}
+"""
+        )
+        if self.server._as_root:
+            for name in ("users.txt", "pgbouncer.ini"):
+                shutil.chown(folder / name, SERVER_USER)
+        self._proc = subprocess.Popen(
+            [str(self.binary), str(folder / "pgbouncer.ini")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            user=SERVER_USER if self.server._as_root else None,
+        )
+        for _ in range(200):  # ready when it accepts connections (≤ 10 s)
+            with socket.socket() as s, contextlib.suppress(OSError):
+                s.connect(("127.0.0.1", self.port))
+                return
+            if self._proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"pgbouncer did not start (exit {self._proc.poll()})")
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(10)
+
+
+@contextlib.contextmanager
+def temp_pgbouncer(server: TempPostgres) -> Iterator[TempPgBouncer]:
+    """PgBouncer (transaction pooling) in front of ``server``, stopped on exit."""
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not Path(binary).exists():
+        raise FileNotFoundError("no pgbouncer binary (apt-get install pgbouncer)")
+    pooler = TempPgBouncer(server, Path(binary))
+    try:
+        pooler.start()
+        yield pooler
+    finally:
+        pooler.stop()
 
 
 @contextlib.contextmanager

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from sandbox.postgres import TempPgBouncer
 from tests.fakes import FakeClock
-from tests.pg import PgDatabases, pg_databases
+from tests.pg import PgDatabases, pg_databases, pgbouncer
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -94,3 +95,9 @@ def _formatted(record: logging.LogRecord) -> str:
 def pg() -> Iterator[PgDatabases]:
     """The session's throwaway PostgreSQL server (started on first use, stopped at the end)."""
     yield from pg_databases()
+
+
+@pytest.fixture(scope="session")
+def pooler(pg: PgDatabases) -> Iterator[TempPgBouncer]:
+    """PgBouncer (transaction pooling, as PaaS poolers run) in front of the session's server."""
+    yield from pgbouncer(pg)

@@ -7,11 +7,12 @@ import asyncio
 import itertools
 import os
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 
 from core.store.postgres import PgStore
-from sandbox.postgres import TempPostgres, find_bindir, temp_postgres
+from sandbox.postgres import TempPgBouncer, TempPostgres, find_bindir, temp_pgbouncer, temp_postgres
 
 TEMPLATE = "bot_template"
 
@@ -37,15 +38,33 @@ async def _migrate(url: str) -> None:
         pass
 
 
+def _missing(message: str) -> NoReturn:
+    """Fail in CI (.ci/run installs what the tests need), skip only on a developer's machine."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}: CI must run these tests (.ci/run installs it)")
+    pytest.skip(message)
+
+
 def pg_databases() -> Iterator[PgDatabases]:
     """Start the server (skipped only locally when PostgreSQL is not installed; CI=true fails
-    instead: .ci/run installs it), migrate the template, stop everything at the end."""
+    instead), migrate the template, stop everything at the end."""
     bindir = find_bindir()
     if bindir is None:
-        message = "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message}: CI must run the PostgreSQL tests (.ci/run installs it)")
-        pytest.skip(f"{message} (apt-get install postgresql)")
+        _missing("no PostgreSQL server in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
     with temp_postgres(bindir) as server:
         asyncio.run(_migrate(server.create_database(TEMPLATE)))
         yield PgDatabases(server)
+
+
+def pgbouncer(databases: PgDatabases) -> Iterator[TempPgBouncer]:
+    """PgBouncer in transaction pooling mode in front of the session's server."""
+    try:
+        with temp_pgbouncer(databases.server) as pooler:
+            yield pooler
+    except FileNotFoundError as exc:
+        _missing(f"{exc}")
+
+
+def through(pooler: TempPgBouncer, url: str) -> str:
+    """The same database, reached through the pooler."""
+    return pooler.url(url.rsplit("/", 1)[1])

@@ -77,6 +77,9 @@ class PgStore(Store):
             timeout=timeout,
             open=False,
             name="rms-bot",
+            # One empty round trip when a connection is taken: a connection the server cut
+            # (restart, failover, idle timeout) is replaced instead of failing a transaction.
+            check=AsyncConnectionPool.check_connection,
             # autocommit: BEGIN/COMMIT are sent by tx()/read() themselves; no prepared
             # statements, which a transaction pooler cannot keep.
             kwargs={"autocommit": True, "prepare_threshold": None},

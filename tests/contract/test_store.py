@@ -503,3 +503,11 @@ async def test_pg_parallel_stores_apply_migrations_once(pg) -> None:
     async with open_store(url) as store, store.read() as r:
         rows = await r.rows("SELECT version FROM schema_migrations ORDER BY version")
     assert [row[0] for row in rows] == list(range(1, len(MIGRATIONS) + 1))
+
+
+async def test_pg_a_store_carries_on_after_the_server_restarts(pg) -> None:
+    async with open_store(pg.fresh()) as store:
+        await store.upsert_shop(ShopConfig("main", "メイン店", "C0SHOP1", False))
+        pg.server.restart()  # every pooled connection is cut
+        assert await store.ping()  # the first statement after it already succeeds
+        assert (await store.shop_row("main"))["name"] == "メイン店"

@@ -27,6 +27,7 @@ EXPECTED = {
         "ack p99, /confirm, 4 concurrent",
         "ack p99, button click, 1 concurrent",
         "ack p99, button click, 4 concurrent",
+        "ack p99, /confirm, 4 concurrent, PostgreSQL",
     ],
     "rms": [
         "getOrder per poll cycle, N = 100 in flight",
