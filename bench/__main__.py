@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ack_latency, result_latency, rms_economy, scale
+from bench import ack_latency, failover, result_latency, rms_economy, scale
 from bench.common import MISSES, RESULTS, Row, table, write_json
 
 Runner = Callable[..., Awaitable[list[Row]]]
@@ -28,6 +28,7 @@ SECTIONS: dict[str, tuple[str, Runner]] = {
     "rms": ("RMS call economy", rms_economy.run),
     "latency": ("result latency", result_latency.run),
     "scale": ("scale", scale.run),
+    "failover": ("leader failover", failover.run),
 }
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "full": {
@@ -35,12 +36,14 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "rms": {"sizes": (100, 1_000, 10_000), "bulk": 1_000},
         "latency": {"orders": 400, "hours": 10.0},
         "scale": {"shops": 50, "orders": 2_000, "stored": 1_000_000},
+        "failover": {"ttl": 20.0},
     },
     "quick": {
         "ack": {"requests": 60, "levels": (1, 10, 50), "settle": 1.0},
         "rms": {"sizes": (100, 1_000), "bulk": 300},
         "latency": {"orders": 30, "hours": 1.0},
         "scale": {"shops": 3, "orders": 200, "stored": 20_000},
+        "failover": {"ttl": 2.0},
     },
 }
 

@@ -20,6 +20,7 @@ TINY = {
     "rms": {"sizes": (100,), "bulk": 200},
     "latency": {"orders": 4, "hours": 0.5},
     "scale": {"shops": 2, "orders": 100, "stored": 2_000},
+    "failover": {"ttl": 2.0},
 }
 EXPECTED = {
     "ack": [
@@ -46,6 +47,10 @@ EXPECTED = {
         "2 shops × 100 in flight: full poll sweep, bot's own time",
         "2 shops × 100 in flight: peak RSS of the bot process",
         "daily summary (build_summary, 50 shops) over 2,000 stored orders",
+    ],
+    "failover": [
+        "leader failover: SIGKILL → first cycle of the new leader",
+        "graceful hand-over: SIGTERM → first cycle of the new leader",
     ],
 }
 
