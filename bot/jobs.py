@@ -90,14 +90,27 @@ class Jobs:
         clock = self.core.clock
         for shop in self.core.shops:
             if f"shop:{shop}" not in self.coordinators:
-                refresh = partial(self.shop_cycle, shop)
+                refresh = self._gated(partial(self.shop_cycle, shop))
                 self.coordinators[f"shop:{shop}"] = Coordinator(
                     f"shop:{shop}", refresh, self.tick, clock
                 )
         for name, run, interval in self.periodic:
             if name not in self.coordinators:
-                self.coordinators[name] = Coordinator(name, run, interval, clock)
+                self.coordinators[name] = Coordinator(name, self._gated(run), interval, clock)
         return list(self.coordinators.values())
+
+    def _gated(self, run: Job) -> Job:
+        """No run starts unless this replica leads (a leader that resumes after a freeze
+        starts no cycle, no delivery round, no daily run before it learns it lost)."""
+        lease = self.core.lease
+        if lease is None:
+            return run
+
+        async def gated() -> object:
+            lease.check()
+            return await run()
+
+        return gated
 
     async def cycle(self) -> None:
         """Everything once, in order: all shops side by side, then each periodic job (tests and

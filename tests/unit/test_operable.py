@@ -11,6 +11,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.logs import RequestIdFilter
+from core.leader import Lease
 from core.requests import CURRENT_REQUEST
 from core.store.migrations import MIGRATIONS
 from tests.pg import PgDatabases
@@ -105,3 +106,13 @@ def test_check_fails_when_postgresql_does_not_answer_and_never_shows_the_passwor
     assert main(["check", "--env-file", ""]) == 3
     err = capsys.readouterr().err
     assert "PostgreSQL not reachable" in err and "S3cretPw" not in err
+
+
+async def test_a_replica_that_does_not_lead_starts_no_job_and_posts_nothing(tmp_path: Path):
+    async with bot_stack(tmp_path) as s:
+        s.add_order()
+        s.rt.core.lease = Lease(holder="me", ttl=20, margin=5)  # never acquired: a follower
+        await s.rt.jobs.cycle()
+        assert s.sim.calls == []
+        assert all(c.failing == "LeaseLostError" for c in s.rt.jobs.coordinators.values())
+        assert s.slack.calls_to("chat.postMessage") == []
