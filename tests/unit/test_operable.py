@@ -19,13 +19,17 @@ from tests.stack import bot_stack
 from tests.unit.test_settings import COMPLETE, NO_SLACK
 
 
+def complete_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in COMPLETE.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SLACK_API_URL", NO_SLACK)  # nothing listens there
+
+
 @pytest.mark.parametrize("variable", ["DYNO", "RENDER", "FLY_APP_NAME", "K_SERVICE"])
 def test_check_refuses_sqlite_on_an_ephemeral_platform_disk(
     variable: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for key, value in COMPLETE.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("SLACK_API_URL", NO_SLACK)
+    complete_environment(monkeypatch)
     monkeypatch.setenv(variable, "web.1")
     assert main(["check", "--env-file", ""]) == 2
     err = capsys.readouterr().err
@@ -85,9 +89,7 @@ async def test_readyz_is_503_when_the_database_is_gone_and_metrics_are_off_by_de
 def test_check_says_postgresql_is_reachable_and_how_far_it_is_migrated(
     pg: PgDatabases, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for key, value in COMPLETE.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("SLACK_API_URL", NO_SLACK)
+    complete_environment(monkeypatch)
     monkeypatch.setenv("DYNO", "web.1")  # PostgreSQL on Heroku: no disk involved
     monkeypatch.setenv("DATABASE_URL", pg.fresh())
     assert main(["check", "--env-file", ""]) == 0
@@ -100,8 +102,7 @@ def test_check_says_postgresql_is_reachable_and_how_far_it_is_migrated(
 def test_check_fails_when_postgresql_does_not_answer_and_never_shows_the_password(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for key, value in COMPLETE.items():
-        monkeypatch.setenv(key, value)
+    complete_environment(monkeypatch)
     monkeypatch.setenv("DATABASE_URL", "postgresql://bot:S3cretPw@127.0.0.1:9/bot")
     assert main(["check", "--env-file", ""]) == 3
     err = capsys.readouterr().err
