@@ -10,10 +10,12 @@ import aiohttp
 import pytest
 
 from bot.__main__ import main
+from bot.coordinator import Coordinator
 from bot.logs import RequestIdFilter
-from core.leader import Lease
+from core.leader import Lease, LeaseLostError
 from core.requests import CURRENT_REQUEST
 from core.store.migrations import MIGRATIONS
+from tests.fakes import FakeClock
 from tests.pg import PgDatabases
 from tests.stack import bot_stack
 from tests.unit.test_settings import COMPLETE, NO_SLACK
@@ -117,3 +119,14 @@ async def test_a_replica_that_does_not_lead_starts_no_job_and_posts_nothing(tmp_
         assert s.sim.calls == []
         assert all(c.failing == "LeaseLostError" for c in s.rt.jobs.coordinators.values())
         assert s.slack.calls_to("chat.postMessage") == []
+
+
+async def test_a_lost_lease_is_logged_without_a_traceback_even_from_several_tasks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def delivery_round() -> None:
+        raise ExceptionGroup("channels", [LeaseLostError("epoch 1 is over")] * 2)
+
+    job = Coordinator("publisher", delivery_round, 15.0, FakeClock())
+    assert not await job.async_refresh()
+    assert [r.exc_info for r in caplog.records if r.name == "bot.coordinator"] == [None]
