@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +89,14 @@ class Stack:
         await self.rt.deps.publisher.drain()
 
 
+def _sqlite_file(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+
+
+new_database_url: Callable[[Path], str] = _sqlite_file
+"""The DATABASE_URL a stack runs on unless told: the contract suite points it at PostgreSQL."""
+
+
 @asynccontextmanager
 async def bot_stack(tmp_path: Path, **overrides: Any) -> AsyncIterator[Stack]:
     """Start everything on 127.0.0.1 with free ports; stop it all afterwards."""
@@ -110,7 +118,7 @@ async def bot_stack(tmp_path: Path, **overrides: Any) -> AsyncIterator[Stack]:
         "slack_api_url": slack.api_url,
         "rms_base_url": str(rms_server.make_url("")).rstrip("/"),
         "shops_file": shops,
-        "database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        "database_url": new_database_url(tmp_path),
         "secret_key": "a-test-secret-key-for-fernet",
     }
     values.update(overrides)

@@ -97,8 +97,16 @@ class PgStore(Store):
         scoped advisory lock (released by COMMIT, so it works through a transaction pooler):
         replicas starting together apply each migration once. Returns how many it applied."""
         applied = 0
+        found = await self.schema_version()
+        if found > len(MIGRATIONS):  # a newer release migrated it: its changes only expand
+            logger.warning(
+                "database schema %d is newer than this release's %d: running on it (a rolling "
+                "deploy, or a rollback)",
+                found,
+                len(MIGRATIONS),
+            )
         for number, migration in enumerate(MIGRATIONS, start=1):
-            if number <= await self.schema_version():
+            if number <= found:
                 continue
             async with self._pool.connection() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))

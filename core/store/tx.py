@@ -382,6 +382,8 @@ class Tx(OutboxTx):
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> tuple[int, int]:
         """Run one INSERT ending in ``RETURNING id``; return (rows inserted, the new row's id),
         (0, 0) when a conflict clause skipped it."""
+        if "RETURNING" not in sql.upper():  # PostgreSQL has no lastrowid: ask for the id
+            raise ValueError("Tx.insert needs an INSERT … RETURNING id")
         rows = await self._all(sql, params)
         return (1, int(rows[0][0])) if rows else (0, 0)
 

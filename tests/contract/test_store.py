@@ -226,6 +226,9 @@ async def test_requests_submit_once_per_delivery_and_per_open_key(shop: Store) -
         other, new_other = await insert_request(t, request("d3", ("B",), open_key="confirm:B"))
     assert new_other and other.id > first.id
     assert await shop.open_request_ids() == {first.id, other.id}
+    async with shop.statement() as t:  # no lastrowid on PostgreSQL: the id is asked for
+        with pytest.raises(ValueError, match="RETURNING"):
+            await t.insert("INSERT INTO refs (key, value) VALUES (?, ?)", ("k", "v"))
 
 
 async def test_requests_are_claimed_oldest_first_and_finished_once(shop: Store) -> None:
@@ -511,3 +514,12 @@ async def test_pg_a_store_carries_on_after_the_server_restarts(pg) -> None:
         pg.server.restart()  # every pooled connection is cut
         assert await store.ping()  # the first statement after it already succeeds
         assert (await store.shop_row("main"))["name"] == "メイン店"
+
+
+async def test_pg_a_release_older_than_the_schema_runs_on_it(pg, caplog) -> None:
+    url = pg.fresh()
+    async with open_store(url) as store, store.tx() as t:  # a newer release added migration 99
+        await t.execute("INSERT INTO schema_migrations (version) VALUES (99)")
+    async with open_store(url) as store:
+        assert await store.ping()
+    assert "schema 99 is newer than this release's" in caplog.text

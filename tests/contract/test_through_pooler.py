@@ -19,8 +19,8 @@ globals().update(
 )
 
 
-async def test_the_store_really_goes_through_the_pooler(backend, pooler):
-    assert backend.startswith("postgresql://") and f":{pooler.port}/" in backend
-    async with open_store(backend) as store, store.read() as r:
+async def test_the_store_really_goes_through_the_pooler(database, pooler):
+    assert database.startswith("postgresql://") and f":{pooler.port}/" in database
+    async with open_store(database) as store, store.read() as r:
         rows = await r.rows("SELECT inet_server_port()")
     assert rows[0][0] != pooler.port  # the server behind it answered
