@@ -21,7 +21,7 @@ EXIT_SLACK = 1
 """Exit status when Slack says a configured channel or the token cannot be used as it is."""
 SLACK_CHECK_SECONDS = 30.0
 EXIT_DATABASE = 3
-"""Exit status when the PostgreSQL database cannot be used (unreachable, or a newer schema)."""
+"""Exit status when the PostgreSQL database does not answer."""
 DATABASE_CHECK_SECONDS = 10.0
 
 log = logging.getLogger("bot")
@@ -129,11 +129,11 @@ async def _postgres(url: str) -> tuple[str, bool]:
         if password:
             first = first.replace(password, "***")
         return f"PostgreSQL not reachable ({type(exc).__name__}: {first})", False
-    if applied > latest:
+    if applied > latest:  # a newer release migrated it; migrations only expand
         return (
-            f"PostgreSQL: schema version {applied} is newer than this release's {latest} "
-            "(roll forward, or restore)",
-            False,
+            f"PostgreSQL reachable: schema version {applied} is newer than this release's "
+            f"{latest} (fine during a rolling deploy or a rollback)",
+            True,
         )
     if applied < latest:
         return (
