@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ack_latency, auto_confirm, result_latency, rms_economy, scale
+from bench import ack_latency, auto_confirm, failover, result_latency, rms_economy, scale
 from bench.common import MISSES, RESULTS, Row, table, write_json
 
 Runner = Callable[..., Awaitable[list[Row]]]
@@ -29,6 +29,7 @@ SECTIONS: dict[str, tuple[str, Runner]] = {
     "latency": ("result latency", result_latency.run),
     "scale": ("scale", scale.run),
     "auto": ("auto-confirm", auto_confirm.run),
+    "failover": ("leader failover", failover.run),
 }
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "full": {
@@ -37,6 +38,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "latency": {"orders": 400, "hours": 10.0},
         "scale": {"shops": 50, "orders": 2_000, "stored": 1_000_000},
         "auto": {"orders": 300, "hours": 8.0},
+        "failover": {"ttl": 20.0},
     },
     "quick": {
         "ack": {"requests": 60, "levels": (1, 10, 50), "settle": 1.0},
@@ -44,6 +46,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "latency": {"orders": 30, "hours": 1.0},
         "scale": {"shops": 3, "orders": 200, "stored": 20_000},
         "auto": {"orders": 40, "hours": 1.0},
+        "failover": {"ttl": 2.0},
     },
 }
 

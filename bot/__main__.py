@@ -8,8 +8,10 @@ import asyncio
 import importlib
 import inspect
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
 
 from bot.settings import Settings, validate_settings
 
@@ -18,6 +20,9 @@ EXIT_CONFIG = 2
 EXIT_SLACK = 1
 """Exit status when Slack says a configured channel or the token cannot be used as it is."""
 SLACK_CHECK_SECONDS = 30.0
+EXIT_DATABASE = 3
+"""Exit status when the PostgreSQL database does not answer."""
+DATABASE_CHECK_SECONDS = 10.0
 
 log = logging.getLogger("bot")
 
@@ -60,6 +65,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Platforms whose own disk is wiped by every deploy or restart, and how each is recognised.
+EPHEMERAL_PLATFORMS = {
+    "DYNO": "Heroku",
+    "RENDER": "Render",
+    "FLY_APP_NAME": "Fly",
+    "K_SERVICE": "Cloud Run",
+}
+
+
+def ephemeral_disk(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    """Why SQLite here would lose every record at the next deploy, or None (pure)."""
+    if settings.is_postgres or settings.sqlite_on_volume:
+        return None
+    for variable, platform in EPHEMERAL_PLATFORMS.items():
+        if environ.get(variable):
+            return (
+                f"DATABASE_URL is SQLite on {platform} ({variable} is set), whose disk is wiped "
+                "by every deploy: intents, requests, the outbox and renewed licence keys would "
+                "be lost. Use PostgreSQL, or set SQLITE_ON_VOLUME=true if the file is on a "
+                "mounted volume"
+            )
+    return None
+
+
 def _load(env_file: str | None) -> Settings | None:
     settings, problems = validate_settings(env_file=env_file)
     for line in problems:
@@ -72,11 +101,47 @@ def _check(env_file: str | None) -> int:
     if settings is None:
         return EXIT_CONFIG
     sys.stdout.write(f"{settings.describe()}\n")
+    if (problem := ephemeral_disk(settings, os.environ)) is not None:
+        sys.stderr.write(f"{problem}\n")
+        return EXIT_CONFIG
     for line in settings.warnings():
         sys.stderr.write(f"warning: {line}\n")
+    if settings.is_postgres:
+        line, reachable = asyncio.run(_postgres(settings.database_url))
+        (sys.stdout if reachable else sys.stderr).write(f"{line}\n")
+        if not reachable:
+            return EXIT_DATABASE
     lines, ok = asyncio.run(_slack_channels(settings))
     sys.stdout.write("".join(f"{line}\n" for line in lines))
     return 0 if ok else EXIT_SLACK
+
+
+async def _postgres(url: str) -> tuple[str, bool]:
+    """Whether PostgreSQL answers and how far it is migrated (one line; never the password)."""
+    from core.store.probe import postgres_schema  # late: a bad config needs no driver
+
+    try:
+        async with asyncio.timeout(DATABASE_CHECK_SECONDS):
+            applied, latest = await postgres_schema(url, timeout=DATABASE_CHECK_SECONDS)
+    except Exception as exc:  # refused, DNS, auth, timeout: a diagnosis, not a crash
+        first = (str(exc).strip().splitlines() or [""])[0]
+        password = urlsplit(url).password
+        if password:
+            first = first.replace(password, "***")
+        return f"PostgreSQL not reachable ({type(exc).__name__}: {first})", False
+    if applied > latest:  # a newer release migrated it; migrations only expand
+        return (
+            f"PostgreSQL reachable: schema version {applied} is newer than this release's "
+            f"{latest} (fine during a rolling deploy or a rollback)",
+            True,
+        )
+    if applied < latest:
+        return (
+            f"PostgreSQL reachable: schema version {applied} of {latest} "
+            f"({latest - applied} migration(s) pending; serve applies them at start-up)",
+            True,
+        )
+    return f"PostgreSQL reachable: schema version {applied} (migrated)", True
 
 
 async def _slack_channels(settings: Settings) -> tuple[list[str], bool]:
@@ -109,10 +174,10 @@ def _serve(env_file: str | None) -> int:
     settings = _load(env_file)
     if settings is None:
         return EXIT_CONFIG
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    importlib.import_module("bot.logs").configure(settings.log_level)
     log.info("%s", settings.describe())
+    if (platform := ephemeral_disk(settings, os.environ)) is not None:
+        log.warning("%s", platform)
     wiring = importlib.import_module("bot.wiring")  # imported late: check must not need it
     try:
         asyncio.run(wiring.serve(settings))

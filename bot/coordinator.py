@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.errors import RmsError
+from core.leader import LeaseLostError
 from core.ports import Clock
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class Coordinator:
                 self.delay = max(self.interval, retry_after)
             if self.failing is None:
                 self.failing_since = now
-                if isinstance(exc, RmsError):  # an expected outside failure: no traceback
+                if _expected(exc):  # an outside failure, or this replica stopped leading
                     logger.warning("job %s failing: %s", self.name, exc)
                 else:
                     logger.exception("job %s failing", self.name)
@@ -80,3 +81,11 @@ class Coordinator:
             return False
         window = STALE_AFTER * max(self.interval, self.delay)
         return (now - since).total_seconds() > window
+
+
+def _expected(exc: Exception) -> bool:
+    """Failures logged without a traceback: RMS's, and a lost lease (also when it stopped
+    several tasks of one run at once, e.g. the delivery of several channels)."""
+    if isinstance(exc, ExceptionGroup):
+        return exc.split(LeaseLostError)[1] is None
+    return isinstance(exc, RmsError | LeaseLostError)

@@ -114,14 +114,27 @@ class Jobs:
         clock = self.core.clock
         for shop in self.core.shops:
             if f"shop:{shop}" not in self.coordinators:
-                refresh = partial(self.shop_cycle, shop)
+                refresh = self._gated(partial(self.shop_cycle, shop))
                 self.coordinators[f"shop:{shop}"] = Coordinator(
                     f"shop:{shop}", refresh, self.tick, clock
                 )
         for name, run, interval in self.periodic:
             if name not in self.coordinators:
-                self.coordinators[name] = Coordinator(name, run, interval, clock)
+                self.coordinators[name] = Coordinator(name, self._gated(run), interval, clock)
         return list(self.coordinators.values())
+
+    def _gated(self, run: Job) -> Job:
+        """No run starts unless this replica leads (a leader that resumes after a freeze
+        starts no cycle, no delivery round, no daily run before it learns it lost)."""
+        lease = self.core.lease
+        if lease is None:
+            return run
+
+        async def gated() -> object:
+            lease.check()
+            return await run()
+
+        return gated
 
     async def cycle(self) -> None:
         """Everything once, in order: all shops side by side, then each periodic job (tests and
@@ -143,6 +156,21 @@ class Jobs:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def new_term(self) -> None:
+        """Forget what an earlier term of leadership knew (this replica leads again: another
+        may have led meanwhile, so the start-up reconcile and the first intake run again)."""
+        self._reconciled.clear()
+        self.next_intake.clear()
+        self.coordinators.clear()
+
+    def cycle_age(self) -> float | None:
+        """Seconds since every shop's cycle last completed here (None: not all ran yet)."""
+        done = [c.last_success for name, c in self.coordinators.items() if name.startswith("shop:")]
+        if len(done) != len(self.core.shops) or not done or None in done:
+            return None
+        oldest = min(d for d in done if d is not None)
+        return (self.core.clock.now() - oldest).total_seconds()
 
     def wake(self, name: str) -> None:
         """Run the periodic job ``name`` now instead of at its next interval."""

@@ -284,6 +284,10 @@ class Settings(BaseSettings):
     rms_requests_per_second: float = Field(1.0, gt=0)
     secret_key: Annotated[SecretStr, AfterValidator(_secret_key)] | None = None
     log_level: Annotated[str, _Trim, AfterValidator(_log_level)] = "INFO"
+    # replicas and operations
+    leader_lease_seconds: float = Field(20, ge=1, le=300)
+    metrics: bool = False
+    sqlite_on_volume: bool = False
 
     @field_validator(
         "slack_bot_token",

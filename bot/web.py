@@ -36,6 +36,31 @@ def health_routes(
     return [web.get("/healthz", healthz)]
 
 
+def ready_routes(
+    core: Core, *, role: Callable[[], str], epoch: Callable[[], int | None],
+    cycle_age: Callable[[], float | None],
+) -> list[web.RouteDef]:  # fmt: skip
+    """GET /readyz: 200 when the database answers (503 otherwise), this replica's role
+    (leader or follower), its lease epoch, and how long ago its last full cycle completed
+    (null on a follower or before the first cycle)."""
+
+    async def readyz(_: web.Request) -> web.Response:
+        try:
+            ok = await core.store.ping()
+        except Exception:  # an unreachable database is what this endpoint reports
+            ok = False
+        age = cycle_age()
+        body = {
+            "ok": ok,
+            "role": role(),
+            "epoch": epoch(),
+            "last_cycle_age_seconds": None if age is None else round(age, 3),
+        }
+        return web.json_response(body, status=200 if ok else 503)
+
+    return [web.get("/readyz", readyz)]
+
+
 def _payload_problem(body: bytes, content_type: str) -> str | None:
     """Why a Slack request body cannot be what Slack sends, or None (bolt would crash on it)."""
     try:

@@ -21,12 +21,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.daily import Daily
 from bot.jobs import Jobs
+from bot.leader import Election, new_lease
+from bot.metrics import Metrics
 from bot.settings import Settings
-from bot.web import SLACK_PATH, health_routes, slack_request_guard
+from bot.web import SLACK_PATH, health_routes, ready_routes, slack_request_guard
 from core.auto import pause_state
 from core.clock import SystemClock
 from core.context import Core
 from core.home import gather_home
+from core.leader import Lease
 from core.licenses import KeyVault, choose_key, current_key, submit_new_key
 from core.lifecycle import Policy
 from core.model import RequestKind
@@ -64,22 +67,40 @@ class Runtime:
     session: aiohttp.ClientSession
     worker: RequestWorker
     extra: dict[str, object] = field(default_factory=dict)
+    metrics: Metrics | None = None  # METRICS=true
+
+    def role(self) -> str:
+        """leader or follower (a bot without an election leads: tests step its jobs)."""
+        lease = self.core.lease
+        return "leader" if lease is None or lease.leading() else "follower"
+
+    def _routes(self, mode: str) -> list[web.RouteDef]:
+        lease = self.core.lease
+        routes = health_routes(self.core, mode=mode, stalled=self.jobs.stalled)
+        routes += ready_routes(
+            self.core,
+            role=self.role,
+            epoch=lambda: lease.epoch if lease is not None and lease.leading() else None,
+            cycle_age=self.jobs.cycle_age,
+        )
+        if self.metrics is not None:
+            routes += self.metrics.routes(self.core, self.jobs.cycle_age)
+        return routes
 
     def web_app(self) -> web.Application:
-        """The aiohttp app: GET /healthz, and POST /slack/events (bolt) in HTTP mode only.
+        """The aiohttp app: GET /healthz, /readyz (and /metrics with METRICS=true), and POST
+        /slack/events (bolt) in HTTP mode only.
 
         In Socket Mode Slack talks over the WebSocket; an HTTP route for Slack there would
         only be a door for requests nobody signed, so it does not exist (404).
         """
         if self.settings.socket_mode:
             application = web.Application()
-            application.add_routes(
-                health_routes(self.core, mode="socket", stalled=self.jobs.stalled)
-            )
+            application.add_routes(self._routes("socket"))
             return application
         application = self.app.web_app(path=SLACK_PATH, port=self.settings.port)
         application.middlewares.append(slack_request_guard)
-        application.add_routes(health_routes(self.core, mode="http", stalled=self.jobs.stalled))
+        application.add_routes(self._routes("http"))
         return application
 
 
@@ -101,9 +122,17 @@ async def running(
     clock: Clock | None = None,
     rms: Mapping[str, RmsApi] | None = None,
     tick: float = 15.0,
+    lease: Lease | None = None,
+    request_poll: float | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Open the store and sessions, build the core and the Slack app; close all on exit."""
+    """Open the store and sessions, build the core and the Slack app; close all on exit.
+
+    With a ``lease`` (serve), RMS calls and leader-only units of work are refused unless this
+    replica leads; ``request_poll`` is how often the leader looks for requests other replicas
+    stored (default: every ``tick``).
+    """
     clock = clock or SystemClock()
+    metrics = Metrics() if settings.metrics else None
     shops = settings.shops()
     session = aiohttp.ClientSession()
     tracker = TaskTracker()
@@ -133,6 +162,8 @@ async def running(
                     license_key=key,
                     clock=clock,
                     requests_per_second=rates[shop.key],
+                    gate=lease.check if lease is not None else None,
+                    observe=metrics.rms_call if metrics is not None else None,
                 )
             core = Core(
                 store=store,
@@ -142,6 +173,7 @@ async def running(
                 policy=_policy(settings),
                 rng=random.Random(),
                 automation={s.key: s.automation() for s in shops},
+                lease=lease,
             )
             slack = AsyncWebClient(
                 token=settings.slack_bot_token.get_secret_value(),
@@ -216,16 +248,27 @@ async def running(
             progress = BulkProgress(
                 store, clock, settings.language, partial(jobs.wake, "publisher")
             )
-            worker = RequestWorker(core, partial(_may, auth), progress=progress)
-            # Stored requests run at once (the ack wakes the worker), and at least every tick.
-            jobs.periodic.insert(0, ("requests", partial(_run_requests, worker, jobs), tick))
+            worker = RequestWorker(
+                core,
+                partial(_may, auth),
+                progress=progress,
+                on_report=metrics.report if metrics is not None else None,
+            )
+            # Stored requests run at once (the ack wakes the worker in this replica), and at
+            # least every request_poll (requests another replica stored).
+            jobs.periodic.insert(
+                0, ("requests", partial(_run_requests, worker, jobs), request_poll or tick)
+            )
             deps.wake = partial(jobs.wake, "requests")
             app = create_app(deps, slack, settings.slack_signing_secret)
             # Members can read history, which recovering an interrupted post needs; never fatal.
             summary = [settings.summary_channel] if settings.summary_channel else []
             await join_channels(slack, [s.channel for s in shops] + summary)
             try:
-                yield Runtime(settings, core, slack, app, deps, jobs, tracker, session, worker)
+                yield Runtime(
+                    settings, core, slack, app, deps, jobs, tracker, session, worker,
+                    metrics=metrics,
+                )  # fmt: skip
             finally:
                 await tracker.drain()
     finally:
@@ -264,8 +307,9 @@ async def _submit_key(
 ) -> str:
     """Store the pasted key encrypted, then probe it at once (and every 5 minutes after)."""
     status = await submit_new_key(core, vault, shop, key, actor)
-    daily.next_probe_now()
-    tracker.spawn(daily(), "license-probe")
+    if core.lease is None or core.lease.leading():  # else the leader probes it within 5 min
+        daily.next_probe_now()
+        tracker.spawn(daily(), "license-probe")
     return status.value
 
 
@@ -281,14 +325,24 @@ async def _group_members(slack: AsyncWebClient, group: str) -> list[str]:
     return list(response.get("users") or [])
 
 
+REQUEST_POLL_SECONDS = 1.0  # the leader looks for requests stored by other replicas this often
+
+
 async def serve(settings: Settings) -> None:
-    """Run the bot until SIGTERM/SIGINT: Slack (HTTP or Socket Mode), /healthz and the jobs."""
+    """Run the bot until SIGTERM/SIGINT: Slack (HTTP or Socket Mode), /healthz, /readyz, and
+    the jobs while this replica holds the leader lease.
+
+    On SIGTERM the jobs stop and the lease is released first (another replica leads within
+    a second), then Socket Mode and the HTTP server close, finishing requests in flight.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with running(settings) as rt:
+    lease = new_lease(settings.leader_lease_seconds)
+    poll = min(REQUEST_POLL_SECONDS, settings.leader_lease_seconds / 4)
+    async with running(settings, lease=lease, request_poll=poll) as rt:
         runner = web.AppRunner(rt.web_app())
         await runner.setup()
         site = web.TCPSite(runner, "0.0.0.0", settings.port)
@@ -308,12 +362,12 @@ async def serve(settings: Settings) -> None:
             len(rt.core.shops),
         )
         tune_gc()
-        jobs = asyncio.create_task(rt.jobs.run(stop), name="jobs")
+        on_change = rt.metrics.leading if rt.metrics is not None else None
+        election = Election(rt.core.store, lease, rt.jobs, on_change=on_change)
+        electing = asyncio.create_task(election.run(stop), name="election")
         await stop.wait()
-        logger.info("shutting down: finishing in-flight work")
-        jobs.cancel()
-        with suppress(asyncio.CancelledError):
-            await jobs
+        logger.info("shutting down: stopping the jobs, releasing the lease")
+        await electing  # steps down and releases the lease (the run ends when stop is set)
         if socket_handler is not None:
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()

@@ -9,6 +9,7 @@ from dataclasses import replace
 from core.context import Core
 from core.errors import RmsError, RmsProtocolError
 from core.events import EventKind, FlagReason
+from core.leader import fence
 from core.lifecycle import with_error
 from core.model import MAX_NUMBERS_PER_CALL, ConfirmResult, OrderRecord, Stage
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
@@ -154,6 +155,7 @@ async def _claim(
     claimed: list[str] = []
     resumed: list[str] = []
     async with core.store.tx() as tx:
+        await fence(core.lease, tx)
         records = await tx.get_orders(numbers)
         intents = await tx.intents(numbers)
         for number in numbers:
@@ -260,6 +262,7 @@ async def _record_results(
     refused: dict[str, tuple[str, str]] = {}
     unclear = {r.order_number: r for r in results if not r.clear}
     async with core.store.tx() as tx:
+        await fence(core.lease, tx)
         records = await tx.get_orders(r.order_number for r in results)
         for result in results:
             number = result.order_number
@@ -448,6 +451,7 @@ async def _fail(
     """RMS certainly did not confirm these: release the intent, show エラー with remediation."""
     now = core.clock.now()
     async with core.store.tx() as tx:
+        await fence(core.lease, tx)
         records = await tx.get_orders(numbers)
         for number in numbers:
             await tx.set_intent(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from core.leader import Lease
 from core.lifecycle import Policy
 from core.model import ShopConfig
 from core.ports import Clock, RmsApi
@@ -50,6 +51,7 @@ class Core:
     succeeded: dict[str, datetime] = field(default_factory=dict)  # shop → last_success written
     inbox: Inbox = field(default_factory=Inbox)  # the ack path's group commit
     automation: Mapping[str, AutoConfig] = field(default_factory=dict)  # shop → SHOPS_FILE
+    lease: Lease | None = None  # this replica's leadership; None: no election (tests, benches)
 
     def shop(self, key: str) -> ShopConfig:
         """Return a shop's configuration (KeyError names the unknown shop)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Protocol
 
 from core import auto
@@ -17,6 +18,7 @@ from core.bundles import bundle
 from core.confirm import confirm
 from core.context import Core
 from core.events import EventKind
+from core.leader import LeaseLostError, fence
 from core.model import ALL_ORDERS, Request, RequestKind, Stage
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
 from core.refetch import refetch
@@ -26,6 +28,8 @@ from core.store.requests import claim_request, finish_request
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5  # a request that fails this often is finished with an error, never looped on
+CURRENT_REQUEST: ContextVar[int | None] = ContextVar("current_request", default=None)
+"""The stored request the worker is carrying out (log lines name it; see bot/logs.py)."""
 
 
 class Authorize(Protocol):
@@ -37,6 +41,7 @@ class Authorize(Protocol):
 
 
 Progress = Callable[[Request, int, int], Awaitable[None]]
+OnReport = Callable[[Request, Report], object]  # a finished request's report (metrics)
 
 
 async def submit(core: Core, request: Request) -> tuple[Request, bool]:
@@ -50,11 +55,17 @@ class RequestWorker:
     """Executes stored requests in order; after a restart, the unfinished ones first."""
 
     def __init__(
-        self, core: Core, authorize: Authorize, *, progress: Progress | None = None
+        self,
+        core: Core,
+        authorize: Authorize,
+        *,
+        progress: Progress | None = None,
+        on_report: OnReport | None = None,
     ) -> None:
         self.core = core
         self.authorize = authorize
         self.progress = progress
+        self.on_report = on_report
         self._lock = asyncio.Lock()
 
     async def run_once(self) -> int:
@@ -64,11 +75,17 @@ class RequestWorker:
         async with self._lock:
             while True:
                 async with self.core.store.tx() as tx:
+                    await fence(self.core.lease, tx)  # the request claim: only the leader runs it
                     request = await claim_request(tx, self.core.clock.now(), skip=failed)
                 if request is None:
                     return finished
                 assert request.id is not None
-                if await self._run(request):
+                token = CURRENT_REQUEST.set(request.id)
+                try:
+                    ran = await self._run(request)
+                finally:
+                    CURRENT_REQUEST.reset(token)
+                if ran:
                     finished += 1
                 else:
                     failed.add(request.id)
@@ -96,11 +113,15 @@ class RequestWorker:
                 report = _report(request, numbers, Outcome.REFUSED, reason=refused)
             else:
                 report = await self._execute(request)
+        except LeaseLostError as exc:  # the new leader resumes it; nothing more happens here
+            logger.warning("request %d (%s) left to the leader: %s", request.id, request.kind, exc)
+            return False
         except Exception:
             logger.exception("request %d (%s) failed; it will be resumed", request.id, request.kind)
             return False
         now = self.core.clock.now()
         async with self.core.store.tx() as tx:  # the outcome, its audit and its report: one unit
+            await fence(self.core.lease, tx)
             if await finish_request(tx, request.id, now, dump_report(report)):
                 if refused is Reason.AUTO_STOPPED:
                     await auto.stopped_in(tx, await self._numbers(request))
@@ -117,6 +138,8 @@ class RequestWorker:
                 await tx.add_event(
                     request.shop, EventKind.REQUEST_DONE, None, now, {"request": request.id}
                 )
+        if self.on_report is not None:
+            self.on_report(request, report)
         return True
 
     async def _numbers(self, request: Request) -> Sequence[str]:

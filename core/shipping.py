@@ -10,6 +10,7 @@ from core.confirm import confirm
 from core.context import Core
 from core.errors import RmsError
 from core.events import EventKind
+from core.leader import fence
 from core.lifecycle import check_fees
 from core.model import RmsOrder, Stage
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome, Reason, Report
@@ -114,6 +115,7 @@ async def _claim(
     """Only one fee write per order at a time; a finished one is never repeated."""
     now = core.clock.now().isoformat()
     async with core.store.tx() as tx:
+        await fence(core.lease, tx)
         return await tx.claim_fee(
             number, actor, json.dumps({str(k): v for k, v in fees.items()}), now, request_id
         )

@@ -10,6 +10,7 @@ from datetime import timedelta
 from core.context import Core
 from core.errors import RmsError
 from core.events import EventKind
+from core.leader import fence
 from core.lifecycle import Change, apply_snapshot
 from core.model import RmsOrder
 from core.outcomes import ErrorInfo, OrderOutcome, Outcome
@@ -45,6 +46,7 @@ async def apply_in(
     Compare-and-set: a snapshot of an order written since the read began is discarded (it is
     older than what we know); the order is simply absent from the result.
     """
+    await fence(core.lease, tx)  # only the leader merges what RMS said
     now = core.clock.now()
     changes: dict[str, Change] = {}
     prevs = await tx.get_orders(s.number for s in read.snaps)

@@ -18,6 +18,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from core.leader import Lease, fence
 from core.ports import Clock
 from core.rms.retry import backoff_delay
 from core.store.outbox import OutboxMessage
@@ -70,8 +71,10 @@ class Courier:
         alert_channel: str | None,
         dead_letter_alert: Callable[[OutboxMessage, str], Message],
         rng: random.Random | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.store, self.clock, self.poster = store, clock, poster
+        self.lease = lease  # a post is claimed under the leader's epoch (None: no election)
         self.alert_channel = alert_channel
         self.dead_letter_alert = dead_letter_alert
         self.rng = rng or random.Random()
@@ -155,6 +158,7 @@ class Courier:
                     ts = await self._find(message, message.posting_at)
                 if ts is None:
                     async with self.store.tx() as tx:
+                        await fence(self.lease, tx)  # a stale leader posts nothing more
                         await tx.message_posting(message.id, self.clock.now())
                     ts = await self.poster.post(
                         channel, parts[0], key=message.key, thread_ts=thread or None

@@ -100,6 +100,7 @@ class Publisher:
             alert_channel=summary_channel,
             dead_letter_alert=self._dead_letter_alert,
             rng=core.rng,
+            lease=core.lease,
         )
         self._lock = asyncio.Lock()
 

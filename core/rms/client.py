@@ -78,6 +78,8 @@ class RmsHttpClient:
         max_backoff: float = 60.0,
         rng: random.Random | None = None,
         get_order_version: int = 10,
+        gate: Callable[[], object] | None = None,
+        observe: Callable[[str, str], None] | None = None,
     ) -> None:
         self._session = session
         self._base_url = base_url.rstrip("/")
@@ -92,6 +94,10 @@ class RmsHttpClient:
         self._max_backoff = max_backoff
         self._rng = rng or random.Random()
         self._version = get_order_version
+        # gate: asked right before every call leaves (after the pacing wait); it raises to
+        # stop the call (a leader that may no longer act). observe: (function, outcome).
+        self._gate = gate
+        self._observe = observe
 
     async def search_order_numbers(
         self, *, progress: Sequence[int], start: datetime, end: datetime
@@ -225,6 +231,8 @@ class RmsHttpClient:
                 data = await self._send(method, path, function, json, params, per_order)
                 result = validate(model, data, function)
             except RmsError as exc:
+                if self._observe is not None:
+                    self._observe(function, exc.kind)
                 if not exc.retryable or attempt >= attempts:
                     raise
                 delay = backoff_delay(
@@ -237,6 +245,8 @@ class RmsHttpClient:
                 await self._clock.sleep(delay)
                 attempt += 1
                 continue
+            if self._observe is not None:
+                self._observe(function, "ok")
             return result
 
     async def _send(
@@ -249,6 +259,8 @@ class RmsHttpClient:
         per_order: bool = False,
     ) -> Any:
         await self._limiter.acquire()
+        if self._gate is not None:
+            self._gate()
         key = self._key()
         token = base64.b64encode(f"{self._secret}:{key}".encode()).decode("ascii")
         headers = {"Authorization": f"ESA {token}", "Content-Type": _CONTENT_TYPE}

@@ -228,9 +228,17 @@ MIGRATIONS: tuple[str | Variants, ...] = (
     );
     CREATE INDEX messages_due ON messages (state, next_attempt_at);
     """,
-    # 6: reserved for another branch (issue 12); a no-op here so that 7 keeps its number.
-    # When merging, the real migration 6 replaces this line.
-    "SELECT 1;",
+    # 6: the leader lease. One row per job group; ``expires_at`` is the database's clock in
+    # milliseconds since 1970 (BIGINT: exact on both engines), so replica clocks never enter.
+    # The epoch only grows: it is the fence every leader-only unit of work checks.
+    """
+    CREATE TABLE leader_lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    """,
     # 7: auto-confirm (issue 14): one decision per order (clean or held, with the rules that
     # matched; a person's 保留のまま keeps it held), and the mode each shop runs in when a
     # person changed it with /rms auto (shop '*' = the global pause).

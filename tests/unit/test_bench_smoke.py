@@ -21,6 +21,7 @@ TINY = {
     "latency": {"orders": 4, "hours": 0.5},
     "scale": {"shops": 2, "orders": 100, "stored": 2_000},
     "auto": {"orders": 10, "hours": 0.25},
+    "failover": {"ttl": 2.0},
 }
 EXPECTED = {
     "ack": [
@@ -52,6 +53,10 @@ EXPECTED = {
         "auto-confirm: arrival → confirmation, median",
         "today's /confirm flow: arrival → confirmation, median",
         "auto-confirm: manual touches per 100 mixed orders",
+    ],
+    "failover": [
+        "leader failover: SIGKILL → first cycle of the new leader",
+        "graceful hand-over: SIGTERM → first cycle of the new leader",
     ],
 }
 
