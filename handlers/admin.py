@@ -14,7 +14,7 @@ from core.errors import InvalidInputError
 from core.model import RequestKind, Stage
 from handlers.auto import AutoHandlers
 from handlers.deps import HandlerDeps
-from handlers.guard import Role, Verdict, audit_refusal, refusal
+from handlers.guard import Role
 from handlers.input_errors import input_error_text
 from handlers.messages import say
 from handlers.parsing import parse_rms
@@ -68,10 +68,8 @@ class AdminHandlers:
             await ack(**await self.auto.answer(req, user))
             return
         if req.verb == "bundle":  # re-reads RMS first: a stored request, never in the 3 s
-            verdict = await self.d.auth.check(user, Role.CONFIRMER, req.shop)
-            if verdict is not Verdict.ALLOWED:
-                await audit_refusal(self.d.core, req.shop, user, "bundle", verdict)
-                await ack(**error_message(refusal(verdict, lang), lang))
+            if denied := await self.d.refused(user, Role.CONFIRMER, req.shop, "bundle"):
+                await ack(**error_message(denied, lang))
                 return
             await self.d.request(
                 RequestKind.BUNDLE,
@@ -88,10 +86,8 @@ class AdminHandlers:
 
     async def _answer(self, verb: str, shop: str, numbers: tuple[str, ...], user: str) -> Message:
         core, lang, name = self.d.core, self.d.lang, self.d.core.shop(shop).name
-        verdict = await self.d.auth.check(user, ROLE_OF.get(verb, Role.ANYONE), shop)
-        if verdict is not Verdict.ALLOWED:
-            await audit_refusal(core, shop, user, verb, verdict)
-            return error_message(refusal(verdict, lang), lang)
+        if denied := await self.d.refused(user, ROLE_OF.get(verb, Role.ANYONE), shop, verb):
+            return error_message(denied, lang)
         now = core.clock.now()
         if verb == "pending":
             records = await core.store.orders_in_stages(shop, [Stage.AWAITING])
@@ -114,10 +110,8 @@ class AdminHandlers:
         self, ack: AsyncAck, command: Body, client: AsyncWebClient, shop: str
     ) -> None:
         lang, user = self.d.lang, command["user_id"]
-        verdict = await self.d.auth.check(user, Role.ADMIN, shop)
-        if verdict is not Verdict.ALLOWED:
-            await audit_refusal(self.d.core, shop, user, "license", verdict)
-            await ack(**error_message(refusal(verdict, lang), lang))
+        if denied := await self.d.refused(user, Role.ADMIN, shop, "license"):
+            await ack(**error_message(denied, lang))
             return
         if self.d.license is None:
             await ack(**error_message(say("license_needs_secret_key", lang), lang))
@@ -130,11 +124,8 @@ class AdminHandlers:
         """Store the pasted key encrypted; never echo or log it."""
         lang, user = self.d.lang, body["user"]["id"]
         (shop,) = ids.unpack_value(view.get("private_metadata", ""), 1)
-        verdict = await self.d.auth.check(user, Role.ADMIN, shop)  # again, at submission
-        if verdict is not Verdict.ALLOWED:
-            await audit_refusal(self.d.core, shop, user, "license", verdict)
-            denied = {ids.LICENSE_BLOCK: refusal(verdict, lang)}
-            await ack(response_action="errors", errors=denied)
+        if denied := await self.d.refused(user, Role.ADMIN, shop, "license"):  # again, now
+            await ack(response_action="errors", errors={ids.LICENSE_BLOCK: denied})
             return
         value = view.get("state", {}).get("values", {}).get(ids.LICENSE_BLOCK, {})
         key = ((value.get(ids.LICENSE_INPUT) or {}).get("value") or "").strip()

@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from core import auto
 from handlers.deps import HandlerDeps
-from handlers.guard import Role, Verdict, audit_refusal, refusal
+from handlers.guard import Role
 from handlers.parsing import RmsRequest
 from handlers.render import ids
 from handlers.render.held import (
@@ -52,10 +52,8 @@ class AutoHandlers:
             return auto_status([(core.shop(s).name, found[s].value) for s in shops], paused, lang)
         shops = [req.shop] if req.shop else list(core.shops)
         for shop in shops:  # pause/resume act on every shop: an admin of each, like a change
-            verdict = await self.d.auth.check(user, Role.ADMIN, shop)
-            if verdict is not Verdict.ALLOWED:
-                await audit_refusal(core, shop, user, f"auto_{req.arg}", verdict)
-                return error_message(refusal(verdict, lang), lang)
+            if denied := await self.d.refused(user, Role.ADMIN, shop, f"auto_{req.arg}"):
+                return error_message(denied, lang)
         if req.arg in ("pause", "resume"):
             await auto.set_paused(core, req.arg == "pause", user)
         else:
@@ -71,14 +69,8 @@ class AutoHandlers:
         await ack()
         shop, number = ids.unpack_value(action["value"], 2)
         user = body["user"]["id"]
-        verdict = await self.d.auth.check(user, Role.CONFIRMER, shop)
-        if verdict is not Verdict.ALLOWED:
-            await audit_refusal(self.d.core, shop, user, "keep_holding", verdict)
-            await respond(
-                **error_message(refusal(verdict, self.d.lang), self.d.lang),
-                response_type="ephemeral",
-                replace_original=False,
-            )
+        if denied := await self.d.refused(user, Role.CONFIRMER, shop, "keep_holding"):
+            await self.d.tell_clicker(respond, denied)
             return
         view = keep_modal(number, self.d.lang, ids.pack_value(shop, number))
         await client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -87,11 +79,8 @@ class AutoHandlers:
         """Record the note; the held card is edited to show it (through the outbox)."""
         shop, number = ids.unpack_value(view.get("private_metadata", ""), 2)
         user = body["user"]["id"]
-        verdict = await self.d.auth.check(user, Role.CONFIRMER, shop)  # again, at submission
-        if verdict is not Verdict.ALLOWED:
-            await audit_refusal(self.d.core, shop, user, "keep_holding", verdict)
-            text = refusal(verdict, self.d.lang)
-            await ack(response_action="errors", errors={KEEP_BLOCK: text})
+        if denied := await self.d.refused(user, Role.CONFIRMER, shop, "keep_holding"):  # again
+            await ack(response_action="errors", errors={KEEP_BLOCK: denied})
             return
         values = view.get("state", {}).get("values", {})
         note = str((values.get(KEEP_BLOCK, {}).get(KEEP_INPUT, {}) or {}).get("value") or "")

@@ -6,14 +6,26 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
 from core.context import Core
 from core.model import Request, RequestKind
 from core.requests import submit
-from handlers.guard import Authorizer, ClickDedup, Listener, guarded
+from handlers.guard import (
+    Authorizer,
+    ClickDedup,
+    Listener,
+    Role,
+    Verdict,
+    audit_refusal,
+    guarded,
+    refusal,
+)
 from handlers.messages import say
 from handlers.poster import SlackPoster
 from handlers.publisher import Publisher
 from handlers.render.i18n import Lang
+from handlers.render.lists import error_message
 
 Message = dict[str, Any]
 SummaryHook = Callable[[str | None], Awaitable[Message]]  # shop (None: all) → the summary
@@ -72,6 +84,21 @@ class HandlerDeps:
         )
         self.wake()
         return stored
+
+    async def refused(self, user: str, role: Role, shop: str, what: str) -> str | None:
+        """None when ``user`` may do ``what`` in ``shop`` now; otherwise why not, in the
+        staff's words (the refusal is logged and audited)."""
+        verdict = await self.auth.check(user, role, shop)
+        if verdict is Verdict.ALLOWED:
+            return None
+        await audit_refusal(self.core, shop, user, what, verdict)
+        return refusal(verdict, self.lang)
+
+    async def tell_clicker(self, respond: AsyncRespond, text: str) -> None:
+        """Answer a click with an error only the person who clicked sees."""
+        await respond(
+            **error_message(text, self.lang), response_type="ephemeral", replace_original=False
+        )
 
     def wrap(self, listener: Listener) -> Listener:
         """The listener, guarded: no exception ever reaches bolt (see handlers.guard)."""

@@ -14,7 +14,7 @@ from core.errors import InvalidInputError
 from core.fee_table import Proposal, propose
 from core.model import OrderRecord, RequestKind
 from handlers.deps import HandlerDeps
-from handlers.guard import Role, Verdict, audit_refusal, refusal
+from handlers.guard import Role
 from handlers.messages import say
 from handlers.parsing import FeeModalState, parse_fee_state, parse_fees
 from handlers.render import ids
@@ -47,14 +47,8 @@ class FeeHandlers:
         shop, number = ids.unpack_value(action["value"], 2)
         user = body["user"]["id"]
         lang = self.d.lang
-        verdict = await self.d.auth.check(user, Role.CONFIRMER, shop)
-        if verdict is not Verdict.ALLOWED:
-            await audit_refusal(self.d.core, shop, user, "fee", verdict)
-            await respond(
-                **error_message(refusal(verdict, lang), lang),
-                response_type="ephemeral",
-                replace_original=False,
-            )
+        if denied := await self.d.refused(user, Role.CONFIRMER, shop, "fee"):
+            await self.d.tell_clicker(respond, denied)
             return
         record = await self.d.core.store.get_order(number)
         if record is None:
@@ -96,10 +90,8 @@ class FeeHandlers:
         if record is None or record.shop != shop:
             await ack()
             return
-        verdict = await self.d.auth.check(user, Role.CONFIRMER, shop)  # again, at submission
-        if verdict is not Verdict.ALLOWED:
-            await audit_refusal(self.d.core, shop, user, "fee", verdict)
-            text = refusal(verdict, self.d.lang)
+        text = await self.d.refused(user, Role.CONFIRMER, shop, "fee")  # again, at submission
+        if text is not None:
             if state.fees is None:  # the form: the refusal stands on its fields
                 blocks = [p.basket_id for p in record.snapshot.packages]
                 await ack(

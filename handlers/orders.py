@@ -14,7 +14,7 @@ from core.errors import InvalidInputError
 from core.model import ALL_ORDERS, RequestKind, Stage
 from core.outcomes import Reason
 from handlers.deps import HandlerDeps
-from handlers.guard import Role, Verdict, audit_refusal, refusal
+from handlers.guard import Role
 from handlers.input_errors import input_error_text
 from handlers.messages import say as t
 from handlers.parsing import OrdersRequest, parse_orders
@@ -176,26 +176,19 @@ class OrderHandlers:
         )
 
     async def _allowed(self, ack: AsyncAck, user: str, role: Role, shop: str, what: str) -> bool:
-        verdict = await self.d.auth.check(user, role, shop)
-        if verdict is Verdict.ALLOWED:
-            return True
-        await audit_refusal(self.d.core, shop, user, what, verdict)
-        await ack(**error_message(refusal(verdict, self.d.lang), self.d.lang))
-        return False
+        if denied := await self.d.refused(user, role, shop, what):
+            await ack(**error_message(denied, self.d.lang))
+            return False
+        return True
 
     async def _allowed_click(
         self, ack: AsyncAck, respond: AsyncRespond, user: str, role: Role, shop: str, what: str
     ) -> bool:
-        verdict = await self.d.auth.check(user, role, shop)
-        if verdict is Verdict.ALLOWED:
+        denied = await self.d.refused(user, role, shop, what)
+        if denied is None:
             return True
         await ack()
-        await audit_refusal(self.d.core, shop, user, what, verdict)
-        await respond(
-            **error_message(refusal(verdict, self.d.lang), self.d.lang),
-            response_type="ephemeral",
-            replace_original=False,
-        )
+        await self.d.tell_clicker(respond, denied)
         return False
 
 
