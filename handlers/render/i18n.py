@@ -107,6 +107,12 @@ _REASONS: dict[Reason, tuple[str, str, str, str]] = {
         "注文者または送付先が異なるため同梱できません。",
         "Orders with a different orderer or address cannot be bundled.",
     ),
+    Reason.OTHER_MEMBER: (
+        "他の注文が同梱できない",
+        "another order cannot be bundled",
+        "この注文は同梱できますが、他の注文が同梱できないため、どれも同梱していません。",
+        "This order could be bundled, but another one cannot, so none was bundled.",
+    ),
     Reason.NO_FEE_NEEDED: (
         "送料設定済",
         "fee already set",
