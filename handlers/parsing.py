@@ -278,7 +278,8 @@ def parse_fees(
 class FeeModalState:
     """The fee modal's private_metadata: where the card is and, once checked, the fees.
 
-    ``fees`` is None on the entry step and set on the confirmation step (確定).
+    ``fees`` is None on the entry step and set on the confirmation step (確定). ``seen`` holds
+    the fees already recorded when the form was opened (a later record by someone else wins).
     """
 
     shop: str
@@ -286,27 +287,48 @@ class FeeModalState:
     channel: str = ""
     ts: str = ""
     fees: Mapping[int, int] | None = None
+    seen: Mapping[int, int] | None = None
 
     def pack(self, fees: Mapping[int, int] | None = None) -> str:
         """The metadata string; with ``fees`` it is the confirmation step's."""
         parts: list[object] = [self.shop, self.number, self.channel, self.ts]
+        if self.seen is not None:
+            parts.append(SEEN_MARK + _pairs(self.seen))
         chosen = self.fees if fees is None else fees
-        if chosen is not None:
-            parts.append(",".join(f"{b}={v}" for b, v in chosen.items()))
+        if chosen is not None:  # last, as before ``seen`` was added
+            parts.append(_pairs(chosen))
         return pack_value(*parts)
+
+
+SEEN_MARK = "@"  # marks the metadata part with the fees the form showed when opened
+
+
+def _pairs(fees: Mapping[int, int]) -> str:
+    return ",".join(f"{b}={v}" for b, v in fees.items())
+
+
+def _read_pairs(text: str) -> dict[int, int]:
+    fees: dict[int, int] = {}
+    for pair in filter(None, text.split(",")):
+        basket, _, value = pair.partition("=")
+        if not (basket.isdigit() and value.isdigit()):
+            raise ValueError("bad fee in fee modal metadata")
+        fees[int(basket)] = int(value)
+    return fees
 
 
 def parse_fee_state(metadata: str) -> FeeModalState:
     """Read the fee modal's private_metadata; ValueError when we did not write it."""
     parts = (metadata or "").split("|")
-    if len(parts) not in (4, 5):
-        raise ValueError(f"expected 4 or 5 parts in fee modal metadata, got {len(parts)}")
+    if len(parts) not in (4, 5, 6):
+        raise ValueError(f"expected 4 to 6 parts in fee modal metadata, got {len(parts)}")
     fees: dict[int, int] | None = None
-    if len(parts) == 5:
-        fees = {}
-        for pair in filter(None, parts[4].split(",")):
-            basket, _, value = pair.partition("=")
-            if not (basket.isdigit() and value.isdigit()):
-                raise ValueError("bad fee in fee modal metadata")
-            fees[int(basket)] = int(value)
-    return FeeModalState(parts[0], parts[1], parts[2], parts[3], fees)
+    seen: dict[int, int] | None = None
+    for extra in parts[4:]:
+        if extra.startswith(SEEN_MARK) and seen is None and fees is None:
+            seen = _read_pairs(extra[len(SEEN_MARK) :])
+        elif not extra.startswith(SEEN_MARK) and fees is None:
+            fees = _read_pairs(extra)
+        else:
+            raise ValueError("unexpected part in fee modal metadata")
+    return FeeModalState(parts[0], parts[1], parts[2], parts[3], fees, seen)

@@ -119,6 +119,12 @@ _REASONS: dict[Reason, tuple[str, str, str, str]] = {
         "この注文に送料未設定の項目はありません。",
         "This order has no unset fee.",
     ),
+    Reason.FEE_RECORDED: (
+        "送料は記録済み",
+        "fee already recorded",
+        "この注文の送料は、このフォームを開いた後に他の人が記録しました。入力は反映していません。",
+        "Someone recorded this order's fee after this form was opened; your input was not applied.",
+    ),
     Reason.BAD_FEE: (
         "送料の入力誤り",
         "bad fee",
