@@ -31,6 +31,14 @@ async def _submit(s, modal, fee: str, user: str = USER) -> None:
     await s.settle()
 
 
+async def _carded_order(s) -> str:
+    """A no-API-option order with an unset fee, its card posted in #shop-main."""
+    number = s.add_order("main", postage=-9999)
+    await intake(s.rt.core, "main")
+    await s.rt.deps.publisher.drain()
+    return number
+
+
 def _told(s, user: str) -> str:
     return " ".join(
         e.text + json.dumps(e.blocks, ensure_ascii=False) for e in s.slack.ephemerals(user)
@@ -41,9 +49,7 @@ async def test_a_second_record_says_who_recorded_which_fee_and_keeps_the_first(
     tmp_path: Path,
 ) -> None:
     async with bot_stack(tmp_path) as s:
-        number = s.add_order("main", postage=-9999)
-        await intake(s.rt.core, "main")
-        await s.rt.deps.publisher.drain()
+        number = await _carded_order(s)
         late = await _open_fee_modal(s, "C0SHOP1", "main", number, USER)  # 田中 opens the form
         await approve_fee(s, "C0SHOP1", "main", number, "900", user="U0SATO")  # 佐藤 records
         card_before = shown(card_of(s.slack, "C0SHOP1", number))
@@ -65,9 +71,7 @@ async def test_re_opened_from_the_card_the_modal_shows_the_record_and_may_change
     tmp_path: Path,
 ) -> None:
     async with bot_stack(tmp_path) as s:
-        number = s.add_order("main", postage=-9999)
-        await intake(s.rt.core, "main")
-        await s.rt.deps.publisher.drain()
+        number = await _carded_order(s)
         await approve_fee(s, "C0SHOP1", "main", number, "900", user="U0SATO")
 
         again = await _open_fee_modal(s, "C0SHOP1", "main", number, USER)
