@@ -63,7 +63,12 @@ def bundle_refusals(
     if not outcomes:
         return None
     by_number = {o.order_number: o for o in outcomes}
-    return [by_number.get(n) or OrderOutcome(n, Outcome.REFUSED, records[n].stage) for n in wanted]
+    # a member that was fine is refused too (all or nothing): say so, not a bare stage
+    return [
+        by_number.get(n)
+        or OrderOutcome(n, Outcome.REFUSED, records[n].stage, reason=Reason.OTHER_MEMBER)
+        for n in wanted
+    ]
 
 
 async def bundle(core: Core, shop: str, numbers: Sequence[str], actor: str) -> Report:
@@ -159,7 +164,10 @@ def finished_at(record: OrderRecord) -> datetime:
 
 
 def is_candidate(record: OrderRecord, now: datetime, window: timedelta) -> bool:
-    """An unbundled order still open, or 楽天処理済 (not shipped) within ``window`` (pure)."""
+    """An unbundled order still open, or 楽天処理済 (not shipped) within ``window`` (pure).
+
+    Auto-confirm holds such orders (a bundle may follow); only bundlable ones are proposed.
+    """
     if record.bundle_id or not 100 <= record.progress <= Progress.AWAITING_SHIPMENT:
         return False
     if record.stage in OPEN_STAGES:
@@ -167,12 +175,21 @@ def is_candidate(record: OrderRecord, now: datetime, window: timedelta) -> bool:
     return record.stage is Stage.PROCESSED and now - finished_at(record) <= window
 
 
+def is_bundlable(record: OrderRecord, now: datetime, window: timedelta) -> bool:
+    """A candidate that bundle() would accept now: the same rule bundle() applies (pure)."""
+    return is_candidate(record, now, window) and bundle_refusal(record, record.number) is None
+
+
 async def candidates(core: Core, shop: str) -> list[list[OrderRecord]]:
-    """Groups of two or more open, unbundled orders with the same orderer and destination."""
+    """Groups of two or more orders bundle() would accept, with the same orderer and destination.
+
+    Same destination key and each member passing bundle_refusal() is exactly what
+    bundle_refusals() checks, so every group listed here bundles (unless RMS moved on since).
+    """
     now, window = core.clock.now(), core.policy.bundle_window
     records = await core.store.bundle_candidates(shop, OPEN_STAGES, now - window)
     groups: dict[str, list[OrderRecord]] = defaultdict(list)
     for record in records:
-        if is_candidate(record, now, window):
+        if is_bundlable(record, now, window):
             groups[destination_key(record)].append(record)
     return [g for g in groups.values() if len(g) > 1]

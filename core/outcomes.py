@@ -41,7 +41,9 @@ class Reason(StrEnum):
     NOT_BUNDLED = "not_bundled"
     TOO_FEW = "too_few"  # a bundle needs two or more orders
     DIFFERENT_DESTINATION = "different_destination"  # bundle members must share orderer/address
+    OTHER_MEMBER = "other_member"  # fine itself, but another member of the bundle was refused
     NO_FEE_NEEDED = "no_fee_needed"  # the order has no -9999 fee
+    FEE_RECORDED = "fee_recorded"  # someone recorded a fee after this form was opened
     BAD_FEE = "bad_fee"  # fee must be an integer yen ≥ 0 for every package
     FEE_STILL_UNSET = "fee_still_unset"  # RMS still reports -9999 after the update
     AUTO_STOPPED = "auto_stopped"  # auto-confirm was paused or switched off before the effect

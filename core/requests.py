@@ -165,7 +165,9 @@ class RequestWorker:
             return await bundle(core, shop, await self._numbers(request), actor)
         number = request.numbers[0]
         fees: Mapping[int, str] = {int(k): str(v) for k, v in request.payload["fees"].items()}
-        return await resolve_fee(core, shop, number, fees, actor, request_id=request.id)
+        shown = request.payload.get("seen")  # recorded fees the form showed (older requests: none)
+        seen = {int(k): int(v) for k, v in shown.items()} if isinstance(shown, dict) else None
+        return await resolve_fee(core, shop, number, fees, actor, request_id=request.id, seen=seen)
 
 
 def _report(

@@ -25,8 +25,12 @@ async def resolve_fee(
     actor: str,
     *,
     request_id: int | None = None,
+    seen: Mapping[int, int] | None = None,
 ) -> Report:
     """Resolve a -9999 order with fees per package (basketId → text as typed by staff).
+
+    ``seen``: the fees already recorded when the form was opened (None: not known). Without
+    the API option a record made since then stands; this input is not applied.
 
     Run again for the same stored request after a restart, it continues where the first run
     stopped: a write it claimed is decided by a fresh read (never written blindly twice).
@@ -76,7 +80,7 @@ async def resolve_fee(
             ),
         )
     if not core.shop(shop).api_option:
-        return await _record_manual(core, shop, number, checked.fees, actor)
+        return await _record_manual(core, shop, number, checked.fees, actor, seen, entered)
     if not await _claim(core, number, checked.fees, actor, request_id):
         return _single(
             shop,
@@ -87,13 +91,36 @@ async def resolve_fee(
 
 
 async def _record_manual(
-    core: Core, shop: str, number: str, fees: Mapping[int, int], actor: str
+    core: Core,
+    shop: str,
+    number: str,
+    fees: Mapping[int, int],
+    actor: str,
+    seen: Mapping[int, int] | None,
+    entered: Mapping[int, str],
 ) -> Report:
-    """Without the API option: remember the fee; staff fix RMS, then 再取得 makes it confirmable."""
+    """Without the API option: remember the fee; staff fix RMS, then 再取得 makes it confirmable.
+
+    The first record stands: a form opened before someone else recorded a fee changes nothing
+    (to change a record, open the form again from the card: it shows the recorded fee).
+    """
     now = core.clock.now()
     async with core.store.tx() as tx:
         record = await tx.get_order(number)
         assert record is not None
+        if is_stale_record(record.intended_fees, seen):
+            recorder = await tx.last_audit(number, "fee", "recorded")
+            stale = OrderOutcome(
+                number,
+                Outcome.REFUSED,
+                record.stage,
+                reason=Reason.FEE_RECORDED,
+                by=recorder[0] if recorder else None,
+                at=recorder[1] if recorder else None,
+                fees=dict(record.intended_fees or {}),
+                detail=" / ".join(str(v).strip() for v in entered.values()),
+            )
+            return _single(shop, actor, stale)
         await tx.save_order(replace(record, intended_fees=dict(fees)), now)
         await tx.audit(
             shop,
@@ -203,6 +230,11 @@ async def _confirm_after_write(
         outcomes=(outcome,),
         rms_calls=report.rms_calls + calls,
     )
+
+
+def is_stale_record(recorded: Mapping[int, int] | None, seen: Mapping[int, int] | None) -> bool:
+    """A fee was recorded (or changed) after the form was opened (pure; None: not known)."""
+    return seen is not None and bool(recorded) and dict(recorded or {}) != dict(seen)
 
 
 def _needs_write(snap: RmsOrder, fees: Mapping[int, int]) -> bool:

@@ -53,10 +53,14 @@ class AdminHandlers:
         """`/rms <subcommand> …` — answers only the person who asked."""
         lang, user = self.d.lang, command["user_id"]
         try:
-            req = parse_rms(
-                command.get("text", ""),
-                self.d.core.shops,
-                channel_shop=self.d.channel_shop(command["channel_id"]),
+            req = await self.d.parse_naming_channels(
+                lambda names: parse_rms(
+                    command.get("text", ""),
+                    self.d.core.shops,
+                    channel_shop=self.d.channel_shop(command["channel_id"]),
+                    channel_names=names,
+                ),
+                client,
             )
         except InvalidInputError as exc:
             await ack(**error_message(input_error_text(exc, lang), lang))

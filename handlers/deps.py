@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from core.context import Core
+from core.errors import InvalidInputError
 from core.model import Request, RequestKind
 from core.requests import submit
 from handlers.guard import (
@@ -31,6 +37,8 @@ Message = dict[str, Any]
 SummaryHook = Callable[[str | None], Awaitable[Message]]  # shop (None: all) → the summary
 LicenseHook = Callable[[str, str, str], Awaitable[str]]  # shop, key, actor → status
 HomeHook = Callable[[str], Awaitable[dict[str, Any]]]  # user → the App Home view
+Parsed = TypeVar("Parsed")
+NAME_LOOKUP_SECONDS = 1.0  # conversations.info runs inside Slack's 3-second ack window
 
 
 @dataclass
@@ -47,6 +55,7 @@ class HandlerDeps:
     summary: SummaryHook | None = None  # /rms summary and the App Home button
     home: HomeHook | None = None  # App Home
     license: LicenseHook | None = None  # /rms license (needs SECRET_KEY)
+    channel_names: dict[str, str] = field(default_factory=dict)  # shop channel ID → its name
 
     async def request(
         self,
@@ -103,6 +112,34 @@ class HandlerDeps:
     def wrap(self, listener: Listener) -> Listener:
         """The listener, guarded: no exception ever reaches bolt (see handlers.guard)."""
         return guarded(listener, say("unexpected_error", self.lang))
+
+    async def parse_naming_channels(
+        self, parse: Callable[[Mapping[str, str]], Parsed], client: AsyncWebClient
+    ) -> Parsed:
+        """Parse command text; a shop name we do not know may be a shop channel's name
+        (`shop-second`, `#shop-second`): then ask Slack for those names once and parse again."""
+        try:
+            return parse(self.channel_names)
+        except InvalidInputError as exc:
+            if not str(exc).startswith("unknown_shop:") or not await self._learn_names(client):
+                raise
+        return parse(self.channel_names)
+
+    async def _learn_names(self, client: AsyncWebClient) -> bool:
+        """Fill in the names of shop channels we do not know yet; True when one was learnt."""
+        learnt = False
+        for channel in {s.channel for s in self.core.shops.values()} - set(self.channel_names):
+            try:
+                info = await asyncio.wait_for(
+                    client.conversations_info(channel=channel), NAME_LOOKUP_SECONDS
+                )
+            except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError):
+                continue  # the name stays unknown; the next unknown name asks again
+            name = str((info.get("channel") or {}).get("name") or "")
+            if name:
+                self.channel_names[channel] = name
+                learnt = True
+        return learnt
 
     def channel_shop(self, channel: str) -> str | None:
         """The shop whose channel this is, if any."""

@@ -60,7 +60,8 @@ class FeeHandlers:
             return
         channel = body.get("channel", {}).get("id", "")
         ts = (body.get("message") or {}).get("ts", "")
-        metadata = FeeModalState(shop, number, channel, ts).pack()
+        seen = dict(record.intended_fees or {})  # a record made after this is not overwritten
+        metadata = FeeModalState(shop, number, channel, ts, seen=seen).pack()
         api_option = self.d.core.shop(shop).api_option
         view = fee_modal(record, api_option, lang, metadata, self._max_fee, self._proposal(record))
         await client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -156,7 +157,7 @@ class FeeHandlers:
             open_key=f"fee:{state.number}",
             channel=state.channel,
             thread_ts=state.ts or None,
-            payload={"fees": {str(k): str(v) for k, v in fees.items()}},
+            payload={"fees": {str(k): str(v) for k, v in fees.items()}, **_seen(state)},
         )
         await ack()
 
@@ -164,3 +165,10 @@ class FeeHandlers:
         """The field error for a parse_fee problem, naming what was typed."""
         kind, _, typed = str(error).partition(":")
         return say(kind, self.d.lang, text=typed, max=yen(self._max_fee, self.d.lang))
+
+
+def _seen(state: FeeModalState) -> dict[str, dict[str, int]]:
+    """The recorded fees the form showed when opened, for the stale-record check."""
+    if state.seen is None:
+        return {}
+    return {"seen": {str(k): v for k, v in state.seen.items()}}

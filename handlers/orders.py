@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from core.confirm import decide
 from core.errors import InvalidInputError
@@ -45,10 +46,12 @@ class OrderHandlers:
 
     # -- commands ----------------------------------------------------------------------------
 
-    async def on_confirm_command(self, ack: AsyncAck, command: Body) -> None:
+    async def on_confirm_command(
+        self, ack: AsyncAck, command: Body, client: AsyncWebClient
+    ) -> None:
         """`/confirm <numbers…|all> [shop]`: stored as a request, then acknowledged."""
         user, channel = command["user_id"], command["channel_id"]
-        req = await self._parse(ack, command)
+        req = await self._parse(ack, command, client)
         if req is None:
             return
         if not await self._allowed(ack, user, Role.CONFIRMER, req.shop, "confirm"):
@@ -67,9 +70,9 @@ class OrderHandlers:
         )
         await ack(text=t("accepted_confirm", self.d.lang, count=len(req.numbers)))
 
-    async def on_status_command(self, ack: AsyncAck, command: Body) -> None:
+    async def on_status_command(self, ack: AsyncAck, command: Body, client: AsyncWebClient) -> None:
         """`/rms-status <numbers…|all> [shop]`: RMSステータスを取得."""
-        req = await self._parse(ack, command)
+        req = await self._parse(ack, command, client)
         if req is None:
             return
         await self.d.request(
@@ -147,13 +150,19 @@ class OrderHandlers:
         )
         await ack()
 
-    async def _parse(self, ack: AsyncAck, command: Body) -> OrdersRequest | None:
+    async def _parse(
+        self, ack: AsyncAck, command: Body, client: AsyncWebClient
+    ) -> OrdersRequest | None:
         """Parse the command text; a bad token is answered (ephemeral) and nothing is sent."""
         try:
-            return parse_orders(
-                command.get("text", ""),
-                self.d.core.shops,
-                channel_shop=self.d.channel_shop(command["channel_id"]),
+            return await self.d.parse_naming_channels(
+                lambda names: parse_orders(
+                    command.get("text", ""),
+                    self.d.core.shops,
+                    channel_shop=self.d.channel_shop(command["channel_id"]),
+                    channel_names=names,
+                ),
+                client,
             )
         except InvalidInputError as exc:
             await ack(**error_message(input_error_text(exc, self.d.lang), self.d.lang))

@@ -69,8 +69,14 @@ def is_order_number(token: str) -> bool:
     return True
 
 
-def shop_names(shops: Collection[str] | Mapping[str, object]) -> dict[str, str]:
-    """Every name a shop can be called by (its key, its display name) → its key."""
+ChannelNames = Mapping[str, str]  # Slack channel ID → its name without "#" (as Slack knows it)
+_CHANNEL_MENTION = re.compile(r"^<#([A-Za-z0-9]+)(?:\|[^>]*)?>$")  # how Slack escapes #channel
+
+
+def shop_names(
+    shops: Collection[str] | Mapping[str, object], channel_names: ChannelNames | None = None
+) -> dict[str, str]:
+    """Every name a shop can be called by (key, display name, channel ID and name) → its key."""
     names: dict[str, str] = {}
     for key in shops:
         names[_fold(key)] = key
@@ -78,6 +84,12 @@ def shop_names(shops: Collection[str] | Mapping[str, object]) -> dict[str, str]:
             display = getattr(shops[key], "name", "")
             if isinstance(display, str) and display:
                 names[_fold(" ".join(normalise(display)))] = key
+            channel = getattr(shops[key], "channel", "")
+            if isinstance(channel, str) and channel:
+                names.setdefault(_fold(channel), key)
+                called = (channel_names or {}).get(channel, "")
+                if called:
+                    names.setdefault(_fold(" ".join(normalise(called))), key)
     return names
 
 
@@ -85,12 +97,25 @@ def _fold(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold()
 
 
-def _usable(shops: Collection[str] | Mapping[str, object]) -> str:
-    """「main (メイン店), api (API店)」: what may be typed, for an error message."""
+def _as_name(token: str) -> str:
+    """`<#C123|shop-second>` → C123, `#shop-second` → shop-second (folded), else the token."""
+    mention = _CHANNEL_MENTION.match(token)
+    if mention:
+        return _fold(mention.group(1))
+    return _fold(token[1:] if token.startswith("#") and len(token) > 1 else token)
+
+
+def _usable(
+    shops: Collection[str] | Mapping[str, object], channel_names: ChannelNames | None = None
+) -> str:
+    """「main (メイン店, #shop-main), api (API店)」: what may be typed, for an error message."""
     parts = []
     for key in shops:
         display = getattr(shops[key], "name", "") if isinstance(shops, Mapping) else ""
-        parts.append(f"{key} ({display})" if display and display != key else key)
+        channel = getattr(shops[key], "channel", "") if isinstance(shops, Mapping) else ""
+        called = (channel_names or {}).get(channel, "") if isinstance(channel, str) else ""
+        also = [n for n in (display if display != key else "", f"#{called}" if called else "") if n]
+        parts.append(f"{key} ({', '.join(also)})" if also else key)
     return ", ".join(parts)
 
 
@@ -100,33 +125,41 @@ def _looks_like_shop(token: str) -> bool:
 
 
 def _shop_of(
-    tokens: list[str], shops: Collection[str] | Mapping[str, object], channel_shop: str | None
+    tokens: list[str],
+    shops: Collection[str] | Mapping[str, object],
+    channel_shop: str | None,
+    channel_names: ChannelNames | None = None,
 ) -> tuple[str, list[str]]:
-    names = shop_names(shops)
-    named = [names[_fold(t)] for t in tokens if _fold(t) in names]
-    rest = [t for t in tokens if _fold(t) not in names]
+    names = shop_names(shops, channel_names)
+    named = [names[_as_name(t)] for t in tokens if _as_name(t) in names]
+    rest = [t for t in tokens if _as_name(t) not in names]
     if len(set(named)) > 1:
         raise InvalidInputError(f"shops:{','.join(dict.fromkeys(named))}")
     unknown = [t for t in rest if _looks_like_shop(t)]
     if unknown:
-        raise InvalidInputError(f"unknown_shop:{_clip(unknown[0])}|{_usable(shops)}")
+        usable = _usable(shops, channel_names)
+        raise InvalidInputError(f"unknown_shop:{_clip(unknown[0])}|{usable}")
     if named:
         return named[0], rest
     if channel_shop:
         return channel_shop, rest
     if len(shops) == 1:
         return next(iter(shops)), rest
-    raise InvalidInputError(f"which_shop:{_usable(shops)}")
+    raise InvalidInputError(f"which_shop:{_usable(shops, channel_names)}")
 
 
 def parse_orders(
-    text: str, shops: Collection[str] | Mapping[str, object], *, channel_shop: str | None = None
+    text: str,
+    shops: Collection[str] | Mapping[str, object],
+    *,
+    channel_shop: str | None = None,
+    channel_names: ChannelNames | None = None,
 ) -> OrdersRequest:
     """Parse `/confirm` and `/rms-status` text. Raises InvalidInputError("kind:detail")."""
     tokens = normalise(text)
     if not tokens:
         raise InvalidInputError("empty:")
-    shop, rest = _shop_of(tokens, shops, channel_shop)
+    shop, rest = _shop_of(tokens, shops, channel_shop, channel_names)
     words = [t for t in rest if t.lower() in ALL_WORDS]
     numbers = [t for t in rest if t.lower() not in ALL_WORDS]
     bad = [t for t in numbers if not is_order_number(t)]
@@ -147,7 +180,11 @@ def parse_orders(
 
 
 def parse_rms(
-    text: str, shops: Collection[str] | Mapping[str, object], *, channel_shop: str | None = None
+    text: str,
+    shops: Collection[str] | Mapping[str, object],
+    *,
+    channel_shop: str | None = None,
+    channel_names: ChannelNames | None = None,
 ) -> RmsRequest:
     """Parse `/rms <subcommand> [orders…] [shop]`."""
     tokens = normalise(text)
@@ -156,7 +193,7 @@ def parse_rms(
         raise InvalidInputError(f"unknown_subcommand:{_clip(verb)}")
     if verb == "auto":
         return _parse_auto(tokens[1:], shops, channel_shop)
-    shop, rest = _shop_of(tokens[1:], shops, channel_shop)
+    shop, rest = _shop_of(tokens[1:], shops, channel_shop, channel_names)
     bad = [t for t in rest if not is_order_number(t)]
     if bad:
         raise InvalidInputError(f"bad_numbers:{' '.join(_clip(t) for t in bad[:5])}")
@@ -241,7 +278,8 @@ def parse_fees(
 class FeeModalState:
     """The fee modal's private_metadata: where the card is and, once checked, the fees.
 
-    ``fees`` is None on the entry step and set on the confirmation step (確定).
+    ``fees`` is None on the entry step and set on the confirmation step (確定). ``seen`` holds
+    the fees already recorded when the form was opened (a later record by someone else wins).
     """
 
     shop: str
@@ -249,27 +287,48 @@ class FeeModalState:
     channel: str = ""
     ts: str = ""
     fees: Mapping[int, int] | None = None
+    seen: Mapping[int, int] | None = None
 
     def pack(self, fees: Mapping[int, int] | None = None) -> str:
         """The metadata string; with ``fees`` it is the confirmation step's."""
         parts: list[object] = [self.shop, self.number, self.channel, self.ts]
+        if self.seen is not None:
+            parts.append(SEEN_MARK + _pairs(self.seen))
         chosen = self.fees if fees is None else fees
-        if chosen is not None:
-            parts.append(",".join(f"{b}={v}" for b, v in chosen.items()))
+        if chosen is not None:  # last, as before ``seen`` was added
+            parts.append(_pairs(chosen))
         return pack_value(*parts)
+
+
+SEEN_MARK = "@"  # marks the metadata part with the fees the form showed when opened
+
+
+def _pairs(fees: Mapping[int, int]) -> str:
+    return ",".join(f"{b}={v}" for b, v in fees.items())
+
+
+def _read_pairs(text: str) -> dict[int, int]:
+    fees: dict[int, int] = {}
+    for pair in filter(None, text.split(",")):
+        basket, _, value = pair.partition("=")
+        if not (basket.isdigit() and value.isdigit()):
+            raise ValueError("bad fee in fee modal metadata")
+        fees[int(basket)] = int(value)
+    return fees
 
 
 def parse_fee_state(metadata: str) -> FeeModalState:
     """Read the fee modal's private_metadata; ValueError when we did not write it."""
     parts = (metadata or "").split("|")
-    if len(parts) not in (4, 5):
-        raise ValueError(f"expected 4 or 5 parts in fee modal metadata, got {len(parts)}")
+    if len(parts) not in (4, 5, 6):
+        raise ValueError(f"expected 4 to 6 parts in fee modal metadata, got {len(parts)}")
     fees: dict[int, int] | None = None
-    if len(parts) == 5:
-        fees = {}
-        for pair in filter(None, parts[4].split(",")):
-            basket, _, value = pair.partition("=")
-            if not (basket.isdigit() and value.isdigit()):
-                raise ValueError("bad fee in fee modal metadata")
-            fees[int(basket)] = int(value)
-    return FeeModalState(parts[0], parts[1], parts[2], parts[3], fees)
+    seen: dict[int, int] | None = None
+    for extra in parts[4:]:
+        if extra.startswith(SEEN_MARK) and seen is None and fees is None:
+            seen = _read_pairs(extra[len(SEEN_MARK) :])
+        elif not extra.startswith(SEEN_MARK) and fees is None:
+            fees = _read_pairs(extra)
+        else:
+            raise ValueError("unexpected part in fee modal metadata")
+    return FeeModalState(parts[0], parts[1], parts[2], parts[3], fees, seen)

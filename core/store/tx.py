@@ -344,6 +344,17 @@ class Tx(OutboxTx):
         )
         return changed == 1
 
+    async def last_audit(
+        self, number: str, action: str, outcome: str
+    ) -> tuple[str, datetime | None] | None:
+        """Who last did ``action`` with ``outcome`` on an order, and when (from the audit log)."""
+        rows = await self.rows(
+            "SELECT actor, at FROM audit WHERE order_number = ? AND action = ? AND outcome = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (number, action, outcome),
+        )
+        return (str(rows[0]["actor"]), parse_dt(rows[0]["at"])) if rows else None
+
     async def finish_fee(self, number: str, state: str, now: datetime) -> None:
         """Close an order's fee-write claim (done, or failed so that it may be tried again)."""
         await self._conn.change(

@@ -160,14 +160,18 @@ def _full_card(
 
 
 def stale_fee_text(outcome: OrderOutcome, lang: Lang) -> str:
-    """「⛔ 送料は既に設定済みです: 900円 — 佐藤 …。入力された 700円 は反映していません。」"""
+    """「⛔ 送料は既に設定済みです: 900円 — 佐藤 …。入力された 700円 は反映していません。」
+
+    Without the API option (a recorded fee, Reason.FEE_RECORDED) it also says how to change it.
+    """
     standing = " / ".join(yen(v, lang) for v in (outcome.fees or {}).values()) or "—"
     by = who(outcome.by) if outcome.by and outcome.by != "rms" else t("in_rms", lang)
     when = f" {jst(outcome.at, lang)}" if outcome.at else ""
     typed = " / ".join(
         yen(int(v), lang) if v.isdigit() else escape(v) for v in outcome.detail.split(" / ") if v
     )
-    return t("stale_fee", lang, fee=standing, who=by, when=when, typed=typed or "—")
+    key = "stale_fee_record" if outcome.reason is Reason.FEE_RECORDED else "stale_fee"
+    return t(key, lang, fee=standing, who=by, when=when, typed=typed or "—")
 
 
 def outcome_line(
@@ -208,7 +212,7 @@ def _resolved_line(
         return t("resolved_pending", lang)
     if resolved.stage is Stage.CANCELLED:
         return t("resolved_cancelled", lang)
-    if kind is Outcome.REFUSED and resolved.reason is Reason.NO_FEE_NEEDED:
+    if kind is Outcome.REFUSED and resolved.reason in (Reason.NO_FEE_NEEDED, Reason.FEE_RECORDED):
         return stale_fee_text(resolved, lang)
     if kind is Outcome.REFUSED and resolved.reason is not None:
         return f"⛔ {reason_text(resolved.reason, lang)}"

@@ -107,11 +107,23 @@ _REASONS: dict[Reason, tuple[str, str, str, str]] = {
         "注文者または送付先が異なるため同梱できません。",
         "Orders with a different orderer or address cannot be bundled.",
     ),
+    Reason.OTHER_MEMBER: (
+        "他の注文が同梱できない",
+        "another order cannot be bundled",
+        "この注文は同梱できますが、他の注文が同梱できないため、どれも同梱していません。",
+        "This order could be bundled, but another one cannot, so none was bundled.",
+    ),
     Reason.NO_FEE_NEEDED: (
         "送料設定済",
         "fee already set",
         "この注文に送料未設定の項目はありません。",
         "This order has no unset fee.",
+    ),
+    Reason.FEE_RECORDED: (
+        "送料は記録済み",
+        "fee already recorded",
+        "この注文の送料は、このフォームを開いた後に他の人が記録しました。入力は反映していません。",
+        "Someone recorded this order's fee after this form was opened; your input was not applied.",
     ),
     Reason.BAD_FEE: (
         "送料の入力誤り",

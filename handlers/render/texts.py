@@ -120,6 +120,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "⛔ 送料は既に設定済みです: {fee} — {who}{when}。入力された {typed} は反映していません。",
         "⛔ The fee was already set: {fee} — {who}{when}. Your {typed} was not applied.",
     ),
+    "stale_fee_record": (
+        "⛔ 送料は既に記録されています: {fee} — {who}{when}。"
+        "入力された {typed} は反映していません。"
+        "変更するときは、カードの [送料を記録…] からもう一度開いてください"
+        " (記録した送料が表示されます)。",
+        "⛔ A fee was already recorded: {fee} — {who}{when}. Your {typed} was not applied. "
+        "To change it, open [Record the fee…] on the card again (it shows the recorded fee).",
+    ),
     "in_rms": ("RMSで設定", "set in RMS"),
     "fee_fact": ("💴 送料 {fees} — {who}", "💴 Shipping fee {fees} — {who}"),
     "report_posted": (

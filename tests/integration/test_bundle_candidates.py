@@ -56,6 +56,7 @@ async def test_an_order_finished_ten_days_ago_is_not_a_candidate() -> None:
         h.clock.advance(days=1)
         new = _same_person(h)
         await intake(h.core, "main")
+        await confirm(h.core, "main", [new], "U0TANAKA")  # only confirmed orders are proposed
 
         groups = await candidates(h.core, "main")
 
@@ -75,8 +76,9 @@ async def test_the_window_for_finished_orders_is_configurable() -> None:
 async def test_a_member_shipped_since_our_last_read_is_refused_after_the_re_read() -> None:
     async with harness() as h:
         shipped, new = await _finished_then_new(h)
-        assert [len(g) for g in await candidates(h.core, "main")] == [2]
+        assert await candidates(h.core, "main") == []  # the new one is not confirmed yet
         await confirm(h.core, "main", [new], "U0TANAKA")
+        assert [len(g) for g in await candidates(h.core, "main")] == [2]
         h.sim.set_progress(shipped, 500)  # 発送済 in RMS; we stopped polling it at 300
         reads = len(h.sim.calls_to("getOrder"))
 

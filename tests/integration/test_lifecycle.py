@@ -295,8 +295,9 @@ async def test_bundling_requires_confirmed_fee_complete_orders_with_one_destinat
         await intake(h.core, "main")
         early = await bundle(h.core, "main", [a, b], "U0TANAKA")
         assert {o.reason for o in early.outcomes} == {Reason.NOT_CONFIRMED}
-        assert [len(g) for g in await candidates(h.core, "main")] == [2]
+        assert await candidates(h.core, "main") == []  # proposed only once bundlable
         await confirm(h.core, "main", [a, b], "U0TANAKA")
+        assert [len(g) for g in await candidates(h.core, "main")] == [2]
         done = await bundle(h.core, "main", [a, b], "U0TANAKA")
         assert {o.outcome for o in done.outcomes} == {Outcome.BUNDLED}
         record = await h.store.get_order(a)
