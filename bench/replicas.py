@@ -259,36 +259,30 @@ class Cluster:
             raise AssertionError(f"no {action_id} button in {blocks!r}"[:500])
         element, block_id = found
         return payloads.block_actions_body(
-            user_id=user,
-            user_name="tanaka",
-            team_id="T0EMU",
-            team_domain="emu",
-            api_app_id="A0EMU",
-            trigger_id=trigger,
+            **self._sender(user, trigger),
             action=payloads.action_from_element(
                 element, action_id=action_id, block_id=block_id, value=""
             ),
             action_ts=f"{time.time():.6f}",
-            channel_id=CHANNEL,
-            channel_name="shop",
             is_ephemeral=True,
-            response_url=self.slack._new_origin(user, CHANNEL)[1],
         )
 
     def command(self, text: str, *, trigger: str, user: str = "U0TANAKA") -> bytes:
         """A /confirm body as Slack sends it (``trigger`` is Slack's retry key)."""
         from sandbox.slack import payloads
 
-        return payloads.command_body(
-            command="/confirm",
-            text=text,
-            channel_id=CHANNEL,
-            channel_name="shop",
-            response_url=self.slack._new_origin(user, CHANNEL)[1],
-            user_id=user,
-            user_name="tanaka",
-            team_id="T0EMU",
-            team_domain="emu",
-            api_app_id="A0EMU",
-            trigger_id=trigger,
-        )
+        return payloads.command_body(command="/confirm", text=text, **self._sender(user, trigger))
+
+    def _sender(self, user: str, trigger: str) -> dict[str, Any]:
+        """Who sends a command or a click, from where (the shop's channel, a new response_url)."""
+        return {
+            "user_id": user,
+            "user_name": "tanaka",
+            "team_id": "T0EMU",
+            "team_domain": "emu",
+            "api_app_id": "A0EMU",
+            "trigger_id": trigger,
+            "channel_id": CHANNEL,
+            "channel_name": "shop",
+            "response_url": self.slack._new_origin(user, CHANNEL)[1],
+        }
