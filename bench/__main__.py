@@ -38,7 +38,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "latency": {"orders": 400, "hours": 10.0},
         "scale": {"shops": 50, "orders": 2_000, "stored": 1_000_000},
         "auto": {"orders": 300, "hours": 8.0},
-        "failover": {"ttl": 20.0},
+        "failover": {"ttl": 20.0, "orders": 300},
     },
     "quick": {
         "ack": {"requests": 60, "levels": (1, 10, 50), "settle": 1.0},
@@ -46,7 +46,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "latency": {"orders": 30, "hours": 1.0},
         "scale": {"shops": 3, "orders": 200, "stored": 20_000},
         "auto": {"orders": 40, "hours": 1.0},
-        "failover": {"ttl": 2.0},
+        "failover": {"ttl": 2.0, "orders": 300},
     },
 }
 

@@ -228,6 +228,13 @@ class Cluster:
         self, replica: Replica, body: bytes, headers: Mapping[str, str] | None = None
     ) -> int:
         """POST a Slack-signed form body to a replica: the HTTP status (0: no answer)."""
+        return (await self.exchange(replica, body, headers))[0]
+
+    async def exchange(
+        self, replica: Replica, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        """POST a Slack-signed form body to a replica: the HTTP status (0: no answer) and the
+        body of its answer (the ack's message, e.g. a confirm-all prompt)."""
         from sandbox.slack import payloads
 
         assert self._session is not None
@@ -238,25 +245,44 @@ class Cluster:
         }
         try:
             async with self._session.post(replica.slack_url, data=body, headers=signed) as resp:
-                await resp.read()
-                return resp.status
+                return resp.status, await resp.read()
         except aiohttp.ClientError:
-            return 0
+            return 0, b""
+
+    def click(self, blocks: Any, action_id: str, *, trigger: str, user: str = "U0TANAKA") -> bytes:
+        """The body Slack sends when ``user`` clicks the ``action_id`` button of an ephemeral
+        message with ``blocks`` (e.g. the confirm-all prompt)."""
+        from sandbox.slack import payloads
+
+        found = payloads.find_action(blocks, action_id)
+        if found is None:
+            raise AssertionError(f"no {action_id} button in {blocks!r}"[:500])
+        element, block_id = found
+        return payloads.block_actions_body(
+            **self._sender(user, trigger),
+            action=payloads.action_from_element(
+                element, action_id=action_id, block_id=block_id, value=""
+            ),
+            action_ts=f"{time.time():.6f}",
+            is_ephemeral=True,
+        )
 
     def command(self, text: str, *, trigger: str, user: str = "U0TANAKA") -> bytes:
         """A /confirm body as Slack sends it (``trigger`` is Slack's retry key)."""
         from sandbox.slack import payloads
 
-        return payloads.command_body(
-            command="/confirm",
-            text=text,
-            channel_id=CHANNEL,
-            channel_name="shop",
-            response_url=self.slack._new_origin(user, CHANNEL)[1],
-            user_id=user,
-            user_name="tanaka",
-            team_id="T0EMU",
-            team_domain="emu",
-            api_app_id="A0EMU",
-            trigger_id=trigger,
-        )
+        return payloads.command_body(command="/confirm", text=text, **self._sender(user, trigger))
+
+    def _sender(self, user: str, trigger: str) -> dict[str, Any]:
+        """Who sends a command or a click, from where (the shop's channel, a new response_url)."""
+        return {
+            "user_id": user,
+            "user_name": "tanaka",
+            "team_id": "T0EMU",
+            "team_domain": "emu",
+            "api_app_id": "A0EMU",
+            "trigger_id": trigger,
+            "channel_id": CHANNEL,
+            "channel_name": "shop",
+            "response_url": self.slack._new_origin(user, CHANNEL)[1],
+        }

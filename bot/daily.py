@@ -11,6 +11,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from core.context import Core
+from core.leader import fence
 from core.licenses import KeyVault, check_license, choose_key, probe_pending_key
 from core.retention import RETENTION_JOB, purge_finished
 from core.summary import SUMMARY_JOB, build_summary, due_summary_days, last_summary_day
@@ -41,7 +42,13 @@ class Daily:
 
     async def __call__(self) -> None:
         """Licence checks (once per local day per shop), key probes, the retention purge (once
-        per local day), then the summary."""
+        per local day), then the summary.
+
+        A replica whose lease epoch is over does none of it (LeaseLostError): checked first,
+        so no licence call goes out, and again inside every claim's transaction."""
+        if self.core.lease is not None:
+            async with self.core.store.tx() as tx:
+                await fence(self.core.lease, tx)
         now = self.core.clock.now()
         today = now.astimezone(self.tz).date().isoformat()
         for shop in self.core.shops:
@@ -53,12 +60,14 @@ class Daily:
             # claimed after the work: a crash during the check leaves it due. (Checking twice
             # is harmless: its warnings are claimed per threshold with the event.)
             async with self.core.store.tx() as tx:
+                await fence(self.core.lease, tx)
                 await tx.claim_run(job, today, now)
         async with self.core.store.read() as r:
             purged_today = await r.has_run(RETENTION_JOB, today)
         if not purged_today:  # claimed after the work too: a purge is safe to repeat
             await purge_finished(self.core.store, now, self.retention_days)
             async with self.core.store.tx() as tx:
+                await fence(self.core.lease, tx)
                 await tx.claim_run(RETENTION_JOB, today, now)
         await self._probe(now)
         await self.post_due_summaries(now)
@@ -99,6 +108,7 @@ class Daily:
                 else list(dict.fromkeys(s.channel for s in self.core.shops.values()))
             )
             async with store.tx() as tx:
+                await fence(self.core.lease, tx)  # a stale leader queues no summary
                 if not await tx.claim_run(SUMMARY_JOB, day.isoformat(), now):
                     continue
                 for channel in channels:

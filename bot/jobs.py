@@ -180,7 +180,12 @@ class Jobs:
 
     def stalled(self) -> bool:
         """True when a running shop cycle or watched job has not completed for 3× its
-        interval (/healthz answers 503)."""
+        interval (/healthz answers 503). Never on a replica that does not lead now: a follower
+        runs no job, and one that just lost its lease has jobs that refuse to run until the
+        election stops them — neither is stuck, and a 503 would get a healthy replica restarted."""
+        lease = self.core.lease
+        if lease is not None and not lease.leading():
+            return False
         now = self.core.clock.now()
         return any(
             c.stale(now)

@@ -216,6 +216,12 @@ async def stopped_in(tx: Tx, numbers: Iterable[str]) -> None:
     await table.forget(tx, numbers)
 
 
+# set_mode, set_paused and keep_holding are a person's actions, carried out on whichever
+# replica took the Slack request: they are not fenced by the lease (a follower may do them).
+# decide_in runs inside intake's fenced unit of work; finished_in and stopped_in inside the
+# request worker's fenced finish.
+
+
 async def set_mode(core: Core, shop: str, mode: AutoMode, actor: str) -> None:
     """/rms auto <mode>: stored, audited and announced in the shop's channel, in one unit."""
     now = core.clock.now()

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from core.context import Core
+from core.leader import fence
 from core.model import CANCELLED_PROGRESS, OrderRecord, Progress, Stage
 from core.outcomes import OrderOutcome, Outcome, Reason, Report
 from core.snapshots import Read, apply_in, read_orders
@@ -91,6 +92,7 @@ async def bundle(core: Core, shop: str, numbers: Sequence[str], actor: str) -> R
                 records.pop(number, None)  # RMS no longer knows it: UNKNOWN_ORDER
     now = core.clock.now()
     async with core.store.tx() as tx:  # one unit of work: what RMS said, then the bundle
+        await fence(core.lease, tx)  # a stale leader bundles nothing (also when RMS was not read)
         if read is not None:
             await apply_in(tx, core, shop, read)
         fresh = await tx.get_orders(n for n in wanted if n in records)
@@ -118,6 +120,7 @@ async def unbundle(core: Core, shop: str, number: str, actor: str) -> Report:
     """Dissolve the bundle that contains ``number`` (edits need this first)."""
     now = core.clock.now()
     async with core.store.tx() as tx:
+        await fence(core.lease, tx)  # run by the request worker: only under the current epoch
         record = await tx.get_order(number)
         if record is None or record.shop != shop or not record.bundle_id:
             reason = Reason.UNKNOWN_ORDER if record is None else Reason.NOT_BUNDLED
@@ -153,6 +156,7 @@ async def _refuse(
     core: Core, shop: str, actor: str, wanted: list[str], outcomes: list[OrderOutcome]
 ) -> Report:
     async with core.store.tx() as tx:
+        await fence(core.lease, tx)
         now = core.clock.now()
         await tx.audit(shop, actor, "bundle", "refused", now, detail={"orders": wanted})
     return Report(shop, actor, "bundle", tuple(outcomes))

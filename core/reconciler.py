@@ -9,6 +9,7 @@ from core.confirm import send_chunk
 from core.context import Core
 from core.errors import RmsError
 from core.events import EventKind
+from core.leader import fence
 from core.lifecycle import apply_snapshot, with_error
 from core.model import MAX_NUMBERS_PER_CALL, Stage
 from core.outcomes import OrderOutcome
@@ -105,6 +106,7 @@ async def sweep(core: Core, shop: str) -> int:
     if not stranded and not stale:
         return 0
     async with core.store.tx() as tx:
+        await fence(core.lease, tx)  # a stale leader releases nothing the new one may own
         for record in stranded:
             change = apply_snapshot(
                 record, record.snapshot, shop, now, core.policy, has_intent=False, reset=True

@@ -42,7 +42,8 @@ async def refetch(core: Core, shop: str, numbers: Sequence[str] | str, actor: st
         if read is None:
             return _report(shop, actor, wanted, outcomes, calls)
         now = core.clock.now()
-        async with core.store.tx() as tx:  # one unit of work: the new states and their audit
+        # one unit of work: the new states and their audit, all fenced by apply_in's epoch check
+        async with core.store.tx() as tx:
             changes = await apply_in(tx, core, shop, read, reset=True)
             current = await tx.get_orders(read.found - set(changes))  # newer than this read
             for number in to_read:

@@ -89,7 +89,14 @@ async def apply_snapshots(
 async def read_orders(
     core: Core, shop: str, numbers: Sequence[str], outcomes: dict[str, OrderOutcome]
 ) -> Read | None:
-    """getOrder for a request; when RMS fails, every order gets a FAILED outcome (None)."""
+    """getOrder for a request; when RMS fails, every order gets a FAILED outcome (None).
+
+    Raises LeaseLostError before reading when this replica's epoch is over: the requests that
+    read here (refetch, bundle, confirm of unknown orders) then write nothing and call nothing.
+    """
+    if core.lease is not None:
+        async with core.store.tx() as tx:
+            await fence(core.lease, tx)
     try:
         read = await fetch(core, shop, numbers)
     except RmsError as exc:

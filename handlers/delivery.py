@@ -169,6 +169,7 @@ class Courier:
                 await self.poster.post(channel, parts[index], thread_ts=thread or ts)
                 await self._progress(message, ts, index + 1)
         async with self.store.tx() as tx:
+            await fence(self.lease, tx)  # a stale leader marks nothing: the new one finds the post
             await tx.message_delivered(message.id, message.version, self.clock.now())
             if ts is not None:
                 for ref in message.payload.get("refs") or ():

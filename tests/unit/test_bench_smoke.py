@@ -21,7 +21,7 @@ TINY = {
     "latency": {"orders": 4, "hours": 0.5},
     "scale": {"shops": 2, "orders": 100, "stored": 2_000},
     "auto": {"orders": 10, "hours": 0.25},
-    "failover": {"ttl": 2.0},
+    "failover": {"ttl": 2.0, "orders": 150},
 }
 EXPECTED = {
     "ack": [
@@ -57,6 +57,7 @@ EXPECTED = {
     "failover": [
         "leader failover: SIGKILL → first cycle of the new leader",
         "graceful hand-over: SIGTERM → first cycle of the new leader",
+        "bulk /confirm all, N = 150, 3 replicas (sent to a follower): confirmOrder calls",
     ],
 }
 
@@ -75,6 +76,11 @@ async def test_tiny_bench_has_every_row_with_numbers(tmp_path):
     by_figure = {r.figure: r for r in rows}
     assert by_figure["getOrder per poll cycle, N = 100 in flight"].value == 1
     assert by_figure["bulk confirm 200 @ 1 req/s: confirmOrder calls"].value == 2
+    bulk = by_figure[
+        "bulk /confirm all, N = 150, 3 replicas (sent to a follower): confirmOrder calls"
+    ]
+    assert bulk.value == 2  # ⌈150/100⌉, all from the leader
+    assert [n for n, calls in bulk.data["by_replica"].items() if calls] == [bulk.data["leader"]]
 
     text = table(rows)
     assert text.count("\n") == len(rows) + 1

@@ -130,3 +130,27 @@ async def test_a_lost_lease_is_logged_without_a_traceback_even_from_several_task
     job = Coordinator("publisher", delivery_round, 15.0, FakeClock())
     assert not await job.async_refresh()
     assert [r.exc_info for r in caplog.records if r.name == "bot.coordinator"] == [None]
+
+
+async def test_healthz_is_503_for_a_stuck_leader_never_for_a_follower_or_a_replica_that_lost(
+    tmp_path: Path,
+):
+    async with bot_stack(tmp_path) as s:
+        url = s.slack.bot_url.replace("/slack/events", "/healthz")
+        now = [0.0]
+        lease = Lease(holder="me", ttl=20, margin=5, monotonic=lambda: now[0])
+        s.rt.core.lease = lease
+        assert (await s.slack.send_command("/confirm", s.add_order())).status == 200
+        for job in s.rt.jobs._coordinators():  # jobs began, none completed since
+            job.started = s.clock.now()
+        s.clock.advance(hours=1)
+        assert (await get(url))[0] == 200  # a follower: its jobs do not run
+
+        lease.renewed(1, sent_at=now[0])
+        assert (await get(url))[0] == 503  # the leader's cycles are stuck: it says so
+
+        now[0] = 15.0  # its own deadline passed (frozen, or the database away): it stopped
+        assert (await get(url))[0] == 200
+        lease.renewed(1, sent_at=now[0])
+        lease.lost()  # another replica leads now; the jobs are not stopped yet
+        assert (await get(url))[0] == 200
