@@ -50,8 +50,9 @@ class SqliteConn:
         self._db = db
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self._db.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        # one trip to aiosqlite's thread (execute, fetch and close there), not three: while a
+        # transaction holds the connection, every trip also waits for a turn of the busy loop
+        return list(await self._db.execute_fetchall(sql, params))
 
     async def change(self, sql: str, params: Sequence[Any] = ()) -> int:
         cur = await self._db.execute(sql, params)
