@@ -77,17 +77,14 @@ def create_app(
     for group in (OrderHandlers(deps), FeeHandlers(deps), AdminHandlers(deps)):
         group.register(app)
 
-    @app.middleware
-    async def drop_mangled_values(body: dict[str, Any], next: Any) -> Any:  # noqa: A002
-        """A button value or modal metadata we did not write is answered 200 and ignored."""
+    @app.middleware  # one middleware, not two: bolt prepares each one's arguments per request
+    async def screen(body: dict[str, Any], req: Any, next: Any) -> Any:  # noqa: A002
+        """A button value or modal metadata we did not write is answered 200 and ignored; so
+        is an event Slack redelivers."""
         problem = mangled(body, deps.core.shops)
         if problem:
             logger.warning("ignored a %s with a mangled value: %s", body.get("type"), problem)
             return BoltResponse(status=200, body="")
-        return await next()
-
-    @app.middleware
-    async def skip_redelivered_events(body: dict[str, Any], req: Any, next: Any) -> Any:  # noqa: A002
         retry = req.headers.get("x-slack-retry-num")
         event_id = body.get("event_id")
         if retry and event_id and not deps.dedup.first(f"event:{event_id}"):
