@@ -46,6 +46,21 @@ def button(blocks: Sequence[dict[str, Any]], action_id: str) -> dict[str, Any]:
     )
 
 
+async def confirm_all(slack: SlackEmulator, channel: str, user: str = "U0TANAKA") -> None:
+    """`/confirm all` in ``channel``, then a click on the prompt's confirm-all button."""
+    from handlers.render import ids
+
+    await slack.send_command("/confirm", "all", user=user, channel=channel)
+    prompt = slack.ephemerals(user, channel)[-1]
+    await slack.click(
+        channel=channel,
+        message_ts=prompt.ts,
+        action_id=ids.CONFIRM_ALL,
+        value=button(prompt.blocks, ids.CONFIRM_ALL)["value"],
+        user=user,
+    )
+
+
 @dataclass
 class Stack:
     """Handles a test needs: the simulator, the emulator, the runtime and the fake clock."""

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from handlers.render import ids
 from sandbox.demo import build, posts_per_channel
 from sandbox.scenario import API, MAIN, SUMMARY_CHANNEL, story
 from tests.e2e.test_browser import _Seat, stepped_demo
 from tests.e2e.test_channel_experience import approve_fee
 from tests.fakes import FakeClock
-from tests.stack import button
+from tests.stack import confirm_all
 
 STEP = 30.0  # seconds between jobs cycles (the demo's poll interval)
 TODAY_IN_SHOP_MAIN = 22  # what issue 12 counted in #shop-main before the noise budget
@@ -46,15 +45,7 @@ async def play_ten_minutes(demo, clock: FakeClock) -> None:
             shop = (MAIN, API)[step // 3 % 2]
             demo.sim.add_order(shop.shop_id, postage=-9999 if step == 7 else 500)
         if second == 60:
-            await slack.send_command("/confirm", "all", channel=MAIN.channel)
-            prompt = slack.ephemerals("U0TANAKA", MAIN.channel)[-1]
-            value = button(prompt.blocks, ids.CONFIRM_ALL)["value"]
-            await slack.click(
-                channel=MAIN.channel,
-                message_ts=prompt.ts,
-                action_id=ids.CONFIRM_ALL,
-                value=value,
-            )
+            await confirm_all(slack, MAIN.channel)
             await _carried_out(demo)
         if second == 120:  # a fee in each API-option mode
             number = demo.info.of_shop("fee_unset", API)[0]

@@ -351,17 +351,12 @@ async def test_confirm_typed_for_a_carded_order_edits_the_card_and_answers_the_a
 
 
 async def test_a_bulk_confirm_report_lives_on_instead_of_a_later_processed_digest(tmp_path):
-    from tests.stack import button as find_button
+    from tests.stack import confirm_all
 
     async with bot_stack(tmp_path) as s:
         numbers = [s.add_order() for _ in range(3)]
         await intake(s.rt.core, "main")
-        await s.slack.send_command("/confirm", "all", channel="C0SHOP1")
-        prompt = s.slack.ephemerals(USER)[-1]
-        value = find_button(prompt.blocks, ids.CONFIRM_ALL)["value"]
-        await s.slack.click(
-            channel="C0SHOP1", message_ts=prompt.ts, action_id=ids.CONFIRM_ALL, value=value
-        )
+        await confirm_all(s.slack, "C0SHOP1", USER)
         await s.settle()
         [report] = s.slack.messages("C0SHOP1")
         assert "楽天処理中" in shown(report)

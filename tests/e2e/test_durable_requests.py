@@ -8,7 +8,7 @@ from core.model import Stage
 from core.requests import RequestWorker
 from core.store.requests import open_requests
 from handlers.guard import Roles
-from tests.stack import bot_stack, button
+from tests.stack import bot_stack, confirm_all
 
 
 def reports_about(s, number):
@@ -117,21 +117,12 @@ async def test_a_role_removed_after_the_ack_is_refused_at_the_effect(tmp_path):
 
 
 async def test_a_bulk_confirmation_is_one_message_its_progress_then_its_result(tmp_path):
-    from handlers.render import ids
 
     async with bot_stack(tmp_path) as s:
         for _ in range(150):
             s.add_order()
         await intake(s.rt.core, "main")
-        await s.slack.send_command("/confirm", "all", channel="C0SHOP1")
-        prompt = s.slack.ephemerals("U0TANAKA")[-1]
-        confirm_all = button(prompt.blocks, ids.CONFIRM_ALL)
-        await s.slack.click(
-            channel="C0SHOP1",
-            message_ts=prompt.ts,
-            action_id=ids.CONFIRM_ALL,
-            value=confirm_all["value"],
-        )
+        await confirm_all(s.slack, "C0SHOP1")
         await s.settle()
         assert len(s.sim.calls_to("confirmOrder")) == 2
         assert len(s.sim.confirm_log) == 150
@@ -170,20 +161,11 @@ async def test_a_request_that_fails_waits_for_the_next_turn_instead_of_spending_
 
 
 async def test_a_confirm_all_refused_at_the_effect_names_the_orders_and_why(tmp_path):
-    from handlers.render import ids
 
     async with bot_stack(tmp_path, confirmers=["U0TANAKA"]) as s:
         numbers = [s.add_order() for _ in range(2)]
         await intake(s.rt.core, "main")
-        await s.slack.send_command("/confirm", "all", channel="C0SHOP1")
-        prompt = s.slack.ephemerals("U0TANAKA")[-1]
-        confirm_all = button(prompt.blocks, ids.CONFIRM_ALL)
-        await s.slack.click(
-            channel="C0SHOP1",
-            message_ts=prompt.ts,
-            action_id=ids.CONFIRM_ALL,
-            value=confirm_all["value"],
-        )
+        await confirm_all(s.slack, "C0SHOP1")
         s.rt.deps.auth.shops["main"] = Roles(("U0SATO",), ())  # the role went away meanwhile
         await s.settle()
         assert s.sim.calls_to("confirmOrder") == []
