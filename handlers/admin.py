@@ -53,15 +53,7 @@ class AdminHandlers:
         """`/rms <subcommand> …` — answers only the person who asked."""
         lang, user = self.d.lang, command["user_id"]
         try:
-            req = await self.d.parse_naming_channels(
-                lambda names: parse_rms(
-                    command.get("text", ""),
-                    self.d.core.shops,
-                    channel_shop=self.d.channel_shop(command["channel_id"]),
-                    channel_names=names,
-                ),
-                client,
-            )
+            req = await self.d.parse_command(parse_rms, command, client)
         except InvalidInputError as exc:
             await ack(**error_message(input_error_text(exc, lang), lang))
             return

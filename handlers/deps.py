@@ -112,17 +112,27 @@ class HandlerDeps:
         """The listener, guarded: no exception ever reaches bolt (see handlers.guard)."""
         return guarded(listener, say("unexpected_error", self.lang))
 
-    async def parse_naming_channels(
-        self, parse: Callable[[Mapping[str, str]], Parsed], client: AsyncWebClient
+    async def parse_command(
+        self, parser: Callable[..., Parsed], command: Mapping[str, Any], client: AsyncWebClient
     ) -> Parsed:
-        """Parse command text; a shop name we do not know may be a shop channel's name
-        (`shop-second`, `#shop-second`): then ask Slack for those names once and parse again."""
+        """Parse a slash command's text (the channel's shop by default); a shop name we do
+        not know may be a shop channel's name (`shop-second`, `#shop-second`): then ask Slack
+        for those names once and parse again."""
+
+        def parse() -> Parsed:
+            return parser(
+                command.get("text", ""),
+                self.core.shops,
+                channel_shop=self.channel_shop(command["channel_id"]),
+                channel_names=self.channel_names,
+            )
+
         try:
-            return parse(self.channel_names)
+            return parse()
         except InvalidInputError as exc:
             if not str(exc).startswith("unknown_shop:") or not await self._learn_names(client):
                 raise
-        return parse(self.channel_names)
+        return parse()
 
     async def _learn_names(self, client: AsyncWebClient) -> bool:
         """Fill in the names of shop channels we do not know yet; True when one was learnt."""

@@ -155,15 +155,7 @@ class OrderHandlers:
     ) -> OrdersRequest | None:
         """Parse the command text; a bad token is answered (ephemeral) and nothing is sent."""
         try:
-            return await self.d.parse_naming_channels(
-                lambda names: parse_orders(
-                    command.get("text", ""),
-                    self.d.core.shops,
-                    channel_shop=self.d.channel_shop(command["channel_id"]),
-                    channel_names=names,
-                ),
-                client,
-            )
+            return await self.d.parse_command(parse_orders, command, client)
         except InvalidInputError as exc:
             await ack(**error_message(input_error_text(exc, self.d.lang), self.d.lang))
             return None
