@@ -125,15 +125,7 @@ class PgStore(Store):
     async def schema_version(self) -> int:
         """The highest migration applied (0 on an empty database)."""
         async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT to_regclass('schema_migrations') IS NOT NULL"  # no table: version 0
-            )
-            row = await cur.fetchone()
-            if not row or not row[0]:
-                return 0
-            cur = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-            row = await cur.fetchone()
-            return int(row[0]) if row else 0
+            return await applied_version(conn)
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Tx]:
@@ -174,3 +166,14 @@ class PgStore(Store):
         block ends, rolled back whole when it raises."""
         async with self._pool.connection() as conn, conn.transaction():
             yield conn
+
+
+async def applied_version(conn: psycopg.AsyncConnection[Any]) -> int:
+    """The highest migration applied on this database (0 before the first)."""
+    cur = await conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    row = await cur.fetchone()
+    if not row or not row[0]:  # no table yet
+        return 0
+    cur = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0

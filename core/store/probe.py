@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 
 from core.store.migrations import MIGRATIONS
+from core.store.postgres import applied_version
 
 
 async def postgres_schema(url: str, *, timeout: float = 10.0) -> tuple[int, int]:
@@ -13,11 +14,5 @@ async def postgres_schema(url: str, *, timeout: float = 10.0) -> tuple[int, int]
     async with await psycopg.AsyncConnection.connect(
         url, autocommit=True, connect_timeout=max(1, int(timeout)), prepare_threshold=None
     ) as conn:
-        cur = await conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
-        row = await cur.fetchone()
-        applied = 0
-        if row and row[0]:
-            cur = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-            found = await cur.fetchone()
-            applied = int(found[0]) if found else 0
+        applied = await applied_version(conn)
     return applied, len(MIGRATIONS)
