@@ -409,7 +409,11 @@ class Publisher:
         text = outcome_line(record, outcome, cfg.api_option, self.lang, request.actor, outcome.fees)
         fees = outcome.fees or record.intended_fees or {}
         amounts = " / ".join(yen(int(v), self.lang) for v in fees.values())
-        fact = t("fee_fact", self.lang, fees=amounts, who=who(request.actor)) if fees else ""
+        fact = (
+            t("fee_fact", self.lang, fees=amounts, who=who(request.actor, self.lang))
+            if fees
+            else ""
+        )
         return CardNote(text, record.stage.value, fact)
 
     def _dead_letter_alert(self, message: OutboxMessage, error: str) -> dict[str, Any]:

@@ -165,7 +165,7 @@ def stale_fee_text(outcome: OrderOutcome, lang: Lang) -> str:
     Without the API option (a recorded fee, Reason.FEE_RECORDED) it also says how to change it.
     """
     standing = " / ".join(yen(v, lang) for v in (outcome.fees or {}).values()) or "—"
-    by = who(outcome.by) if outcome.by and outcome.by != "rms" else t("in_rms", lang)
+    by = who(outcome.by, lang) if outcome.by and outcome.by != "rms" else t("in_rms", lang)
     when = f" {jst(outcome.at, lang)}" if outcome.at else ""
     typed = " / ".join(
         yen(int(v), lang) if v.isdigit() else escape(v) for v in outcome.detail.split(" / ") if v
@@ -195,7 +195,7 @@ def _resolved_line(
     fees: Mapping[int, int] | None,
 ) -> str:
     stage = stage_label(resolved.stage or record.stage, lang)
-    person = who(actor or resolved.by or record.confirmed_by)
+    person = who(actor or resolved.by or record.confirmed_by, lang)
     kind, amounts = resolved.outcome, fees_text(record, lang, fees)
     fee = f"{t('fee_word', lang)} {amounts}".strip()  # 「送料 800円」, or just 「送料」 if unknown
     if kind is Outcome.CONFIRMED:
@@ -205,7 +205,7 @@ def _resolved_line(
         return t("resolved_fee_recorded", lang, fee=fee, who=person)
     if kind is Outcome.ALREADY_CONFIRMED:
         when = jst(resolved.at or record.confirmed_at, lang)
-        return "↩️ " + t("already_line", lang, who=who(resolved.by), when=when)
+        return "↩️ " + t("already_line", lang, who=who(resolved.by, lang), when=when)
     if kind is Outcome.ADOPTED:
         return t("resolved_adopted", lang, stage=stage)
     if kind is Outcome.PENDING:
@@ -285,7 +285,7 @@ def flag_card(
 def _confirmed_text(record: OrderRecord, lang: Lang) -> str:
     if not record.confirmed_by and record.confirmed_at is None:
         return "—"
-    return f"{who(record.confirmed_by)} {jst(record.confirmed_at, lang)}"
+    return f"{who(record.confirmed_by, lang)} {jst(record.confirmed_at, lang)}"
 
 
 _FEE_FIELDS: dict[str, tuple[str, str]] = {

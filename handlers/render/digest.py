@@ -159,7 +159,7 @@ def _cancelled(line: DigestLine, lang: Lang, link: str | None) -> str:
 
 def _confirmed(line: DigestLine, lang: Lang, link: str | None) -> str:
     actor = line.data.get("actor")
-    return f"• {_num(line.order_number)}" + (f" — {who(str(actor))}" if actor else "")
+    return f"• {_num(line.order_number)}" + (f" — {who(str(actor), lang)}" if actor else "")
 
 
 def _adopted(line: DigestLine, lang: Lang, link: str | None) -> str:
@@ -174,7 +174,7 @@ def _fee_resolved(line: DigestLine, lang: Lang, link: str | None) -> str:
         text += f" — {_t('fee_line', lang, fees=amounts)}"
     text += f" ({_t('via_api' if line.data.get('via_api') else 'via_rms', lang)})"
     actor = line.data.get("actor")
-    return text + (f" — {who(str(actor))}" if actor else "")
+    return text + (f" — {who(str(actor), lang)}" if actor else "")
 
 
 _LINE: dict[str, Callable[[DigestLine, Lang, str | None], str]] = {

@@ -69,7 +69,7 @@ def held_card(
     if proposal_how:
         blocks.append(context(t("held_proposal", lang, how=escape("; ".join(proposal_how)))))
     if note:
-        blocks.append(context(t("held_note", lang, who=who(noted_by), note=escape(note))))
+        blocks.append(context(t("held_note", lang, who=who(noted_by, lang), note=escape(note))))
     elements = []
     if record.snapshot.fee_unset:
         elements.append(button(t("btn_fee_approve", lang), ids.OPEN_FEE_MODAL, value, "primary"))
@@ -149,7 +149,7 @@ def auto_status(rows: Sequence[tuple[str, str]], paused: bool, lang: Lang) -> Me
 
 def auto_announcement(data: Mapping[str, Any], shop_name: str, lang: Lang) -> Message:
     """Posted in the shop's channel when a person changes its mode, pauses or resumes."""
-    actor = who(str(data.get("actor") or ""))
+    actor = who(str(data.get("actor") or ""), lang)
     if "paused" in data:
         key = "auto_paused" if data["paused"] else "auto_resumed"
         text = t(key, lang, who=actor)
@@ -181,7 +181,7 @@ def with_pause_notice(
     view: dict[str, Any], by: str, at: datetime | None, lang: Lang
 ) -> dict[str, Any]:
     """App Home while every shop is paused: the notice right under the title."""
-    text = t("home_auto_paused", lang, who=who(by), at=jst(at, lang) if at else "—")
+    text = t("home_auto_paused", lang, who=who(by, lang), at=jst(at, lang) if at else "—")
     blocks = list(view.get("blocks") or [])
     blocks.insert(1, section(text))
     return {**view, "blocks": blocks}

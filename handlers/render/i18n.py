@@ -298,14 +298,15 @@ def count(n: int, lang: Lang = "ja") -> str:
     return f"{n}件"
 
 
-def who(user: str | None) -> str:
-    """A Slack mention for a user id, "RMS" for confirmations made in RMS, else the escaped name."""
+def who(user: str | None, lang: Lang = "ja") -> str:
+    """A Slack mention for a user id, "RMS" for confirmations made in RMS, auto-confirm in
+    words, else the escaped name."""
     if not user:
         return "—"
     if user.lower() == "rms":
         return "RMS"
     if user == "auto":  # core.auto.AUTO_ACTOR: auto-confirm
-        return "自動確認 (auto)"
+        return "自動確認" if lang == "ja" else "auto-confirm"
     if user[:1] in ("U", "W") and user.isalnum():
         return f"<@{user}>"
     if user[:1] == "S" and user.isalnum():

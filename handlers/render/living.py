@@ -89,7 +89,7 @@ def _who_line(record: OrderRecord, lang: Lang) -> str | None:
         return _t("confirmed_in_rms", lang, when=jst(record.confirmed_at, lang))
     if record.confirmed_by:
         when = jst(record.confirmed_at, lang)
-        return _t("confirmed_line", lang, who=who(record.confirmed_by), when=when)
+        return _t("confirmed_line", lang, who=who(record.confirmed_by, lang), when=when)
     return None
 
 

@@ -119,7 +119,7 @@ def _refused_groups(shop: str, refused: Sequence[OrderOutcome], lang: Lang) -> l
     already = [o for o in refused if o.outcome is Outcome.ALREADY_CONFIRMED]
     if already:
         lines = [
-            _line(o, t("already_line", lang, who=who(o.by), when=jst(o.at, lang)), lang)
+            _line(o, t("already_line", lang, who=who(o.by, lang), when=jst(o.at, lang)), lang)
             for o in already
         ]
         title = f"{outcome_label(Outcome.ALREADY_CONFIRMED, lang)} {n_orders(len(already), lang)}"
@@ -149,7 +149,7 @@ def _render(title: str, report: Report, sections: Sequence[_Section], lang: Lang
     total = n_orders(len(report.outcomes), lang)
     blocks: list[Block] = [
         header(title),
-        context(t("report_by", lang, who=who(report.actor), count=total)),
+        context(t("report_by", lang, who=who(report.actor, lang), count=total)),
     ]
     thread: list[Block] = []
     for sec in sections:

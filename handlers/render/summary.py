@@ -135,7 +135,7 @@ def detail_blocks(day: ShopDay, now: datetime, lang: Lang, order_url: str = "") 
             amounts = " / ".join(yen(v, lang) for v in f.fees) or "—"
             how = _t("fee_api" if f.via_api else "fee_manual", lang)
             lines.append(
-                _t("fee_line", lang, number=f.number, fees=amounts, who=who(f.actor), how=how)
+                _t("fee_line", lang, number=f.number, fees=amounts, who=who(f.actor, lang), how=how)
             )
         blocks += line_sections(lines)
     return blocks
@@ -169,7 +169,7 @@ def _license(day: ShopDay, lang: Lang) -> str:
 
 def _actors(day: ShopDay, lang: Lang) -> str:
     people = [(actor, n) for actor, n in day.confirmed_by if actor.lower() != "rms"]
-    shown = [f"{who(actor)} {n}" for actor, n in people[:MAX_ACTORS]]
+    shown = [f"{who(actor, lang)} {n}" for actor, n in people[:MAX_ACTORS]]
     hidden = len(people) - MAX_ACTORS
     if hidden > 0:
         shown.append(_t("more_actors", lang, n=hidden))

@@ -134,7 +134,8 @@ def _messages(lang: str) -> Iterator[tuple[str, dict[str, Any]]]:
         NUMBER, NOW, {"reason": "shipping_fee_unset", "minutes": 3, "due": "2026-11-29"}
     )
     sections = dict.fromkeys(("processed", "flagged", "errors", "stuck", "deadline"), (line,))
-    sections |= dict.fromkeys(("cancelled", "confirmed", "adopted", "fee_resolved", "new"), (line,))
+    sections |= dict.fromkeys(("cancelled", "adopted", "fee_resolved", "new"), (line,))
+    sections["confirmed"] = (line, DigestLine(NUMBER, NOW, {"actor": "auto"}))  # auto-confirm
     digest = Digest("tea", "C1", **sections, event_ids=(1,))
     yield from (
         (f"digest {i}", m) for i, m in enumerate(digest_messages(digest, lang, shop_name=SHOP_NAME))
