@@ -24,7 +24,7 @@ from bot.jobs import Jobs
 from bot.leader import Election, new_lease
 from bot.metrics import Metrics
 from bot.settings import Settings
-from bot.web import SLACK_PATH, health_routes, ready_routes, slack_request_guard
+from bot.web import health_routes, ready_routes, slack_route
 from core.auto import pause_state
 from core.clock import SystemClock
 from core.context import Core
@@ -98,9 +98,8 @@ class Runtime:
             application = web.Application()
             application.add_routes(self._routes("socket"))
             return application
-        application = self.app.web_app(path=SLACK_PATH, port=self.settings.port)
-        application.middlewares.append(slack_request_guard)
-        application.add_routes(self._routes("http"))
+        application = web.Application()
+        application.add_routes([slack_route(self.app), *self._routes("http")])
         return application
 
 

@@ -337,6 +337,7 @@ CLEARLY_REFUSED = {  # malformed, but bolt already answers them with a 4xx
         FORM,
     ),
     "event without event": (json.dumps({"type": "event_callback"}).encode(), JSON),
+    "payload key %-encoded": (b"%70ayload=not-json", FORM),  # bolt takes it for form fields
 }
 CRASHING = {  # malformed bodies bolt itself fails to parse (500 + a traceback without a guard)
     "payload=not-json": (b"payload=not-json", FORM),
@@ -344,6 +345,8 @@ CRASHING = {  # malformed bodies bolt itself fails to parse (500 + a traceback w
     "bytes that are not UTF-8": (bytes(range(256)), FORM),
     "invalid JSON body": (b"{not json", JSON),
     "JSON array body": (b"[1, 2]", JSON),
+    "empty payload": (b"payload=", FORM),  # bolt keeps blank values, then parses ""
+    "form body that starts with {": (b"{not json", FORM),  # bolt reads it as JSON
 }
 
 
