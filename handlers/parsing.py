@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 
 from core.errors import InvalidInputError
 from handlers.render.ids import pack_value
@@ -62,8 +62,9 @@ def is_order_number(token: str) -> bool:
     match = ORDER_NUMBER.match(token)
     if not match:
         return False
-    try:
-        datetime.strptime(match.group(2), "%Y%m%d")  # noqa: DTZ007 - a calendar check only
+    day = match.group(2)
+    try:  # on the ack path: date() is ~20× cheaper than strptime
+        date(int(day[:4]), int(day[4:6]), int(day[6:]))
     except ValueError:
         return False
     return True
