@@ -6,7 +6,7 @@ import logging
 import secrets
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.bundles import candidates, unbundle
@@ -23,6 +23,7 @@ from handlers.render.bundles import bundle_report, candidates_message
 from handlers.render.i18n import t
 from handlers.render.lists import error_message, flagged_list, help_message, pending_list
 from handlers.render.modals import license_modal
+from handlers.routes import Routes
 
 logger = logging.getLogger(__name__)
 Body = dict[str, Any]
@@ -39,15 +40,15 @@ class AdminHandlers:
         self.d = deps
         self.auto = AutoHandlers(deps)  # /rms auto, /rms held and the hold queue
 
-    def register(self, app: AsyncApp) -> None:
+    def register(self, routes: Routes) -> None:
         """Connect the command, modal, events and home buttons."""
-        app.command("/rms")(self.d.wrap(self.on_rms_command))
-        self.auto.register(app)
-        app.view(ids.LICENSE_MODAL)(self.d.wrap(self.on_license_submit))
-        app.event("app_home_opened")(self.d.wrap(self.on_home_opened))
-        app.action(ids.HOME_PENDING)(self.d.wrap(self.on_home_button))
-        app.action(ids.HOME_FLAGGED)(self.d.wrap(self.on_home_button))
-        app.action(ids.HOME_SUMMARY)(self.d.wrap(self.on_home_button))
+        routes.command("/rms", self.on_rms_command)
+        self.auto.register(routes)
+        routes.view(ids.LICENSE_MODAL, self.on_license_submit)
+        routes.event("app_home_opened", self.on_home_opened)
+        routes.action(ids.HOME_PENDING, self.on_home_button)
+        routes.action(ids.HOME_FLAGGED, self.on_home_button)
+        routes.action(ids.HOME_SUMMARY, self.on_home_button)
 
     async def on_rms_command(self, ack: AsyncAck, command: Body, client: AsyncWebClient) -> None:
         """`/rms <subcommand> …` — answers only the person who asked."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Container
+from collections.abc import Awaitable, Callable, Container
 from typing import Any
 
 from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -18,6 +20,7 @@ from handlers.fees import FeeHandlers
 from handlers.messages import say
 from handlers.orders import OrderHandlers
 from handlers.render import ids
+from handlers.routes import Routes
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,34 @@ def mangled(body: dict[str, Any], shops: Container[str]) -> str | None:
     return None
 
 
+class Screen(AsyncMiddleware):
+    """Answers 200 and ignores a button value or modal metadata we did not write, and an
+    event Slack redelivers. One class-based middleware: bolt builds no keyword arguments for
+    it on each request, as it does for a function middleware (this runs on every ack)."""
+
+    def __init__(self, deps: HandlerDeps) -> None:
+        self.deps = deps
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],  # noqa: A002 - bolt's keyword
+    ) -> BoltResponse | None:
+        body = req.body
+        problem = mangled(body, self.deps.core.shops)
+        if problem:
+            logger.warning("ignored a %s with a mangled value: %s", body.get("type"), problem)
+            return BoltResponse(status=200, body="")
+        event_id = body.get("event_id")
+        if event_id:
+            first = self.deps.dedup.first(f"event:{event_id}")
+            if not first and req.headers.get("x-slack-retry-num"):
+                return BoltResponse(status=200, body="")
+        return await next()
+
+
 def create_app(
     deps: HandlerDeps, client: AsyncWebClient, signing_secret: SecretStr | None
 ) -> AsyncApp:
@@ -74,24 +105,12 @@ def create_app(
         request_verification_enabled=True,
         process_before_response=False,
     )
+    routes = Routes(deps.wrap)
     for group in (OrderHandlers(deps), FeeHandlers(deps), AdminHandlers(deps)):
-        group.register(app)
+        group.register(routes)
+    routes.install(app)
 
-    @app.middleware  # one middleware, not two: bolt prepares each one's arguments per request
-    async def screen(body: dict[str, Any], req: Any, next: Any) -> Any:  # noqa: A002
-        """A button value or modal metadata we did not write is answered 200 and ignored; so
-        is an event Slack redelivers."""
-        problem = mangled(body, deps.core.shops)
-        if problem:
-            logger.warning("ignored a %s with a mangled value: %s", body.get("type"), problem)
-            return BoltResponse(status=200, body="")
-        retry = req.headers.get("x-slack-retry-num")
-        event_id = body.get("event_id")
-        if retry and event_id and not deps.dedup.first(f"event:{event_id}"):
-            return BoltResponse(status=200, body="")
-        if event_id:
-            deps.dedup.first(f"event:{event_id}")
-        return await next()
+    app.use(Screen(deps))
 
     @app.error
     async def on_error(

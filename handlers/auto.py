@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core import auto
@@ -23,6 +23,7 @@ from handlers.render.held import (
     keep_modal,
 )
 from handlers.render.lists import error_message
+from handlers.routes import Routes
 
 logger = logging.getLogger(__name__)
 Body = dict[str, Any]
@@ -35,10 +36,10 @@ class AutoHandlers:
     def __init__(self, deps: HandlerDeps) -> None:
         self.d = deps
 
-    def register(self, app: AsyncApp) -> None:
+    def register(self, routes: Routes) -> None:
         """Connect the 保留のまま button and its modal (/rms routes here from admin.py)."""
-        app.action(KEEP_HOLDING)(self.d.wrap(self.on_keep_button))
-        app.view(KEEP_MODAL)(self.d.wrap(self.on_keep_submit))
+        routes.action(KEEP_HOLDING, self.on_keep_button)
+        routes.view(KEEP_MODAL, self.on_keep_submit)
 
     async def answer(self, req: RmsRequest, user: str) -> Message:
         """`/rms held [shop]` and `/rms auto …`, answered to the person who asked."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.auto import config_of
@@ -22,6 +22,7 @@ from handlers.render.cards import order_details
 from handlers.render.i18n import yen
 from handlers.render.lists import error_message
 from handlers.render.modals import fee_modal, fee_review_modal, notice_modal
+from handlers.routes import Routes
 
 logger = logging.getLogger(__name__)
 Body = dict[str, Any]
@@ -33,11 +34,11 @@ class FeeHandlers:
     def __init__(self, deps: HandlerDeps) -> None:
         self.d = deps
 
-    def register(self, app: AsyncApp) -> None:
+    def register(self, routes: Routes) -> None:
         """Connect the buttons and the modal callback."""
-        app.action(ids.OPEN_FEE_MODAL)(self.d.wrap(self.on_open_fee_modal))
-        app.action(ids.SHOW_DETAILS)(self.d.wrap(self.on_details))
-        app.view(ids.FEE_MODAL)(self.d.wrap(self.on_fee_submit))
+        routes.action(ids.OPEN_FEE_MODAL, self.on_open_fee_modal)
+        routes.action(ids.SHOW_DETAILS, self.on_details)
+        routes.view(ids.FEE_MODAL, self.on_fee_submit)
 
     async def on_open_fee_modal(
         self, ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond

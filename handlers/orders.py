@@ -7,7 +7,7 @@ import secrets
 from collections import Counter
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.confirm import decide
@@ -22,6 +22,7 @@ from handlers.parsing import OrdersRequest, parse_orders
 from handlers.render import ids
 from handlers.render.lists import error_message
 from handlers.render.reports import confirm_all_prompt
+from handlers.routes import Routes
 
 logger = logging.getLogger(__name__)
 Body = dict[str, Any]
@@ -33,16 +34,16 @@ class OrderHandlers:
     def __init__(self, deps: HandlerDeps) -> None:
         self.d = deps
 
-    def register(self, app: AsyncApp) -> None:
+    def register(self, routes: Routes) -> None:
         """Connect commands and action ids to the methods below."""
-        app.command("/confirm")(self.d.wrap(self.on_confirm_command))
-        app.command("/rms-status")(self.d.wrap(self.on_status_command))
-        app.action(ids.CONFIRM_ALL)(self.d.wrap(self.on_confirm_all))
-        app.action(ids.CANCEL_ALL)(self.d.wrap(self.on_cancel_all))
-        app.action(ids.CONFIRM_ORDER)(self.d.wrap(self.on_confirm_button))
-        app.action(ids.RETRY_CONFIRM)(self.d.wrap(self.on_confirm_button))
-        app.action(ids.REFETCH_ORDER)(self.d.wrap(self.on_refetch_button))
-        app.action(ids.REFETCH_MANY)(self.d.wrap(self.on_refetch_button))
+        routes.command("/confirm", self.on_confirm_command)
+        routes.command("/rms-status", self.on_status_command)
+        routes.action(ids.CONFIRM_ALL, self.on_confirm_all)
+        routes.action(ids.CANCEL_ALL, self.on_cancel_all)
+        routes.action(ids.CONFIRM_ORDER, self.on_confirm_button)
+        routes.action(ids.RETRY_CONFIRM, self.on_confirm_button)
+        routes.action(ids.REFETCH_ORDER, self.on_refetch_button)
+        routes.action(ids.REFETCH_MANY, self.on_refetch_button)
 
     # -- commands ----------------------------------------------------------------------------
 
