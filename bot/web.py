@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from core.context import Core
+from core.store.lock import AckFirst
 
 SLACK_PATH = "/slack/events"
 
@@ -61,7 +62,7 @@ def ready_routes(
     return [web.get("/readyz", readyz)]
 
 
-def slack_route(app: AsyncApp) -> web.RouteDef:
+def slack_route(app: AsyncApp, ack_first: AckFirst) -> web.RouteDef:
     """POST /slack/events into bolt, with a clear 4xx for what bolt cannot parse or verify.
 
     Bolt's own aiohttp adapter answers 500 with a traceback on a body it fails to parse, and
@@ -72,22 +73,27 @@ def slack_route(app: AsyncApp) -> web.RouteDef:
         stamp = request.headers.get("X-Slack-Request-Timestamp")
         if stamp is not None and not stamp.isdigit():
             return web.json_response({"error": "invalid request"}, status=401)
-        body = await request.read()
-        try:
-            bolt_request = AsyncBoltRequest(
-                body=body.decode("utf-8"),
-                query=request.query_string,
-                headers=request.headers,  # type: ignore[arg-type]
-            )
-        except UnicodeDecodeError:
-            return _malformed("body is not UTF-8")
-        except ValueError:  # json.JSONDecodeError
-            return _malformed("body or payload is not JSON")
-        except AttributeError:  # bolt read a JSON value that is not an object
-            return _malformed("body or payload is not a JSON object")
-        return await to_aiohttp_response(await app.async_dispatch(bolt_request))
+        with ack_first.answering():  # from the first byte read: the jobs wait
+            return await _dispatch(app, request)
 
     return web.post(SLACK_PATH, slack_events)
+
+
+async def _dispatch(app: AsyncApp, request: web.Request) -> web.StreamResponse:
+    body = await request.read()
+    try:
+        bolt_request = AsyncBoltRequest(
+            body=body.decode("utf-8"),
+            query=request.query_string,
+            headers=request.headers,  # type: ignore[arg-type]
+        )
+    except UnicodeDecodeError:
+        return _malformed("body is not UTF-8")
+    except ValueError:  # json.JSONDecodeError
+        return _malformed("body or payload is not JSON")
+    except AttributeError:  # bolt read a JSON value that is not an object
+        return _malformed("body or payload is not a JSON object")
+    return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
 
 def _malformed(problem: str) -> web.Response:

@@ -99,7 +99,9 @@ class Runtime:
             application.add_routes(self._routes("socket"))
             return application
         application = web.Application()
-        application.add_routes([slack_route(self.app), *self._routes("http")])
+        application.add_routes(
+            [slack_route(self.app, self.core.store.ack_first), *self._routes("http")]
+        )
         return application
 
 

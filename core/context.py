@@ -53,6 +53,9 @@ class Core:
     automation: Mapping[str, AutoConfig] = field(default_factory=dict)  # shop → SHOPS_FILE
     lease: Lease | None = None  # this replica's leadership; None: no election (tests, benches)
 
+    def __post_init__(self) -> None:
+        self.store.ack_first.clock = self.clock  # the jobs' bounded wait behind the acks
+
     def shop(self, key: str) -> ShopConfig:
         """Return a shop's configuration (KeyError names the unknown shop)."""
         return self.shops[key]

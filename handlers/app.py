@@ -86,7 +86,8 @@ class Screen(AsyncMiddleware):
             first = self.deps.dedup.first(f"event:{event_id}")
             if not first and req.headers.get("x-slack-retry-num"):
                 return BoltResponse(status=200, body="")
-        return await next()
+        with self.deps.core.store.ack_first.answering():  # the jobs wait (Socket Mode too)
+            return await next()
 
 
 def create_app(

@@ -62,6 +62,7 @@ class PgStore(Store):
     """The bot's state on PostgreSQL: each transaction on a connection of its own."""
 
     def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]]) -> None:
+        super().__init__()
         self._pool = pool
 
     @classmethod
@@ -128,7 +129,7 @@ class PgStore(Store):
             return await applied_version(conn)
 
     @asynccontextmanager
-    async def tx(self) -> AsyncIterator[Tx]:
+    async def _tx(self) -> AsyncIterator[Tx]:
         """One write transaction (READ COMMITTED; the orders it reads are locked FOR UPDATE),
         rolled back on error; the order invariants are checked before COMMIT."""
         async with self._pool.connection() as conn:
@@ -150,7 +151,7 @@ class PgStore(Store):
             yield Tx(PgConn(conn))
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Tx]:
+    async def _read(self) -> AsyncIterator[Tx]:
         """Reads in one snapshot (REPEATABLE READ, READ ONLY: never a serialisation error)."""
         async with self._pool.connection() as conn:
             await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -16,7 +16,7 @@ from core.events import Event, EventKind
 from core.model import OrderRecord, Request, ShopConfig, Stage
 from core.outcomes import Report
 from core.store.db import POSTGRES, SQLITE, Dialect, SqliteConn
-from core.store.lock import PriorityLock
+from core.store.lock import AckFirst, PriorityLock
 from core.store.migrations import MIGRATIONS, script_for
 from core.store.outbox import event_from_row
 from core.store.requests import request_result
@@ -58,18 +58,29 @@ repeats the partial index orders_personal so that only orders still holding them
 
 class Store:
     """The bot's state: every statement of the bot, over an adapter's connections (SQLite
-    here, PostgreSQL in postgres.py). An adapter provides the three ways to run statements."""
+    here, PostgreSQL in postgres.py). An adapter provides the three ways to run statements
+    (``_tx``, ``_read``, ``statement``); the jobs' units of work (``tx``, ``read``) first take
+    their turn behind the Slack requests being answered (``ack_first``)."""
+
+    def __init__(self) -> None:
+        self.ack_first = AckFirst()
 
     def tx(self) -> AbstractAsyncContextManager[Tx]:
         """One write transaction; the order invariants are checked before it commits."""
-        raise NotImplementedError
+        return self.ack_first.behind(self._tx())
+
+    def read(self) -> AbstractAsyncContextManager[Tx]:
+        """Reads that see one consistent state (no half-done transaction of another)."""
+        return self.ack_first.behind(self._read())
 
     def statement(self) -> AbstractAsyncContextManager[Tx]:
         """One statement that is its own transaction (the ack path's single round trip)."""
         raise NotImplementedError
 
-    def read(self) -> AbstractAsyncContextManager[Tx]:
-        """Reads that see one consistent state (no half-done transaction of another)."""
+    def _tx(self) -> AbstractAsyncContextManager[Tx]:
+        raise NotImplementedError
+
+    def _read(self) -> AbstractAsyncContextManager[Tx]:
         raise NotImplementedError
 
     async def ping(self) -> bool:
@@ -375,6 +386,7 @@ class SqliteStore(Store):
     """The bot's state. Every statement runs under one lock so transactions never interleave."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
+        super().__init__()
         self._db = db
         self._conn = SqliteConn(db)
         self._lock = PriorityLock()
@@ -413,7 +425,7 @@ class SqliteStore(Store):
             )
 
     @asynccontextmanager
-    async def tx(self) -> AsyncIterator[Tx]:
+    async def _tx(self) -> AsyncIterator[Tx]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error)."""
         async with self._lock.hold():
             try:
@@ -438,7 +450,7 @@ class SqliteStore(Store):
             yield Tx(self._conn)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Tx]:
+    async def _read(self) -> AsyncIterator[Tx]:
         """Reads that must not see another coroutine's half-done transaction."""
         async with self._lock.hold():
             yield Tx(self._conn)
