@@ -8,6 +8,7 @@ sit next to each other in the module that owns the statement, chosen by ``Conn.d
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any, Literal, Protocol
@@ -57,6 +58,42 @@ class SqliteConn:
     async def change(self, sql: str, params: Sequence[Any] = ()) -> int:
         cur = await self._db.execute(sql, params)
         return cur.rowcount
+
+
+class BusyError(Exception):
+    """Another process holds SQLite's write lock right now (a statement that must not wait
+    for it, ``SqliteStore.immediate``, gave up at once; nothing was written)."""
+
+
+class DirectSqliteConn:
+    """The port on the sqlite3 connection itself, run in the calling thread: for a short
+    statement that must not wait for a turn of the event loop (see ``SqliteStore.immediate``).
+    SQLite's busy timeout is 0 while it is used, so a write lock held by another process
+    raises ``BusyError`` instead of blocking the loop."""
+
+    dialect: Dialect = SQLITE
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self._raw = raw
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self._run(sql, params)[0]
+
+    async def change(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._run(sql, params)[1]
+
+    def _run(self, sql: str, params: Sequence[Any]) -> tuple[list[Row], int]:
+        try:
+            cur = self._raw.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary result code
+            if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise BusyError(str(exc)) from exc
+            raise
+        try:
+            return list(cur.fetchall()), cur.rowcount
+        finally:
+            cur.close()
 
 
 class TupleRow:

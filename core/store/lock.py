@@ -28,6 +28,10 @@ class PriorityLock:
         self._urgent: deque[asyncio.Future[None]] = deque()
         self._normal: deque[asyncio.Future[None]] = deque()
 
+    def locked(self) -> bool:
+        """True while someone holds the lock."""
+        return self._locked
+
     @asynccontextmanager
     async def hold(self, *, urgent: bool = False) -> AsyncIterator[None]:
         """Hold the lock for the block."""

@@ -15,7 +15,7 @@ import aiosqlite
 from core.events import Event, EventKind
 from core.model import OrderRecord, Request, ShopConfig, Stage
 from core.outcomes import Report
-from core.store.db import POSTGRES, SQLITE, Dialect, SqliteConn
+from core.store.db import POSTGRES, SQLITE, Dialect, DirectSqliteConn, SqliteConn
 from core.store.lock import AckFirst, PriorityLock
 from core.store.migrations import MIGRATIONS, script_for
 from core.store.outbox import event_from_row
@@ -56,6 +56,9 @@ _PURGE: dict[Dialect, str] = {
 repeats the partial index orders_personal so that only orders still holding them are read)."""
 
 
+BUSY_TIMEOUT_MS = 5000  # how long aiosqlite's thread waits for another process's write lock
+
+
 class Store:
     """The bot's state: every statement of the bot, over an adapter's connections (SQLite
     here, PostgreSQL in postgres.py). An adapter provides the three ways to run statements
@@ -76,6 +79,12 @@ class Store:
     def statement(self) -> AbstractAsyncContextManager[Tx]:
         """One statement that is its own transaction (the ack path's single round trip)."""
         raise NotImplementedError
+
+    def immediate(self) -> AbstractAsyncContextManager[Tx] | None:
+        """One autocommit statement run in the calling task without waiting for anything,
+        when the adapter can (SQLite, while no unit of work holds its connection); None
+        otherwise (use ``statement``)."""
+        return None
 
     def _tx(self) -> AbstractAsyncContextManager[Tx]:
         raise NotImplementedError
@@ -385,9 +394,10 @@ class Store:
 class SqliteStore(Store):
     """The bot's state. Every statement runs under one lock so transactions never interleave."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, raw: sqlite3.Connection) -> None:
         super().__init__()
         self._db = db
+        self._raw = raw  # the same connection, for ``immediate``
         self._conn = SqliteConn(db)
         self._lock = PriorityLock()
 
@@ -402,13 +412,16 @@ class SqliteStore(Store):
         statements = logging.getLogger("aiosqlite")
         if statements.getEffectiveLevel() < logging.INFO:
             statements.setLevel(logging.INFO)
-        db = await aiosqlite.connect(str(path), isolation_level=None)
+        # One connection, made here so that the ack path can also use it directly (see
+        # ``immediate``); aiosqlite's thread runs everything else on it, never at the same time.
+        raw = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        db = await aiosqlite.Connection(lambda: raw, iter_chunk_size=64)
         try:
             db.row_factory = aiosqlite.Row
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=5000")
-            store = cls(db)
+            await db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            store = cls(db, raw)
             await store._migrate()
             yield store
         finally:
@@ -448,6 +461,24 @@ class SqliteStore(Store):
         is no invariant to check."""
         async with self._lock.hold(urgent=True):
             yield Tx(self._conn)
+
+    def immediate(self) -> AbstractAsyncContextManager[Tx] | None:
+        """The connection for one short autocommit statement run right here, in the calling
+        task (no trip to aiosqlite's thread, no turn of the event loop to wait for), or None
+        while a unit of work holds it. Entering it never suspends, so it cannot be cancelled
+        half-way; a write lock held by another process raises ``BusyError`` (nothing written)."""
+        if self._lock.locked():
+            return None
+        return self._immediate()
+
+    @asynccontextmanager
+    async def _immediate(self) -> AsyncIterator[Tx]:
+        async with self._lock.hold(urgent=True):  # free: taken without suspending
+            self._raw.execute("PRAGMA busy_timeout=0")
+            try:
+                yield Tx(DirectSqliteConn(self._raw))
+            finally:
+                self._raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[Tx]:
