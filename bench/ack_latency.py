@@ -418,9 +418,10 @@ async def _settle(rt: Any, svc: Services, timeout: float) -> int:
     """Wait (≤ ``timeout``) until the requests stored by the acks have gone quiet.
 
     Quiet = no RMS or Slack call answered by the services process for 0.3 s (its
-    ``/bench/stats`` count, polled every 50 ms). /confirm reports are posted at the poster's
-    1.1 s per-channel spacing (Slack's rate), so their backlog stays queued between calls;
-    returns how many stored requests are still unfinished.
+    ``/bench/stats`` count, polled every 50 ms), then the machine nearly idle. /confirm
+    reports are posted at the poster's 1.1 s per-channel spacing (Slack's rate), so their
+    backlog stays queued between calls; returns how many stored requests are still
+    unfinished.
     """
     quiet, last, seen = 0.0, time.monotonic(), -1
     deadline = last + timeout
@@ -432,7 +433,28 @@ async def _settle(rt: Any, svc: Services, timeout: float) -> int:
         if quiet >= 0.3:
             break
         await asyncio.sleep(0.05)
+    await _cpu_quiet(deadline)
     return await _open_requests(rt)
+
+
+async def _cpu_quiet(deadline: float, window: float = 0.2, share: float = 0.1) -> None:
+    """Wait (until ``deadline``) for the machine to be nearly idle: < ``share`` of its CPUs
+    busy over ``window`` seconds. The bot defers its jobs while it acks; that deferred work
+    (and, on PostgreSQL, the server's share of it) must not run during the floor's batch."""
+    while time.monotonic() < deadline:
+        before = _cpu_times()
+        await asyncio.sleep(window)
+        busy, total = (after - first for after, first in zip(_cpu_times(), before, strict=True))
+        if total <= 0 or busy < share * total:
+            return
+
+
+def _cpu_times() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs since boot (Linux /proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [float(x) for x in stat.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 class GcPauses:
