@@ -142,8 +142,8 @@ Listener = Callable[..., Awaitable[None]]
 
 def guarded(listener: Listener, apology: str) -> Listener:
     """Run a listener so that no exception reaches bolt: before the ack, Slack gets the apology
-    at once (not a 3 s timeout); after it, the failure is logged. Bolt still injects the
-    listener's own arguments (it reads them through ``__wrapped__``)."""
+    at once (not a 3 s timeout); after it, the failure is logged. It takes the listener's
+    own arguments by name (handlers.routes reads them from the listener's signature)."""
 
     @functools.wraps(listener)
     async def run(**kwargs: Any) -> None:
