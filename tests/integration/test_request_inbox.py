@@ -76,8 +76,6 @@ async def burst(h, requests: list[Request]) -> list:
 
 async def test_an_uncontended_request_is_committed_in_the_callers_own_step():
     async with harness() as h:
-        if h.store.immediate() is None:
-            pytest.skip("PostgreSQL: every statement is a round trip to the server")
         task = asyncio.create_task(submit(h.core, request(h.clock, "click:now")))
         await asyncio.sleep(0)  # one step: no task to start, no thread to come back from
         assert task.done()  # was 3+ turns of the event loop before the ack
@@ -89,8 +87,6 @@ async def test_an_uncontended_request_is_committed_in_the_callers_own_step():
 async def test_another_process_writing_makes_the_request_wait_without_blocking_the_loop(tmp_path):
     db = tmp_path / "bot.sqlite3"
     async with harness(db=str(db)) as h:
-        if h.store.immediate() is None:
-            pytest.skip("SQLite only")
         other = sqlite3.connect(db, isolation_level=None)  # another replica on the same file
         other.execute("BEGIN IMMEDIATE")
         task = asyncio.create_task(submit(h.core, request(h.clock, "click:busy")))
