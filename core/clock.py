@@ -18,8 +18,12 @@ class SystemClock:
         await asyncio.sleep(max(0.0, seconds))
 
     async def wait(self, event: asyncio.Event, seconds: float) -> None:
-        """Wait until ``event`` is set or ``seconds`` have passed, whichever is first."""
+        """Wait until ``event`` is set or ``seconds`` have passed, whichever is first.
+
+        ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` returns normally
+        when the event is set in the same turn as a cancel, and the cancel is lost."""
         try:
-            await asyncio.wait_for(event.wait(), timeout=max(0.0, seconds))
+            async with asyncio.timeout(max(0.0, seconds)):
+                await event.wait()
         except TimeoutError:
             return
