@@ -204,6 +204,7 @@ async def running(
                 auth=auth,
                 publisher=publisher,
                 lang=settings.language,
+                tasks=tracker,
             )
             secrets_by_shop = {s.key: s.service_secret.get_secret_value() for s in shops}
 

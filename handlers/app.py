@@ -86,8 +86,7 @@ class Screen(AsyncMiddleware):
             first = self.deps.dedup.first(f"event:{event_id}")
             if not first and req.headers.get("x-slack-retry-num"):
                 return BoltResponse(status=200, body="")
-        with self.deps.core.store.ack_first.answering():  # the jobs wait (Socket Mode too)
-            return await next()
+        return await next()
 
 
 def create_app(
@@ -104,9 +103,9 @@ def create_app(
         client=client,
         signing_secret=secret,
         request_verification_enabled=True,
-        process_before_response=False,
+        process_before_response=True,  # Routes answers at the ack (no 10 ms polling)
     )
-    routes = Routes(deps.wrap)
+    routes = Routes(deps.wrap, deps.tasks.spawn, deps.core.store.ack_first.answering)
     for group in (OrderHandlers(deps), FeeHandlers(deps), AdminHandlers(deps)):
         group.register(routes)
     routes.install(app)

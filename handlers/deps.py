@@ -31,6 +31,7 @@ from handlers.poster import SlackPoster
 from handlers.publisher import Publisher
 from handlers.render.i18n import Lang
 from handlers.render.lists import error_message
+from handlers.tasks import TaskTracker
 
 Message = dict[str, Any]
 SummaryHook = Callable[[str | None], Awaitable[Message]]  # shop (None: all) → the summary
@@ -55,6 +56,7 @@ class HandlerDeps:
     home: HomeHook | None = None  # App Home
     license: LicenseHook | None = None  # /rms license (needs SECRET_KEY)
     channel_names: dict[str, str] = field(default_factory=dict)  # shop channel ID → its name
+    tasks: TaskTracker = field(default_factory=TaskTracker)  # listeners run on, after the ack
 
     async def request(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -137,7 +137,7 @@ class ClickDedup:
         return seen is None or now - seen >= self.window
 
 
-Listener = Callable[..., Awaitable[None]]
+Listener = Callable[..., Coroutine[Any, Any, None]]
 
 
 def guarded(listener: Listener, apology: str) -> Listener:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -11,6 +12,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from handlers.routes import Listener, Routes
+from handlers.tasks import TaskTracker
 from sandbox.slack.payloads import block_actions_body, command_body, sign
 
 SECRET = "routes-test-secret"
@@ -22,13 +24,17 @@ async def _authorize(**_: Any) -> AuthorizeResult:  # no auth.test call: nothing
 
 
 def _app(routes: Routes) -> AsyncApp:
-    app = AsyncApp(signing_secret=SECRET, authorize=_authorize)
+    app = AsyncApp(signing_secret=SECRET, authorize=_authorize, process_before_response=True)
     routes.install(app)
     return app
 
 
 def _no_wrap(listener: Listener) -> Listener:
     return listener
+
+
+def _routes(tasks: TaskTracker | None = None) -> Routes:
+    return Routes(_no_wrap, (tasks or TaskTracker()).spawn)
 
 
 async def _dispatch(app: AsyncApp, body: bytes) -> Any:
@@ -47,7 +53,7 @@ def _click(action_id: str, value: str) -> bytes:
 
 async def test_each_delivery_reaches_the_listener_of_its_id_with_the_arguments_it_names():
     seen: list[tuple[str, Any]] = []
-    routes = Routes(_no_wrap)
+    routes = _routes()
 
     async def first(ack: AsyncAck, action: dict[str, Any]) -> None:
         seen.append(("first", action["value"]))
@@ -87,7 +93,7 @@ async def test_each_delivery_reaches_the_listener_of_its_id_with_the_arguments_i
 
 
 async def test_an_id_nobody_registered_stays_unhandled():
-    routes = Routes(_no_wrap)
+    routes = _routes()
     called: list[str] = []
 
     async def listener(ack: AsyncAck) -> None:
@@ -102,7 +108,7 @@ async def test_an_id_nobody_registered_stays_unhandled():
 
 
 def test_two_listeners_for_one_id_are_refused():
-    routes = Routes(_no_wrap)
+    routes = _routes()
 
     async def listener(ack: AsyncAck) -> None:
         await ack()
@@ -111,3 +117,32 @@ def test_two_listeners_for_one_id_are_refused():
     routes.view("refetch_order", listener)  # another kind: its own table
     with pytest.raises(ValueError, match="refetch_order"):
         routes.action("refetch_order", listener)
+
+
+async def test_the_answer_goes_out_at_the_ack_and_the_rest_runs_on_tracked():
+    tasks = TaskTracker()
+    routes = _routes(tasks)
+    release = asyncio.Event()
+    steps: list[str] = []
+
+    async def cancel_all(ack: AsyncAck, action: dict[str, Any]) -> None:
+        await ack(text="取り消しました")
+        steps.append("acked")
+        await release.wait()  # a response_url post, a modal: after the answer
+        steps.append("finished")
+
+    async def silent(action: dict[str, Any]) -> None:  # forgot to ack: answered when it ends
+        steps.append("silent")
+
+    routes.action("cancel_all", cancel_all)
+    routes.action("silent", silent)
+    app = _app(routes)
+
+    answer = await _dispatch(app, _click("cancel_all", "v"))
+    assert answer.status == 200 and "取り消しました" in answer.body
+    assert steps == ["acked"] and tasks.pending == 1  # still running, and tracked
+    release.set()
+    await tasks.drain()
+    assert steps == ["acked", "finished"] and tasks.pending == 0
+    assert (await _dispatch(app, _click("silent", "v"))).status == 404  # bolt's, without 3 s
+    assert steps[-1] == "silent"
