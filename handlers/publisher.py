@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -280,12 +280,18 @@ class Publisher:
     async def _queue(
         self, planned: Sequence[Planned], ids: Sequence[int], step: Literal["planned", "posted"]
     ) -> None:
-        """Queue the messages and mark their events in one transaction."""
+        """Queue the messages and mark their events in one transaction (new messages in one
+        INSERT per hundred: the acks' commit waits while this holds SQLite)."""
         now = self.core.clock.now()
         async with self.core.store.tx() as tx:
+            new: dict[str, tuple[str, str, str, str, Mapping[str, Any]]] = {}
             for p in planned:
+                if p.update and p.key in new:  # queued just before: it must exist to be updated
+                    await tx.enqueue_messages(list(new.values()), at=now)
+                    new = {}
                 if not p.update or not await tx.update_message(p.key, p.payload, at=now):
-                    await tx.enqueue_message(p.key, p.shop, p.channel, p.kind, p.payload, at=now)
+                    new.setdefault(p.key, (p.key, p.shop, p.channel, p.kind, p.payload))
+            await tx.enqueue_messages(list(new.values()), at=now)
             await tx.mark_events(ids, step, now)
 
     async def _flag_card(self, event: Event) -> list[Planned]:

@@ -93,6 +93,9 @@ def message_from_row(row: Row) -> OutboxMessage:
     )
 
 
+MESSAGE_ROWS = 100  # rows per INSERT (9 parameters each)
+
+
 class OutboxTx:
     """The outbox's statements inside one transaction (mixed into ``Tx``)."""
 
@@ -117,15 +120,33 @@ class OutboxTx:
         at: datetime,
     ) -> bool:
         """Queue one message for ``channel``; False (and nothing changed) if ``key`` exists."""
-        return (
-            await self._change(
+        return await self.enqueue_messages([(key, shop, channel, kind, payload)], at=at) == 1
+
+    async def enqueue_messages(
+        self, messages: Sequence[tuple[str, str, str, str, Mapping[str, Any]]], *, at: datetime
+    ) -> int:
+        """Queue messages ``(key, shop, channel, kind, payload)`` in this order, each unless its
+        key exists (the first of two with one key wins), in one statement per ``MESSAGE_ROWS``:
+        a transaction that plans a hundred reports holds the database for a few statements, not
+        a hundred (the ack path's commit waits for it on SQLite). Returns how many were new."""
+        new = 0
+        for i in range(0, len(messages), MESSAGE_ROWS):
+            chunk = messages[i : i + MESSAGE_ROWS]
+            params = [
+                value
+                for key, shop, channel, kind, payload in chunk
+                for value in (
+                    key, shop, channel, kind, _json(payload), PENDING, _iso(at), _iso(at), _iso(at)
+                )
+            ]  # fmt: skip
+            new += await self._change(
                 """INSERT INTO messages (key, shop, channel, kind, payload, state,
-                                         next_attempt_at, created_at, updated_at)
-                   VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO NOTHING""",
-                (key, shop, channel, kind, _json(payload), PENDING, _iso(at), _iso(at), _iso(at)),
+                                         next_attempt_at, created_at, updated_at) VALUES """  # noqa: S608 (only placeholders)
+                + ",".join(["(?,?,?,?,?,?,?,?,?)"] * len(chunk))
+                + " ON CONFLICT(key) DO NOTHING",
+                params,
             )
-            == 1
-        )
+        return new
 
     async def update_message(self, key: str, payload: Mapping[str, Any], *, at: datetime) -> bool:
         """Replace a message's content; a posted message is then edited in place (same ts).

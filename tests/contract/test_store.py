@@ -320,6 +320,19 @@ async def test_messages_are_queued_once_updated_delivered_failed_and_moved(shop:
     assert moved.payload == {"messages": [{"text": "注文"}], "refs": []}
 
 
+async def test_many_messages_are_queued_in_order_each_key_once(shop: Store) -> None:
+    async with shop.tx() as t:
+        assert await t.enqueue_message("card:7", "main", "C0SHOP1", "card", {"n": "old"}, at=NOW)
+    batch = [(f"card:{i}", "main", "C0SHOP1", "card", {"n": i}) for i in range(250)]
+    batch.insert(10, ("card:3", "main", "C0SHOP1", "card", {"n": "second"}))  # the first wins
+    async with shop.tx() as t:
+        assert await t.enqueue_messages(batch, at=NOW) == 249  # card:7 was there, card:3 twice
+        assert await t.enqueue_messages([], at=NOW) == 0
+        due = await t.due_messages(NOW, 500)
+    assert [m.key for m in due] == ["card:7"] + [f"card:{i}" for i in range(250) if i != 7]
+    assert [m.payload["n"] for m in due[:5]] == ["old", 0, 1, 2, 3]
+
+
 # -- refs, runs, licences --------------------------------------------------------------------------
 
 

@@ -367,3 +367,21 @@ async def test_a_message_can_go_into_a_thread_or_fall_back_to_another_channel(tm
         assert [r.text for r in s.slack.messages("C0SHOP1")[0].replies] == ["返信"]
         assert [m.text for m in s.slack.messages("C0SHOP1")] == ["親", "代わりに"]
         assert s.slack.messages("C0SUMMARY") == []  # moved, not dead: no alert
+
+
+async def test_planning_many_cards_holds_the_database_for_a_few_statements(tmp_path):
+    """An ack's commit waits while the publisher's planning transaction holds SQLite: it
+    queued one INSERT per message (150 cards: 150 trips to aiosqlite's thread, 25–60 ms)."""
+    async with bot_stack(tmp_path) as s:
+        numbers = [s.add_order("main", postage=-9999) for _ in range(150)]
+        await intake(s.rt.core, "main")
+        statements: list[str] = []
+        s.rt.core.store._raw.set_trace_callback(statements.append)  # every statement SQLite runs
+        try:
+            await s.rt.deps.publisher.drain()
+        finally:
+            s.rt.core.store._raw.set_trace_callback(None)
+        inserts = [q for q in statements if q.lstrip().startswith("INSERT INTO messages")]
+        assert len(inserts) == 2  # 100 + 50 rows
+        cards = with_text(s, "C0SHOP1", CARD)
+        assert sorted(n for n in numbers if any(n in text_of(c) for c in cards)) == sorted(numbers)
