@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.errors import InvalidInputError
@@ -157,6 +157,7 @@ def test_parse_orders_gives_a_request_or_a_clear_error(text, channel_shop):
 
 @FUZZ
 @given(text=any_text, channel_shop=st.sampled_from([None, "main"]))
+@example(text=" auto", channel_shop=None)  # every shop's automation status: no shop named
 def test_parse_rms_gives_a_request_or_a_clear_error(text, channel_shop):
     try:
         request = parse_rms(text, SHOPS, channel_shop=channel_shop)
@@ -165,7 +166,8 @@ def test_parse_rms_gives_a_request_or_a_clear_error(text, channel_shop):
         return
     assert isinstance(request, RmsRequest)
     assert request.verb in SUBCOMMANDS
-    assert request.shop in SHOPS
+    every_shop = request.verb == "auto" and request.arg in ("status", "pause", "resume")
+    assert request.shop in SHOPS or (every_shop and request.shop == "")
     assert len(set(request.numbers)) == len(request.numbers)
     if request.verb == "bundle":
         assert len(request.numbers) >= 2
