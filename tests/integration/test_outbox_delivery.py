@@ -385,3 +385,26 @@ async def test_planning_many_cards_holds_the_database_for_a_few_statements(tmp_p
         assert len(inserts) == 2  # 100 + 50 rows
         cards = with_text(s, "C0SHOP1", CARD)
         assert sorted(n for n in numbers if any(n in text_of(c) for c in cards)) == sorted(numbers)
+
+
+async def test_a_message_queued_and_then_updated_in_one_plan_keeps_the_update(tmp_path):
+    """New messages are queued together; one planned as an update later in the same plan must
+    find its row first, or the first payload would win over the update."""
+    from handlers.publisher import Planned
+
+    async with bot_stack(tmp_path) as s:
+        first = {"messages": [{"text": "受付"}], "refs": []}
+        later = {"messages": [{"text": "楽天処理中"}], "refs": []}
+        await s.rt.deps.publisher._queue(
+            [
+                Planned("card:X", "main", "C0SHOP1", "card", first),
+                Planned("alert:Y", "main", "C0SHOP1", "alert", {"messages": [{"text": "y"}]}),
+                Planned("card:X", "main", "C0SHOP1", "card", later, update=True),
+            ],
+            [],
+            "planned",
+        )
+        async with s.rt.core.store.read() as r:
+            message, alert = await r.get_message("card:X"), await r.get_message("alert:Y")
+        assert message is not None and message.payload == later
+        assert alert is not None
