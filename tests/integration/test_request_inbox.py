@@ -14,7 +14,8 @@ import pytest
 import core.store.requests as store_requests
 from core.model import Request, RequestKind
 from core.requests import submit
-from core.store.requests import open_requests
+from core.store.open import open_store
+from core.store.requests import Inbox, open_requests
 from core.store.tx import Tx
 from tests.harness import harness
 
@@ -184,3 +185,55 @@ async def test_a_burst_on_a_free_connection_is_one_commit_after_the_first(
         )
         assert all(new for _, new in stored) and len({r.id for r, _ in stored}) == 50
         assert len(used) <= 2 and sum(used) == 50  # the first alone (at once), the rest together
+
+
+async def test_a_burst_on_postgres_takes_one_pooled_connection_for_all_its_batches(
+    pg, clock, monkeypatch: pytest.MonkeyPatch
+):
+    """Each checkout of the pool costs a round trip (its check) in a busy event loop: a burst
+    of batches keeps the connection it took, and a batch whose statement fails answers its
+    own acks with the error, not the others'."""
+    async with open_store(pg.fresh()) as store:
+        inbox, checkouts, rows = Inbox(), [], []
+        statement, insert = store.statement, store_requests.insert_requests
+        first_runs, release, second_fails = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+        def counted():
+            checkouts.append(1)
+            return statement()
+
+        async def slowed(tx: Tx, requests: list[Request]):
+            rows.append(len(requests))
+            if len(rows) == 1:  # the rest of the burst arrives while the first batch runs
+                first_runs.set()
+                await release.wait()
+            if len(rows) == 2:
+                second_fails.set()
+                raise OSError("connection lost")
+            return await insert(tx, requests)
+
+        monkeypatch.setattr(store, "statement", counted)
+        monkeypatch.setattr(store_requests, "insert_requests", slowed)
+        first = asyncio.create_task(inbox.submit(store, request(clock, "p:0", number="1-0")))
+        await first_runs.wait()
+        second = [
+            asyncio.create_task(inbox.submit(store, request(clock, f"p:{i}", number=f"1-{i}")))
+            for i in range(1, 31)
+        ]
+        await asyncio.sleep(0)  # all thirty are waiting
+        release.set()
+        await second_fails.wait()
+        third = [
+            asyncio.create_task(inbox.submit(store, request(clock, f"q:{i}", number=f"2-{i}")))
+            for i in range(20)
+        ]
+        stored_first, failed, stored_third = await asyncio.gather(
+            first, asyncio.gather(*second, return_exceptions=True), asyncio.gather(*third)
+        )
+        assert rows == [1, 30, 20]
+        assert stored_first[1] and all(new for _, new in stored_third)
+        assert all(isinstance(f, OSError) for f in failed)  # no ack says "accepted"
+        assert len(checkouts) == 2  # was 3: one per batch (the failed one's is given back)
+        async with store.read() as r:
+            keys = {q.delivery_key for q in await open_requests(r, limit=100)}
+        assert keys == {"p:0"} | {f"q:{i}" for i in range(20)}
