@@ -15,16 +15,28 @@ import pytest
 
 from core.errors import InvariantError
 from core.events import EventKind
-from core.model import Address, Package, Person, Request, RequestKind, RmsOrder, ShopConfig, Stage
+from core.model import (
+    ALL_ORDERS,
+    Address,
+    Package,
+    Person,
+    Request,
+    RequestKind,
+    RmsOrder,
+    ShopConfig,
+    Stage,
+)
 from core.outcomes import OrderOutcome, Outcome, Report
 from core.store import licenses, summary
 from core.store.codec import dump_report
 from core.store.open import open_store
 from core.store.refs import put_ref, put_ref_if_changed, ref_value
 from core.store.requests import (
+    MAX_ROWS,
     claim_request,
     finish_request,
     insert_request,
+    insert_requests,
     open_requests,
 )
 from core.store.sqlite import Store
@@ -229,6 +241,31 @@ async def test_requests_submit_once_per_delivery_and_per_open_key(shop: Store) -
     async with shop.statement() as t:  # no lastrowid on PostgreSQL: the id is asked for
         with pytest.raises(ValueError, match="RETURNING"):
             await t.insert("INSERT INTO refs (key, value) VALUES (?, ?)", ("k", "v"))
+
+
+async def test_a_batch_of_requests_is_stored_in_order_each_key_once(shop: Store) -> None:
+    """One statement for a burst of acks (PostgreSQL: one JSON parameter), with every field
+    as given, ids in the order of the acks, and duplicates inside the batch resolved."""
+    batch = [
+        replace(
+            request(f"b{i}", (f"N-{i}",), open_key=f"confirm:{i}"),
+            thread_ts=f"17000.{i}" if i % 2 else None,
+            response_url=None if i % 3 else f"https://hooks.slack.test/{i}",
+            payload={"note": f"送料 {i}円", "n": i},
+        )
+        for i in range(MAX_ROWS - 2)
+    ]
+    batch += [batch[5], replace(request("b-all", open_key="confirm:7"), numbers=ALL_ORDERS)]
+    async with shop.statement() as t:
+        stored = await insert_requests(t, batch)
+    assert [new for _, new in stored] == [True] * (MAX_ROWS - 2) + [False, False]
+    ids = [r.id for r, _ in stored]
+    assert ids[: MAX_ROWS - 2] == sorted(ids[: MAX_ROWS - 2]) and ids[-2:] == [ids[5], ids[7]]
+    async with shop.read() as r:
+        rows = {q.id: q for q in await open_requests(r, limit=200)}
+    assert len(rows) == MAX_ROWS - 2
+    for (got, _), sent in zip(stored[: MAX_ROWS - 2], batch, strict=False):
+        assert rows[got.id] == got == replace(sent, id=got.id, state="queued", attempts=0)
 
 
 async def test_requests_are_claimed_oldest_first_and_finished_once(shop: Store) -> None:
