@@ -128,6 +128,9 @@ async def insert_request(tx: Tx, request: Request) -> tuple[Request, bool]:
     return stored
 
 
+_Waiting = tuple[Request, asyncio.Future[tuple[Request, bool]]]  # a request and its ack
+
+
 class Inbox:
     """The ack path's commit. Each request is committed before its own ack returns.
 
@@ -144,7 +147,7 @@ class Inbox:
     BURST_GAP = 0.005  # seconds between two submits that make them one burst
 
     def __init__(self) -> None:
-        self._waiting: list[tuple[Request, asyncio.Future[tuple[Request, bool]]]] = []
+        self._waiting: list[_Waiting] = []
         self._task: asyncio.Task[None] | None = None
         self._last = -1.0  # the event loop's time of the last submit
 
@@ -163,7 +166,7 @@ class Inbox:
         return await done
 
     async def _drain(self, store: Statements) -> None:
-        batch: list[tuple[Request, asyncio.Future[tuple[Request, bool]]]] = []
+        batch: list[_Waiting] = []
         try:
             while self._waiting:
                 batch = self._take()
@@ -193,13 +196,13 @@ class Inbox:
                 done.cancel()
             self._waiting = []
 
-    def _take(self) -> list[tuple[Request, asyncio.Future[tuple[Request, bool]]]]:
+    def _take(self) -> list[_Waiting]:
         batch, self._waiting = self._waiting[:MAX_ROWS], self._waiting[MAX_ROWS:]
         return batch
 
 
 def _answer(
-    batch: list[tuple[Request, asyncio.Future[tuple[Request, bool]]]],
+    batch: list[_Waiting],
     stored: list[tuple[Request, bool]],
     failure: Exception | None = None,
 ) -> None:
