@@ -122,8 +122,9 @@ class TupleRow:
 
 
 @lru_cache(maxsize=2048)
-def to_pyformat(sql: str) -> str:
-    """``?`` placeholders → ``%s`` (psycopg's), and a literal ``%`` → ``%%``.
+def to_numbered(sql: str) -> str:
+    """``?`` placeholders → ``$1``, ``$2``, … (PostgreSQL's own, which psycopg's raw cursor
+    sends as they are).
 
     A ``?`` inside a quoted string, a quoted name or a ``--`` comment is text, not a
     placeholder, and stays.
@@ -131,6 +132,7 @@ def to_pyformat(sql: str) -> str:
     out: list[str] = []
     quote = ""  # the quote character we are inside of, if any
     comment = False
+    number = 0
     for i, ch in enumerate(sql):
         if comment:
             comment = ch != "\n"
@@ -141,7 +143,8 @@ def to_pyformat(sql: str) -> str:
         elif ch == "-" and sql.startswith("--", i):
             comment = True
         elif ch == "?":
-            out.append("%s")
+            number += 1
+            out.append(f"${number}")
             continue
-        out.append("%%" if ch == "%" else ch)
+        out.append(ch)
     return "".join(out)

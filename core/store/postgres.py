@@ -17,7 +17,7 @@ import psycopg
 from psycopg.rows import RowMaker
 from psycopg_pool import AsyncConnectionPool
 
-from core.store.db import POSTGRES, Dialect, Row, TupleRow, to_pyformat
+from core.store.db import POSTGRES, Dialect, Row, TupleRow, to_numbered
 from core.store.migrations import MIGRATIONS, script_for
 from core.store.sqlite import Store
 from core.store.tx import Tx
@@ -41,7 +41,13 @@ def _tuple_rows(cursor: psycopg.AsyncCursor[Any]) -> RowMaker[TupleRow]:
 
 
 class PgConn:
-    """The store's connection port on one psycopg connection (``?`` → ``%s`` here, once)."""
+    """The store's connection port on one psycopg connection (``?`` → ``$n`` here, once).
+
+    Statements run on psycopg's raw cursor, which sends them as they are: its default cursor
+    parses each statement for ``%s`` and caches that only for statements of at most 50
+    parameters, so every multi-row INSERT or long ``IN`` list was parsed anew (on the ack
+    path, 0.06–0.09 ms of CPU per request in a burst of 50; 0.04–0.05 ms without).
+    """
 
     dialect: Dialect = POSTGRES
 
@@ -49,13 +55,14 @@ class PgConn:
         self._conn = conn
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self._conn.cursor(row_factory=_tuple_rows) as cur:
-            await cur.execute(to_pyformat(sql), tuple(params))
+        async with psycopg.AsyncRawCursor(self._conn, row_factory=_tuple_rows) as cur:
+            await cur.execute(to_numbered(sql), tuple(params))
             return list(await cur.fetchall()) if cur.description else []
 
     async def change(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cur = await self._conn.execute(to_pyformat(sql), tuple(params))
-        return cur.rowcount
+        async with psycopg.AsyncRawCursor(self._conn) as cur:
+            await cur.execute(to_numbered(sql), tuple(params))
+            return cur.rowcount
 
 
 class PgStore(Store):

@@ -244,7 +244,7 @@ async def test_requests_submit_once_per_delivery_and_per_open_key(shop: Store) -
 
 
 async def test_a_batch_of_requests_is_stored_in_order_each_key_once(shop: Store) -> None:
-    """One statement for a burst of acks (PostgreSQL: one JSON parameter), with every field
+    """One statement for a burst of acks (1,100 parameters), with every field
     as given, ids in the order of the acks, and duplicates inside the batch resolved."""
     batch = [
         replace(

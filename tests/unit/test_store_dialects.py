@@ -1,19 +1,19 @@
-"""The two pure translations between the dialects: placeholders (to_pyformat) and portable
+"""The two pure translations between the dialects: placeholders (to_numbered) and portable
 migration scripts as PostgreSQL runs them (postgres_ddl, script_for)."""
 
 from __future__ import annotations
 
-from core.store.db import POSTGRES, SQLITE, TupleRow, to_pyformat
+from core.store.db import POSTGRES, SQLITE, TupleRow, to_numbered
 from core.store.migrations import MIGRATIONS, Variants, postgres_ddl, script_for
 
 
-def test_placeholders_become_pyformat_and_percent_signs_are_escaped() -> None:
+def test_placeholders_are_numbered_and_the_rest_is_sent_as_written() -> None:
     sql = "SELECT * FROM refs WHERE key LIKE 'a%' AND value = ? AND note = '?' -- why?\nLIMIT ?"
-    assert to_pyformat(sql) == (
-        "SELECT * FROM refs WHERE key LIKE 'a%%' AND value = %s AND note = '?' -- why?\nLIMIT %s"
+    assert to_numbered(sql) == (
+        "SELECT * FROM refs WHERE key LIKE 'a%' AND value = $1 AND note = '?' -- why?\nLIMIT $2"
     )
-    assert to_pyformat("SELECT 'it''s ?', \"col?\" FROM t WHERE a = ?") == (
-        "SELECT 'it''s ?', \"col?\" FROM t WHERE a = %s"
+    assert to_numbered("SELECT 'it''s ?', \"col?\" FROM t WHERE a = ? OR b = ?") == (
+        "SELECT 'it''s ?', \"col?\" FROM t WHERE a = $1 OR b = $2"
     )
 
 
